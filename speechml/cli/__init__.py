@@ -1,0 +1,68 @@
+"""The ``speechml`` command: ``speechml <group> <verb> [options]``.
+
+Each group's verbs live in a module of this package that exposes ``register(verbs)``, adding
+its sub-parsers to the group; each verb is a thin call into the library. Errors caused by the
+user's input (:class:`~speechml.errors.SpeechmlError`) are printed in one line, exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from speechml import __version__
+from speechml.errors import SpeechmlError
+
+#: group name -> (help, modules that register its verbs)
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "data": (
+        "Kaldi data dirs: validate, fix, subset, split, combine, durations, convert, features",
+        ("speechml.cli.datadir", "speechml.cli.convert", "speechml.cli.features"),
+    ),
+    "corpus": ("the embedded multilingual corpus synthesised with espeak-ng", ("speechml.cli.corpus",)),
+    "score": ("WER/CER and classification scoring, RESULTS.md", ("speechml.cli.score",)),
+    "baseline": ("trivial reference systems (most frequent transcript / class)", ("speechml.cli.baseline",)),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every group and verb."""
+    parser = argparse.ArgumentParser(
+        prog="speechml", description="Adapt speech models to new and under-served languages."
+    )
+    parser.add_argument("--version", action="version", version=f"speechml {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    for name, (help_text, modules) in GROUPS.items():
+        group = groups.add_parser(name, help=help_text, description=help_text)
+        verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
+        for module in modules:
+            importlib.import_module(module).register(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``speechml`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        status = args.func(args)
+    except SpeechmlError as err:
+        print(f"speechml {args.group} {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"speechml {args.group} {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

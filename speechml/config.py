@@ -1,0 +1,263 @@
+"""Typed, strict configuration: dataclasses loaded from YAML with dotted overrides.
+
+A config is a (frozen or plain) dataclass whose fields carry defaults and a comment each.
+:func:`load_config` reads a YAML file into it; a key that the dataclass does not declare is an
+error naming the key and the file; values are checked against the field types. Overrides
+from the command line (``--set model.num_layers=6``) are applied on top, parsed as YAML
+scalars. :func:`save_config` writes the resolved config back as YAML.
+
+Example:
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass
+    ... class Model:
+    ...     num_layers: int = 4  # encoder layers
+    >>> @dataclass
+    ... class Top:
+    ...     model: Model = field(default_factory=Model)
+    >>> from_dict(Top, {"model": {"num_layers": 6}}).model.num_layers
+    6
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from speechml.errors import ConfigError
+from speechml.io import atomic_write_text
+
+T = TypeVar("T")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it where lossless."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping for {_type_name(tp)}, got {value!r}")
+        return _from_mapping(tp, value, where)
+    if origin in (list, tuple) or tp in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+        item_tp = args[0] if args else Any
+        items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if (origin is tuple or tp is tuple) else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_tp, val_tp = args if args else (Any, Any)
+        return {
+            _coerce(k, key_tp, where): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()
+        }
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    return value
+
+
+def _from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} for {cls.__name__} "
+            f"(known keys: {', '.join(sorted(fields))})"
+        )
+    kwargs = {
+        name: _coerce(value, hints[name], f"{where}.{name}" if where else name)
+        for name, value in data.items()
+    }
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "") -> T:
+    """Build the dataclass ``cls`` from a nested mapping, strictly.
+
+    Args:
+        cls: the config dataclass.
+        data: nested mapping of plain values (as read from YAML).
+        source: where the data came from (a file name), used in error messages.
+
+    Raises:
+        ConfigError: on an unknown key (named, with the source) or a value of the wrong type.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source or cls.__name__}: expected a mapping at the top level")
+    try:
+        return _from_mapping(cls, data, "")
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}" if source else str(err)) from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Turn a config dataclass into nested plain values (paths as strings, tuples as lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return plain(config)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"a.b.c=value"`` into (``["a", "b", "c"]``, value parsed as a YAML scalar)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. model.num_layers=6")
+    key, raw = text.split("=", 1)
+    keys = key.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"override {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: cannot parse value: {err}") from None
+    return keys, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``--set`` style overrides to a nested dict in place and return it."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {key!r} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is a ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()
+) -> T:
+    """Load ``cls`` from a YAML file (or defaults when ``path`` is None), then apply overrides.
+
+    Example:
+        ``load_config(CorpusConfig, "conf/corpus.yaml", ["utts_per_lang.train=100"])``
+    """
+    data = read_yaml(path) if path is not None else {}
+    overrides = list(overrides)
+    if overrides:
+        # Merge onto the defaults so an override may name a key the file leaves out.
+        merged = to_dict(from_dict(cls, data, str(path or "")))
+        data = apply_overrides(merged, overrides)
+        return from_dict(cls, data, f"{path or 'defaults'} + --set")
+    return from_dict(cls, data, str(path or ""))
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    text = yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+    atomic_write_text(path, text)
+
+
+class Registry(dict[str, Callable[..., Any]]):
+    """Components chosen by name from a config (``encoder: conformer``).
+
+    Example:
+        >>> encoders = Registry("encoder")
+        >>> @encoders.register("identity")
+        ... def make_identity(): return lambda x: x
+        >>> encoders.get_component("identity")()(3)
+        3
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
+            if name in self:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self[name] = factory
+            return factory
+
+        return decorate
+
+    def get_component(self, name: str) -> Callable[..., Any]:
+        if name not in self:
+            raise ConfigError(
+                f"unknown {self.kind} {name!r} (choose one of: {', '.join(sorted(self))})"
+            )
+        return self[name]

@@ -1,0 +1,146 @@
+"""Audio I/O: soundfile for reading and writing, soxr for resampling, mono down-mixing.
+
+torchaudio's own load/save need torchcodec; we do not. ``wav.scp`` entries that are shell
+pipes (``cmd |``) run a command, so they are refused unless the caller opts in.
+
+Example:
+    >>> samples = load_audio("clip.flac", sample_rate=16000)  # doctest: +SKIP
+    >>> samples.dtype, samples.ndim
+    (dtype('float32'), 1)
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from speechml.data.datadir import DataDir
+from speechml.errors import AudioError
+from speechml.io import atomic_path
+
+
+def is_pipe(entry: str) -> bool:
+    """True if a ``wav.scp`` entry is a shell pipe (``sox x.wav -t wav - |``)."""
+    return entry.rstrip().endswith("|")
+
+
+def _read_pipe(entry: str, utt: str | None) -> tuple[np.ndarray, int]:
+    command = entry.rstrip()[:-1]
+    result = subprocess.run(command, shell=True, capture_output=True, check=False)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()[-300:]
+        raise AudioError(f"pipe command failed ({result.returncode}): {message}", entry, utt=utt)
+    try:
+        samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"pipe output is not readable audio: {err}", entry, utt=utt) from None
+    return samples, rate
+
+
+def audio_duration(entry: str, utt: str | None = None, allow_pipe: bool = False) -> float:
+    """Duration in seconds of an audio file (from its header, without decoding)."""
+    if is_pipe(entry):
+        rate = 16000
+        return len(load_audio(entry, rate, allow_pipe=allow_pipe, utt=utt)) / rate
+    path = Path(entry)
+    if not path.is_file():
+        raise AudioError("audio file not found", path, utt=utt)
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"cannot read audio (corrupt or unsupported format): {err}", path, utt=utt)
+    if info.frames <= 0:
+        raise AudioError("audio is empty (0 samples)", path, utt=utt)
+    return info.frames / info.samplerate
+
+
+def raise_if_empty(samples: np.ndarray, where: str | Path, utt: str | None) -> None:
+    """Raise an AudioError if ``samples`` holds no audio."""
+    if samples.size == 0:
+        raise AudioError("audio is empty (0 samples)", where, utt=utt)
+
+
+def load_audio(
+    entry: str | Path,
+    sample_rate: int | None = 16000,
+    start: float = 0.0,
+    end: float | None = None,
+    allow_pipe: bool = False,
+    utt: str | None = None,
+) -> np.ndarray:
+    """Load audio as float32 mono samples in [-1, 1], resampled to ``sample_rate``.
+
+    Args:
+        entry: a file path (wav, flac, ogg...: anything libsndfile reads) or, if ``allow_pipe``,
+            a ``wav.scp`` pipe entry.
+        sample_rate: target rate in Hz; None keeps the file's rate.
+        start: offset in seconds (for ``segments``).
+        end: end in seconds, or None for the end of the file.
+        allow_pipe: run pipe entries; refused otherwise, since data must not run commands.
+        utt: utterance id, for error messages.
+
+    Returns:
+        1-D array ``(num_samples,)``; channels are averaged.
+
+    Raises:
+        AudioError: missing, unreadable, corrupt or empty audio, or a refused pipe; the message
+            names the file and the utterance.
+    """
+    entry = str(entry)
+    if is_pipe(entry):
+        if not allow_pipe:
+            raise AudioError(
+                "wav.scp entry is a shell pipe; data must not run commands "
+                "(pass --allow-pipes to opt in)",
+                entry,
+                utt=utt,
+            )
+        samples, rate = _read_pipe(entry, utt)
+        first = int(round(start * rate))
+        last = None if end is None else int(round(end * rate))
+        samples = samples[first:last]
+    else:
+        path = Path(entry)
+        if not path.is_file():
+            raise AudioError("audio file not found", path, utt=utt)
+        try:
+            with soundfile.SoundFile(str(path)) as sound:
+                rate = sound.samplerate
+                first = int(round(start * rate))
+                frames = -1 if end is None else max(0, int(round(end * rate)) - first)
+                if first:
+                    sound.seek(min(first, sound.frames))
+                samples = sound.read(frames, dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError) as err:
+            raise AudioError(
+                f"cannot read audio (corrupt or unsupported format): {err}", path, utt=utt
+            ) from None
+    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    raise_if_empty(mono, entry, utt)
+    if sample_rate is not None and rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def load_utterance(
+    data: DataDir, utt: str, sample_rate: int = 16000, allow_pipe: bool = False
+) -> np.ndarray:
+    """Load one utterance of a data dir (following ``segments`` when present)."""
+    _, start, end = data.recording_of(utt)
+    return load_audio(
+        data.audio_entry(utt), sample_rate, start=start, end=end, allow_pipe=allow_pipe, utt=utt
+    )
+
+
+def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write mono float samples as 16-bit PCM (format from the suffix: .wav, .flac), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        soundfile.write(
+            str(tmp), samples, sample_rate, subtype="PCM_16", format=path.suffix[1:].upper()
+        )
