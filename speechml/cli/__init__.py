@@ -22,9 +22,16 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Kaldi data dirs: validate, fix, subset, split, combine, durations, convert, features",
         ("speechml.cli.datadir", "speechml.cli.convert", "speechml.cli.features"),
     ),
-    "corpus": ("the embedded multilingual corpus synthesised with espeak-ng", ("speechml.cli.corpus",)),
+    "corpus": (
+        "the embedded multilingual corpus synthesised with espeak-ng",
+        ("speechml.cli.corpus",),
+    ),
     "score": ("WER/CER and classification scoring, RESULTS.md", ("speechml.cli.score",)),
-    "baseline": ("trivial reference systems (most frequent transcript / class)", ("speechml.cli.baseline",)),
+    "baseline": (
+        "trivial reference systems (most frequent transcript / class)",
+        ("speechml.cli.baseline",),
+    ),
+    "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 
 
