@@ -53,7 +53,8 @@ def audio_duration(entry: str, utt: str | None = None, allow_pipe: bool = False)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as err:
-        raise AudioError(f"cannot read audio (corrupt or unsupported format): {err}", path, utt=utt)
+        message = f"cannot read audio (corrupt or unsupported format): {err}"
+        raise AudioError(message, path, utt=utt) from None
     if info.frames <= 0:
         raise AudioError("audio is empty (0 samples)", path, utt=utt)
     return info.frames / info.samplerate

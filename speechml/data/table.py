@@ -61,7 +61,8 @@ def read_raw_table(path: str | Path) -> RawTable:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise DataError(f"not valid UTF-8 ({err.reason} at byte {err.start})", path, number)
+            message = f"not valid UTF-8 ({err.reason} at byte {err.start})"
+            raise DataError(message, path, number) from None
         text = text.rstrip("\r")
         stripped = text.strip()
         if not stripped:
