@@ -1,0 +1,126 @@
+"""Strict configs: typed loading, unknown keys, overrides, round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from speechml.config import (
+    Registry,
+    from_dict,
+    load_config,
+    parse_override,
+    save_config,
+    to_dict,
+)
+from speechml.errors import ConfigError
+
+
+@dataclass
+class Encoder:
+    num_layers: int = 4  # Conformer blocks
+    dropout: float = 0.1  # dropout probability
+    kind: Literal["conformer", "lstm"] = "conformer"  # registry name
+
+
+@dataclass
+class Experiment:
+    name: str = "base"  # experiment name
+    langs: list[str] = field(default_factory=lambda: ["eng"])  # ISO 639-3 codes
+    encoder: Encoder = field(default_factory=Encoder)  # the encoder
+    out: Path | None = None  # output dir
+    shape: tuple[int, int] = (1, 2)  # a pair
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_loads_nested_values_and_keeps_defaults(tmp_path):
+    path = write(tmp_path, "name: x\nencoder:\n  num_layers: 6\nshape: [3, 4]\n")
+    config = load_config(Experiment, path)
+    assert config.name == "x"
+    assert config.encoder.num_layers == 6
+    assert config.encoder.dropout == 0.1
+    assert config.shape == (3, 4)
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = write(tmp_path, "encoder:\n  num_layer: 6\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(Experiment, path)
+    assert "num_layer" in str(err.value)
+    assert str(path) in str(err.value)
+    assert "num_layers" in str(err.value)  # the known keys are listed
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("encoder:\n  num_layers: six\n", "encoder.num_layers"),
+        ("encoder:\n  num_layers: true\n", "expected an integer"),
+        ("encoder:\n  kind: rnn\n", "not one of"),
+        ("langs: eng\n", "expected a list"),
+        ("shape: [1, 2, 3]\n", "expected 2 items"),
+        ("- a\n- b\n", "mapping"),
+        ("name: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_bad_values_are_clear_errors(tmp_path, text, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
+        load_config(Experiment, write(tmp_path, text))
+
+
+def test_missing_file_is_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(Experiment, tmp_path / "nope.yaml")
+
+
+def test_overrides_apply_on_top_of_file_and_defaults(tmp_path):
+    path = write(tmp_path, "name: x\n")
+    config = load_config(
+        Experiment, path, ["encoder.dropout=0.3", "langs=[kat, eng]", "out=/tmp/o"]
+    )
+    assert config.encoder.dropout == 0.3
+    assert config.langs == ["kat", "eng"]
+    assert config.out == Path("/tmp/o")
+    assert config.name == "x"
+
+
+def test_override_of_unknown_key_is_error():
+    with pytest.raises(ConfigError, match="encoder.depth|depth"):
+        load_config(Experiment, None, ["encoder.depth=3"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("encoder.num_layers")
+
+
+def test_int_is_accepted_for_float_and_bool_is_not_an_int():
+    assert from_dict(Encoder, {"dropout": 0}).dropout == 0.0
+    with pytest.raises(ConfigError):
+        from_dict(Encoder, {"num_layers": False})
+
+
+def test_save_and_reload_round_trip(tmp_path):
+    config = Experiment(name="ü", langs=["kat"], encoder=Encoder(num_layers=2), out=Path("o"))
+    save_config(config, tmp_path / "resolved.yaml")
+    assert load_config(Experiment, tmp_path / "resolved.yaml") == config
+    assert to_dict(config)["out"] == "o"
+
+
+def test_registry_names_choices_on_unknown_component():
+    registry = Registry("predictor")
+
+    @registry.register("stateless")
+    def make() -> str:
+        return "made"
+
+    assert registry.get_component("stateless")() == "made"
+    with pytest.raises(ConfigError, match="stateless"):
+        registry.get_component("lstm")
+    with pytest.raises(ValueError):
+        registry.register("stateless")(make)
