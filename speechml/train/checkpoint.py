@@ -1,0 +1,119 @@
+"""Training checkpoints: safetensors weights plus a weights-only trainer state, written atomically.
+
+Layout of ``<exp>/checkpoints/step-000500/``: ``model.safetensors`` (the model's state dict),
+``trainer_state.pt`` (optimizer, scheduler, RNG, position in the data; loaded with
+``torch.load(weights_only=True)``, so it cannot run code) and ``meta.json`` (step, metrics).
+A checkpoint is written into a temporary directory that is renamed when complete: a killed run
+never leaves a half-written checkpoint that looks valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from speechml.errors import SpeechmlError
+
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "trainer_state.pt"
+META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint directory and what its ``meta.json`` records."""
+
+    path: Path
+    step: int
+    metrics: dict[str, float]
+
+
+def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict safe for safetensors: contiguous CPU tensors, shared storage cloned."""
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(
+    directory: Path,
+    model: torch.nn.Module,
+    trainer_state: dict[str, Any],
+    step: int,
+    metrics: dict[str, float] | None = None,
+) -> Path:
+    """Write ``directory/step-XXXXXX`` atomically and return its path."""
+    final = directory / f"step-{step:06d}"
+    tmp = directory / f".step-{step:06d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(model_state(model), str(tmp / MODEL_FILE))
+    torch.save(trainer_state, tmp / STATE_FILE)
+    meta = {"step": step, "metrics": metrics or {}}
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+def list_checkpoints(directory: Path) -> list[CheckpointInfo]:
+    """Complete checkpoints under ``directory``, oldest first (temporary dirs are ignored)."""
+    found = []
+    for path in sorted(directory.glob("step-*")):
+        meta_path = path / META_FILE
+        if not meta_path.is_file() or not (path / MODEL_FILE).is_file():
+            continue
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        found.append(CheckpointInfo(path, int(meta["step"]), dict(meta.get("metrics", {}))))
+    return sorted(found, key=lambda c: c.step)
+
+
+def load_trainer_state(path: Path) -> dict[str, Any]:
+    """Load ``trainer_state.pt`` without executing code (``weights_only=True``)."""
+    return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def load_model_weights(model: torch.nn.Module, path: Path, strict: bool = True) -> None:
+    """Load a checkpoint's (or any) ``model.safetensors`` into ``model``."""
+    file = path / MODEL_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise SpeechmlError(f"{file}: checkpoint weights not found")
+    model.load_state_dict(load_file(str(file)), strict=strict)
+
+
+def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of the float tensors of several checkpoints (others from the last).
+
+    Example:
+        ``save_file(average_checkpoints(last_five), "exp/x/model_avg.safetensors")``
+    """
+    if not paths:
+        raise SpeechmlError("no checkpoints to average")
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        state = load_file(str(path / MODEL_FILE))
+        for key, value in state.items():
+            if value.is_floating_point():
+                total[key] = total.get(key, torch.zeros_like(value, dtype=torch.float64)) + value
+            else:
+                total[key] = value
+    reference = load_file(str(paths[-1] / MODEL_FILE))
+    return {
+        key: (value / len(paths)).to(reference[key].dtype)
+        if reference[key].is_floating_point()
+        else value
+        for key, value in total.items()
+    }
+
+
+def prune_checkpoints(directory: Path, keep_last: int, keep: set[Path]) -> None:
+    """Delete all but the newest ``keep_last`` checkpoints, never those in ``keep``."""
+    checkpoints = list_checkpoints(directory)
+    for info in checkpoints[: max(0, len(checkpoints) - keep_last)]:
+        if info.path not in keep:
+            shutil.rmtree(info.path, ignore_errors=True)

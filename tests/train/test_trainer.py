@@ -1,0 +1,95 @@
+"""The shared trainer: learning, frozen parameters, resume, checkpoints, averaging, DDP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from speechml.train.checkpoint import average_checkpoints, list_checkpoints
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_task import make_trainer  # noqa: E402
+
+
+def metric_values(exp: Path, name: str) -> list[float]:
+    lines = (exp / "log" / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(x)[name] for x in lines if name in json.loads(x)]
+
+
+def test_loss_falls_and_artifacts_are_written(tmp_path):
+    result = make_trainer(tmp_path, max_steps=40).fit()
+    valid = metric_values(tmp_path, "valid_loss")
+    assert result.step == 40
+    assert valid[-1] < 0.2 * valid[0]
+    assert (tmp_path / "training_curves.png").stat().st_size > 1000
+    assert list((tmp_path / "tensorboard").rglob("events.out.tfevents*"))
+    assert result.best is not None and result.best.metrics["valid_loss"] == min(valid)
+    assert not list((tmp_path / "checkpoints").glob(".*tmp"))
+
+
+def test_frozen_parameters_stay_bit_identical(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=15, freeze=True)
+    before = {k: v.clone() for k, v in trainer.unwrapped.frozen.state_dict().items()}
+    head_before = trainer.unwrapped.head.weight.detach().clone()
+    trainer.fit()
+    for key, value in trainer.unwrapped.frozen.state_dict().items():
+        assert torch.equal(value, before[key])
+    assert not torch.equal(trainer.unwrapped.head.weight, head_before)
+
+
+def test_resumed_run_continues_where_it_stopped(tmp_path):
+    straight = make_trainer(tmp_path / "a", max_steps=30)
+    straight.fit()
+    make_trainer(tmp_path / "b", max_steps=15).fit()  # stops mid-epoch (12 batches an epoch)
+    resumed = make_trainer(tmp_path / "b", max_steps=30)
+    result = resumed.fit()
+    assert result.step == 30
+    for a, b in zip(straight.unwrapped.parameters(), resumed.unwrapped.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_checkpoints_are_pruned_but_best_is_kept(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=60)
+    trainer.config.keep_last = 2
+    result = trainer.fit()
+    steps = [c.step for c in list_checkpoints(tmp_path / "checkpoints")]
+    assert steps[-2:] == [50, 60]
+    assert result.best.step in steps
+    assert len(steps) <= 3
+
+
+def test_average_of_checkpoints_is_elementwise_mean(tmp_path):
+    make_trainer(tmp_path, max_steps=30).fit()
+    checkpoints = [c.path for c in list_checkpoints(tmp_path / "checkpoints")][-2:]
+    average = average_checkpoints(checkpoints)
+    first, second = (load_file(str(p / "model.safetensors")) for p in checkpoints)
+    key = "head.weight"
+    assert torch.allclose(average[key], (first[key] + second[key]) / 2)
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_keeps_replicas_in_sync(tmp_path):
+    script = Path(__file__).parent / "tiny_task.py"
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        str(script),
+        str(tmp_path),
+        "12",
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0["world"] == rank1["world"] == 2
+    assert rank0["batches"] == rank1["batches"] == 6  # 12 batches shared by 2 ranks
+    assert torch.equal(rank0["weights"], rank1["weights"])

@@ -1,0 +1,91 @@
+"""A tiny regression task for trainer tests (also run as a script under torchrun)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from speechml.train.trainer import TrainConfig, Trainer
+
+
+class Points(Dataset):
+    """y = x @ w_true + noise, with a fake 'duration' per item."""
+
+    def __init__(self, count: int = 96) -> None:
+        gen = torch.Generator().manual_seed(1)
+        self.x = torch.randn(count, 4, generator=gen)
+        self.y = self.x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.01 * torch.randn(
+            count, generator=gen
+        )
+        self.durations = (1.0 + torch.rand(count, generator=gen) * 4).tolist()
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[index], self.y[index]
+
+
+def collate(items):
+    xs, ys = zip(*items, strict=True)
+    return {"x": torch.stack(xs), "y": torch.stack(ys)}
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = torch.nn.Linear(4, 4)
+        self.head = torch.nn.Linear(4, 1)
+        self.dropout = torch.nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(x + 0.0 * self.frozen(x))).squeeze(-1)
+
+
+def mse(model, batch):
+    loss = torch.nn.functional.mse_loss(model(batch["x"]), batch["y"])
+    return loss, {}
+
+
+def make_trainer(exp_dir: Path, max_steps: int, freeze: bool = False) -> Trainer:
+    torch.manual_seed(0)
+    model = Net()
+    if freeze:
+        model.frozen.requires_grad_(False)
+    data = Points()
+    valid = Points(32)
+
+    def validate(m):
+        return {"valid_loss": float(torch.nn.functional.mse_loss(m(valid.x), valid.y))}
+
+    config = TrainConfig(
+        max_steps=max_steps,
+        lr=0.05,
+        warmup_steps=5,
+        schedule="constant",
+        max_batch_size=8,
+        max_batch_seconds=None,
+        valid_every=10,
+        log_every=5,
+        num_buckets=3,
+    )
+    return Trainer(model, mse, data, data.durations, collate, config, exp_dir, valid_fn=validate)
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    trainer = make_trainer(out, max_steps=int(sys.argv[2]))
+    result = trainer.fit()
+    rank = trainer.accelerator.process_index
+    weights = torch.cat([p.detach().flatten() for p in trainer.unwrapped.parameters()])
+    torch.save(
+        {
+            "weights": weights,
+            "world": trainer.accelerator.num_processes,
+            "batches": len(trainer.sampler),
+        },
+        out / f"rank{rank}.pt",
+    )
