@@ -1,0 +1,62 @@
+"""Transducer model: loss shapes, both predictors, and a loss that falls on a tiny batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechml.asr.encoder import EncoderConfig
+from speechml.asr.transducer import PredictorConfig, Transducer, TransducerConfig
+from speechml.errors import ConfigError
+
+ENCODER = EncoderConfig(
+    input_dim=20,
+    d_model=32,
+    num_heads=2,
+    ffn_dim=64,
+    num_layers=2,
+    conv_kernel=5,
+    subsampling_channels=8,
+    chunk_size=4,
+    left_chunks=2,
+    dropout=0.0,
+)
+
+
+def tiny_model(kind: str = "stateless", second_pass: int = 0) -> Transducer:
+    torch.manual_seed(0)
+    encoder = EncoderConfig(**{**ENCODER.__dict__, "num_second_pass_layers": second_pass})
+    predictor = PredictorConfig(kind=kind, embed_dim=16, hidden_dim=16, output_dim=16, dropout=0)
+    return Transducer(
+        TransducerConfig(vocab_size=12, encoder=encoder, predictor=predictor, joiner_dim=24)
+    )
+
+
+def tiny_batch():
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(3, 48, 20, generator=gen)
+    lengths = torch.tensor([48, 40, 28])
+    targets = torch.randint(1, 12, (3, 5), generator=gen)
+    target_lengths = torch.tensor([5, 3, 2])
+    return feats, lengths, targets, target_lengths
+
+
+@pytest.mark.parametrize("kind, second_pass", [("stateless", 0), ("lstm", 0), ("stateless", 1)])
+def test_loss_falls_on_a_tiny_batch(kind, second_pass):
+    model = tiny_model(kind, second_pass)
+    batch = tiny_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first, stats = model(*batch)
+    assert "rnnt" in stats and "ctc" in stats
+    assert ("rnnt_second" in stats) == bool(second_pass)
+    for _ in range(40):
+        loss, _ = model(*batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first.item()
+
+
+def test_unknown_predictor_is_a_config_error():
+    with pytest.raises(ConfigError, match="stateless"):
+        tiny_model(kind="transformer")
