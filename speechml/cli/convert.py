@@ -1,0 +1,115 @@
+"""``speechml data from-hf | to-hf | from-commonvoice``: convert corpora to and from data dirs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from speechml.data.convert import (
+    SKIPPED_FILE,
+    ConversionReport,
+    commonvoice_to_datadir,
+    datadir_to_hf,
+    hf_to_datadir,
+)
+from speechml.data.datadir import DataDir
+
+logger = logging.getLogger(__name__)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add the conversion verbs to the ``data`` group."""
+    from_hf = verbs.add_parser(
+        "from-hf",
+        help="Hugging Face dataset (save_to_disk) -> data dir(s)",
+        description="Convert a dataset saved with save_to_disk to a data dir (a DatasetDict: "
+        f"one data dir a split, DST/<split>). Unusable rows are listed in {SKIPPED_FILE}.",
+    )
+    from_hf.add_argument("src", metavar="SRC", help="directory of the saved dataset")
+    from_hf.add_argument("dst", metavar="DST", help="output data dir")
+    from_hf.add_argument("--split", help="convert only this split of a DatasetDict, into DST")
+    from_hf.add_argument("--audio-column", default="audio", help="paths or Audio (default audio)")
+    text = from_hf.add_mutually_exclusive_group()
+    text.add_argument("--text-column", default="text", help="transcripts (default text)")
+    text.add_argument("--no-text", action="store_true", help="no transcripts (classification data)")
+    for table, meaning, otherwise in (
+        ("id", "utterance ids", "<split>-<row>"),
+        ("speaker", "speaker ids", "the utterance id"),
+        ("language", "ISO 639-3 codes", "none; --lang replaces it"),
+        ("duration", "durations in seconds", "none"),
+        ("label", "class labels", "none"),
+    ):
+        from_hf.add_argument(
+            f"--{table}-column",
+            help=f"{meaning} (default: column '{table}' if present, else {otherwise})",
+        )
+    from_hf.add_argument(
+        "--lang", help="ISO 639-3 code of every utterance, e.g. swh (not with --language-column)"
+    )
+    from_hf.add_argument("--audio-root", help="directory relative audio paths start from")
+    from_hf.add_argument(
+        "--no-speaker-prefix",
+        action="store_true",
+        help="keep utterance ids that do not start with their speaker id",
+    )
+    from_hf.set_defaults(func=run_from_hf)
+
+    to_hf = verbs.add_parser(
+        "to-hf",
+        help="data dir -> Hugging Face dataset (save_to_disk)",
+        description="Save a data dir as a dataset with columns id, audio (path), speaker and "
+        "text, language, duration, label when present.",
+    )
+    to_hf.add_argument("src", metavar="SRC", help="data dir")
+    to_hf.add_argument("dst", metavar="DST", help="output dataset directory")
+    to_hf.set_defaults(func=run_to_hf)
+
+    from_cv = verbs.add_parser(
+        "from-commonvoice",
+        help="Common Voice release -> data dirs DST/<split>",
+        description="Convert a Common Voice locale directory (clips/*.mp3, <split>.tsv).",
+    )
+    from_cv.add_argument("release_dir", metavar="RELEASE_DIR", help="e.g. cv-corpus-17.0/sw")
+    from_cv.add_argument("dst", metavar="DST", help="parent of the per-split data dirs")
+    from_cv.add_argument("--lang", required=True, help="ISO 639-3 code, e.g. swh")
+    from_cv.add_argument(
+        "--splits", nargs="+", default=["train", "dev", "test"], help="tsv names to convert"
+    )
+    from_cv.set_defaults(func=run_from_commonvoice)
+
+
+def _log_reports(reports: list[ConversionReport]) -> None:
+    for report in reports:
+        skipped = f", {len(report.skipped)} rows skipped" if report.skipped else ""
+        logger.info("wrote %s: %d utterances%s", report.path, report.utterances, skipped)
+
+
+def run_from_hf(args: argparse.Namespace) -> None:
+    """Handler of ``speechml data from-hf``."""
+    reports = hf_to_datadir(
+        args.src,
+        args.dst,
+        audio_column=args.audio_column,
+        text_column=None if args.no_text else args.text_column,
+        id_column=args.id_column,
+        speaker_column=args.speaker_column,
+        language_column=args.language_column,
+        duration_column=args.duration_column,
+        label_column=args.label_column,
+        lang=args.lang,
+        split=args.split,
+        audio_root=args.audio_root,
+        speaker_prefix=not args.no_speaker_prefix,
+    )
+    _log_reports(reports)
+
+
+def run_to_hf(args: argparse.Namespace) -> None:
+    """Handler of ``speechml data to-hf``."""
+    dataset = datadir_to_hf(DataDir.read(args.src), args.dst)
+    logger.info("wrote %s: %d rows, columns %s", args.dst, len(dataset), dataset.column_names)
+
+
+def run_from_commonvoice(args: argparse.Namespace) -> None:
+    """Handler of ``speechml data from-commonvoice``."""
+    _log_reports(commonvoice_to_datadir(args.release_dir, args.lang, args.dst, args.splits))

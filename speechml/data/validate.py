@@ -1,0 +1,497 @@
+"""Check a Kaldi data dir against the contract (Kaldi's ``validate_data_dir.sh``) and repair it
+(Kaldi's ``fix_data_dir.sh``).
+
+:func:`validate_data_dir` reads the files leniently and returns every :class:`Problem` it finds,
+each naming the file, the line and the utterance. :func:`fix_data_dir` repairs what can be
+repaired without guessing (byte-order mark, CRLF, Unicode NFC, order, duplicated ids, spk2utt)
+and drops the utterances that cannot be used, writing one line per dropped utterance, with the
+reason, into ``fix_report.txt``.
+
+Example:
+    >>> for problem in validate_data_dir("data/train"):  # doctest: +SKIP
+    ...     print(problem.severity, problem)
+    error data/train/text:3: utterance u1: empty transcript
+    >>> print(fix_data_dir("data/train").to_text())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import soundfile
+from tqdm import tqdm
+
+from speechml.data.audio import audio_duration, is_pipe
+from speechml.data.datadir import TABLE_FILES, DataDir
+from speechml.data.languages import check_language_code
+from speechml.data.table import RawTable, TableLine, read_raw_table, sort_key, write_table
+from speechml.errors import AudioError, DataError
+from speechml.io import atomic_write_bytes, atomic_write_text
+
+Severity = Literal["error", "warning", "info"]
+
+#: Tables keyed by utterance id that must list exactly the utterances of ``utt2spk``.
+UTT_TABLES = ("text", "utt2lang", "utt2dur", "utt2label", "segments")
+#: Files every data dir needs (``text`` too, unless the caller says it has none).
+REQUIRED_FILES = ("wav.scp", "utt2spk")
+#: The sample rate and channel count that audio is converted to when loaded.
+TARGET_RATE, TARGET_CHANNELS = 16000, 1
+#: How far (seconds) a segment may end past the end of its recording (rounding of ``%.3f``).
+SEGMENT_END_TOLERANCE = 0.01
+
+_FIXABLE = " (speechml data fix repairs this)"
+#: Tables keyed by something other than an utterance: what their keys are called in messages.
+_KEY_KINDS = {"wav.scp": "recording", "spk2utt": "speaker"}
+_EMPTY_VALUE = {
+    "wav.scp": "no audio path",
+    "text": "empty transcript",
+    "utt2spk": "no speaker id",
+    "utt2lang": "no language code",
+    "utt2dur": "no duration",
+    "utt2label": "no label",
+    "segments": "no segment (expected 'recording start end')",
+    "spk2utt": "no utterances",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of :func:`validate_data_dir`.
+
+    ``str(problem)`` reads ``data/train/text:3: utterance u1: empty transcript``.
+    """
+
+    severity: Severity  # "error": the data cannot be used as is; "warning"/"info": it can
+    file: str  # the file concerned (or the directory)
+    line: int | None  # 1-based line in ``file``, if known
+    utt: str | None  # the utterance concerned, if any
+    message: str  # what is wrong
+
+    @classmethod
+    def from_error(cls, err: DataError, severity: Severity = "error") -> Problem:
+        """The problem that a :class:`DataError` describes."""
+        return cls(severity, err.path or "", err.line, err.utt, err.reason)
+
+    def __str__(self) -> str:
+        return str(DataError(self.message, self.file, self.line, self.utt))
+
+
+def _value_problem(name: str, value: str) -> str | None:
+    """Why ``value`` is not a valid value of table ``name`` (None if it is)."""
+    if not value:
+        return _EMPTY_VALUE.get(name, "no value")
+    if name == "utt2spk" and len(value.split()) > 1:
+        return f"a speaker id is one word, got {value!r}"
+    if name == "utt2lang":
+        try:
+            check_language_code(value)
+        except DataError as err:
+            return err.reason
+    elif name == "utt2dur":
+        return _number_problem(value, "duration")
+    elif name == "segments":
+        return _segment_problem(value)
+    return None
+
+
+def _segment_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid ``segments`` value ``recording start end`` (None if it is)."""
+    fields = value.split()
+    if len(fields) != 3:
+        return f"expected 'recording start end', got {value!r}"
+    _, start, end = fields
+    problem = _number_problem(start, "start", allow_zero=True) or _number_problem(end, "end")
+    if problem is None and float(end) <= float(start):
+        problem = f"segment end {end} is not after its start {start}"
+    return problem
+
+
+def _number_problem(text: str, what: str, allow_zero: bool = False) -> str | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return f"{what} is not a number: {text!r}"
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        return f"{what} must be {'non-negative' if allow_zero else 'positive'}, got {text}"
+    return None
+
+
+def _first_entries(raw: RawTable) -> dict[str, TableLine]:
+    """Key -> its first line (later duplicates are reported, not used)."""
+    first: dict[str, TableLine] = {}
+    for entry in raw.lines:
+        first.setdefault(entry.key, entry)
+    return first
+
+
+def _recording(utt: str, segments: dict[str, TableLine] | None) -> str | None:
+    """The recording id of ``utt`` (None if its segment is missing or malformed)."""
+    if segments is None:
+        return utt
+    entry = segments.get(utt)
+    if entry is None or _value_problem("segments", entry.value) is not None:
+        return None
+    return entry.value.split()[0]
+
+
+@dataclass
+class _Validation:
+    """The state of one validation: the tables read so far and the problems found."""
+
+    directory: Path
+    first: dict[str, dict[str, TableLine]] = field(default_factory=dict)  # name -> key -> line
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(
+        self,
+        severity: Severity,
+        message: str,
+        name: str,
+        line: int | None = None,
+        utt: str | None = None,
+    ) -> None:
+        self.problems.append(Problem(severity, str(self.directory / name), line, utt, message))
+
+    def read(self, name: str) -> RawTable:
+        """Read table ``name`` (leniently) and remember it."""
+        raw = read_raw_table(self.directory / name)
+        self.first[name] = _first_entries(raw)
+        return raw
+
+
+def validate_data_dir(
+    path: str | Path,
+    check_audio: bool = False,
+    allow_pipes: bool = False,
+    require_text: bool = True,
+) -> list[Problem]:
+    """Check a data dir against the contract; return every problem found (empty if valid).
+
+    Rules (those of Kaldi's ``validate_data_dir.sh``, on our files): ``wav.scp``, ``utt2spk``
+    and (if ``require_text``) ``text`` exist; every table is UTF-8 without BOM or CRLF, sorted in
+    C/byte order, without duplicated ids or empty lines; ``text``, ``utt2lang``, ``utt2dur``,
+    ``utt2label`` and ``segments`` hold exactly the utterances of ``utt2spk``; ``spk2utt`` (if
+    present) agrees with ``utt2spk``; speakers sort like their utterances (a warning: Kaldi wants
+    the speaker id as a prefix of the utterance id); every utterance has a ``wav.scp`` entry
+    (through ``segments`` when present); transcripts are non-empty and in Unicode NFC; language
+    codes are ISO 639-3; durations and segments are positive; ``wav.scp`` pipes are refused
+    unless ``allow_pipes``.
+
+    Args:
+        path: the data directory.
+        check_audio: also open every audio file used: it must exist, be readable and hold
+            samples; a rate other than 16 kHz or several channels is reported as "info" (loading
+            resamples and down-mixes). Segments must end within their recording.
+        allow_pipes: accept ``wav.scp`` entries that are shell pipes (and run them if
+            ``check_audio``).
+        require_text: False for data without transcripts (e.g. untranscribed audio).
+
+    Returns:
+        The problems, file by file; ``severity == "error"`` for those that make the data unusable.
+    """
+    check = _Validation(Path(path))
+    if not check.directory.is_dir():
+        return [Problem("error", str(check.directory), None, None, "data directory not found")]
+    required = REQUIRED_FILES + (("text",) if require_text else ())
+    for name in (*TABLE_FILES, "spk2utt"):
+        file = check.directory / name
+        if not file.is_file():
+            if name in required:
+                check.add("error", "required file is missing", name)
+            continue
+        try:
+            _check_format(check, name, check.read(name))
+        except DataError as err:  # not UTF-8
+            check.problems.append(Problem.from_error(err))
+    _check_values(check, allow_pipes)
+    if "utt2spk" in check.first:
+        _check_utterance_sets(check)
+        _check_speakers(check)
+        if "wav.scp" in check.first:
+            _check_recordings(check, check_audio, allow_pipes)
+    return check.problems
+
+
+def _check_format(check: _Validation, name: str, raw: RawTable) -> None:
+    """BOM, CRLF, empty lines, order and uniqueness of one table."""
+    if raw.has_bom:
+        check.add("error", "file starts with a UTF-8 byte-order mark" + _FIXABLE, name, 1)
+    if raw.has_crlf:
+        check.add("error", "file has CRLF (Windows) line endings" + _FIXABLE, name)
+    for line in raw.blank_lines:
+        check.add("error", "empty line" + _FIXABLE, name, line)
+    first_line: dict[str, int] = {}
+    unsorted_reported = False
+    for previous, entry in zip([None, *raw.lines], raw.lines, strict=False):
+        if entry.key in first_line:
+            message = f"duplicated id {entry.key!r} (first on line {first_line[entry.key]})"
+            check.add("error", message + _FIXABLE, name, entry.line)
+            continue
+        first_line[entry.key] = entry.line
+        if previous is not None and sort_key(entry.key) < sort_key(previous.key):
+            if not unsorted_reported:
+                message = f"not sorted: {entry.key!r} comes after {previous.key!r} (C/byte order)"
+                check.add("error", message + _FIXABLE, name, entry.line)
+            unsorted_reported = True
+
+
+def _check_values(check: _Validation, allow_pipes: bool) -> None:
+    """The value of every line: non-empty, well-formed, NFC text, valid codes, no pipes."""
+    for name, table in check.first.items():
+        for entry in table.values():
+            kind = _KEY_KINDS.get(name)
+            utt = None if kind else entry.key
+            problem = _value_problem(name, entry.value)
+            if problem is not None:
+                prefix = f"{kind} {entry.key!r}: " if kind else ""
+                check.add("error", prefix + problem, name, entry.line, utt)
+            elif name == "text" and not unicodedata.is_normalized("NFC", entry.value):
+                message = "transcript is not in Unicode NFC" + _FIXABLE
+                check.add("error", message, name, entry.line, utt)
+            elif name == "wav.scp" and is_pipe(entry.value) and not allow_pipes:
+                message = (
+                    f"recording {entry.key!r} is a shell pipe; data must not run commands "
+                    "(pass --allow-pipes to opt in)"
+                )
+                check.add("error", message, name, entry.line)
+
+
+def _check_utterance_sets(check: _Validation) -> None:
+    """Every per-utterance table lists exactly the utterances of utt2spk."""
+    utt2spk = check.first["utt2spk"]
+    for name in UTT_TABLES:
+        table = check.first.get(name)
+        if table is None:
+            continue
+        for utt, entry in table.items():
+            if utt not in utt2spk:
+                check.add("error", "not in utt2spk", name, entry.line, utt)
+        for utt, entry in utt2spk.items():
+            if utt not in table:
+                check.add("error", f"has no entry in {name}", "utt2spk", entry.line, utt)
+
+
+def _check_speakers(check: _Validation) -> None:
+    """spk2utt agrees with utt2spk; speakers sort like their utterances (Kaldi's rule)."""
+    utt2spk = {utt: entry.value for utt, entry in check.first["utt2spk"].items()}
+    spk2utt = check.first.get("spk2utt")
+    if spk2utt is not None:
+        expected = DataDir(utt2spk=utt2spk).spk2utt()
+        for spk in sorted(set(expected) | set(spk2utt), key=sort_key):
+            listed = set(spk2utt[spk].value.split()) if spk in spk2utt else set()
+            if listed != set(expected.get(spk, [])):
+                line = spk2utt[spk].line if spk in spk2utt else None
+                message = f"speaker {spk!r} lists other utterances than utt2spk" + _FIXABLE
+                check.add("error", message, "spk2utt", line)
+    ordered = sorted(utt2spk, key=sort_key)
+    for previous, utt in zip(ordered, ordered[1:], strict=False):
+        if sort_key(utt2spk[utt]) < sort_key(utt2spk[previous]):
+            message = (
+                f"speaker {utt2spk[utt]!r} sorts before speaker {utt2spk[previous]!r} of the "
+                f"previous utterance {previous!r}: Kaldi tools expect utterances sorted like "
+                "their speakers (make the speaker id a prefix of the utterance id)"
+            )
+            line = check.first["utt2spk"][utt].line
+            check.add("warning", message, "utt2spk", line, utt)
+            return
+
+
+def _check_recordings(check: _Validation, check_audio: bool, allow_pipes: bool) -> None:
+    """Every utterance has audio in wav.scp; every recording is used; audio opens (optional)."""
+    wav_scp, segments = check.first["wav.scp"], check.first.get("segments")
+    users: dict[str, list[str]] = {}  # recording -> utterances
+    for utt in check.first["utt2spk"]:
+        recording = _recording(utt, segments)
+        if recording is None:
+            continue  # missing or malformed segment: reported already
+        users.setdefault(recording, []).append(utt)
+        if recording not in wav_scp:
+            if segments is None:
+                check.add("error", "has no entry in wav.scp", "wav.scp", utt=utt)
+            else:
+                message = f"recording {recording!r} has no entry in wav.scp"
+                check.add("error", message, "segments", segments[utt].line, utt)
+    for recording, entry in wav_scp.items():
+        if recording not in users:
+            message = f"recording {recording!r} is used by no utterance"
+            check.add("warning", message, "wav.scp", entry.line)
+    if check_audio:
+        used = [wav_scp[r] for r in sorted(users, key=sort_key) if r in wav_scp]
+        for entry in tqdm(used, desc="checking audio", unit="file"):
+            if entry.value and (allow_pipes or not is_pipe(entry.value)):
+                _check_audio_file(check, entry, users[entry.key], segments)
+
+
+def _check_audio_file(
+    check: _Validation,
+    entry: TableLine,
+    utts: list[str],
+    segments: dict[str, TableLine] | None,
+) -> None:
+    """One wav.scp entry opens and holds samples; its rate and channels; its segments fit."""
+    utt = entry.key if segments is None else None
+    where = "" if segments is None else f"recording {entry.key!r}: "
+    try:
+        duration = audio_duration(entry.value, utt=entry.key, allow_pipe=True)
+    except AudioError as err:
+        check.add("error", f"{where}{err.path}: {err.reason}", "wav.scp", entry.line, utt)
+        return
+    if not is_pipe(entry.value):
+        info = soundfile.info(entry.value)
+        if (info.samplerate, info.channels) != (TARGET_RATE, TARGET_CHANNELS):
+            message = (
+                f"{where}audio is {info.samplerate} Hz with {info.channels} channel(s); it will "
+                f"be converted to {TARGET_RATE} Hz mono when loaded"
+            )
+            check.add("info", message, "wav.scp", entry.line, utt)
+    for utt in utts if segments is not None else []:
+        end = float(segments[utt].value.split()[2])
+        if end > duration + SEGMENT_END_TOLERANCE:
+            message = f"segment ends at {end} s, after the end of its recording ({duration:.3f} s)"
+            check.add("error", message, "segments", segments[utt].line, utt)
+
+
+@dataclass
+class FixReport:
+    """What :func:`fix_data_dir` did: the repairs, and every dropped utterance with its reasons."""
+
+    source: Path  # the data dir that was fixed
+    out: Path  # where the fixed data dir was written (``source`` when fixed in place)
+    kept: int  # utterances kept
+    repairs: list[str]  # changes that keep the data: BOM, CRLF, NFC, order, duplicated lines...
+    dropped: dict[str, list[str]]  # utterance id -> reasons it was dropped ("file:line: why")
+
+    def to_text(self) -> str:
+        """The report as written to ``fix_report.txt``: one line per repair and dropped utt."""
+        lines = [
+            f"# speechml data fix {self.source} -> {self.out}",
+            f"kept {self.kept} utterances, dropped {len(self.dropped)}",
+            *(f"changed {repair}" for repair in self.repairs),
+            *(f"dropped {utt}: {'; '.join(why)}" for utt, why in self.dropped.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def fix_data_dir(path: str | Path, out: str | Path | None = None) -> FixReport:
+    """Repair a data dir like Kaldi's ``fix_data_dir.sh``, reporting everything it drops.
+
+    Removes the byte-order mark, converts CRLF to LF, drops empty lines, normalises transcripts
+    to Unicode NFC, sorts every table, keeps the first line of a duplicated id, keeps only the
+    utterances that are in every table present, have a valid value in each, have audio in
+    ``wav.scp`` (through ``segments``) and a non-empty transcript; drops recordings no kept
+    utterance uses, and regenerates ``spk2utt``. Pipes in ``wav.scp`` are kept as they are.
+
+    Args:
+        path: the data dir; it needs ``wav.scp`` and ``utt2spk``.
+        out: where to write the fixed data dir; None fixes in place, after copying the original
+            files into ``<path>/.backup/`` (replacing an older backup, as Kaldi does).
+
+    Returns:
+        The report, also written to ``<out>/fix_report.txt``.
+
+    Raises:
+        DataError: if the directory, ``wav.scp`` or ``utt2spk`` is missing, or a table is not
+            UTF-8 (naming the file and line): those cannot be fixed without guessing.
+    """
+    source = Path(path)
+    target = source if out is None else Path(out)
+    if not source.is_dir():
+        raise DataError("data directory not found", path=source)
+    for name in REQUIRED_FILES:
+        if not (source / name).is_file():
+            raise DataError("required file is missing; it cannot be fixed", path=source / name)
+    names = [name for name in (*TABLE_FILES, "spk2utt") if (source / name).is_file()]
+    raws = {name: read_raw_table(source / name) for name in names}
+    repairs: list[str] = []
+    tables = {
+        name: _repaired_table(raw, repairs) for name, raw in raws.items() if name != "spk2utt"
+    }
+    dropped = _unusable_utterances(tables)
+    kept = [utt for utt in tables["utt2spk"] if utt not in dropped]
+    used = {_recording(utt, tables.get("segments")) for utt in kept}
+    for recording, entry in tables["wav.scp"].items():
+        if recording not in used:
+            repairs.append(
+                f"wav.scp:{entry.line}: removed recording {recording!r}, used by no kept utterance"
+            )
+    fixed: dict[str, dict[str, str]] = {}
+    keep = set(kept)
+    for name, table in tables.items():
+        wanted = used if name == "wav.scp" else keep
+        fixed[name] = {key: entry.value for key, entry in table.items() if key in wanted}
+    spk2utt = DataDir(utt2spk=fixed["utt2spk"]).spk2utt()
+    fixed["spk2utt"] = {spk: " ".join(utts) for spk, utts in spk2utt.items()}
+    if "spk2utt" in raws and _spk2utt_changed(raws["spk2utt"], spk2utt):
+        repairs.append("spk2utt: regenerated from utt2spk")
+    if target.resolve() == source.resolve():
+        for name in names:
+            atomic_write_bytes(source / ".backup" / name, (source / name).read_bytes())
+    else:
+        for name in (*TABLE_FILES, "spk2utt"):
+            if name not in fixed:
+                (target / name).unlink(missing_ok=True)
+    for name, table in fixed.items():
+        write_table(target / name, table)
+    report = FixReport(source, target, len(kept), repairs, dropped)
+    atomic_write_text(target / "fix_report.txt", report.to_text())
+    return report
+
+
+def _repaired_table(raw: RawTable, repairs: list[str]) -> dict[str, TableLine]:
+    """The lines of a table to keep (first line of each id, NFC text), noting each repair."""
+    name = raw.path.name
+    if raw.has_bom:
+        repairs.append(f"{name}: removed the UTF-8 byte-order mark")
+    if raw.has_crlf:
+        repairs.append(f"{name}: converted CRLF line endings to LF")
+    for line in raw.blank_lines:
+        repairs.append(f"{name}:{line}: removed an empty line")
+    keys = [sort_key(entry.key) for entry in raw.lines]
+    if keys != sorted(keys):
+        repairs.append(f"{name}: sorted in C/byte order")
+    table: dict[str, TableLine] = {}
+    for entry in raw.lines:
+        if entry.key in table:
+            first = table[entry.key].line
+            repairs.append(
+                f"{name}:{entry.line}: removed a duplicated id {entry.key!r} (kept line {first})"
+            )
+            continue
+        value = unicodedata.normalize("NFC", entry.value) if name == "text" else entry.value
+        if value != entry.value:
+            repairs.append(f"{name}:{entry.line}: normalised the transcript to Unicode NFC")
+        table[entry.key] = TableLine(entry.key, value, entry.line)
+    return table
+
+
+def _unusable_utterances(tables: dict[str, dict[str, TableLine]]) -> dict[str, list[str]]:
+    """Utterance id -> why it cannot be kept, for every utterance that cannot."""
+    reasons: dict[str, list[str]] = {}
+    utt_tables = {name: tables[name] for name in ("utt2spk", *UTT_TABLES) if name in tables}
+    every_utt = sorted({utt for table in utt_tables.values() for utt in table}, key=sort_key)
+    wav_scp, segments = tables["wav.scp"], tables.get("segments")
+    for utt in every_utt:
+        why = reasons.setdefault(utt, [])
+        for name, table in utt_tables.items():
+            entry = table.get(utt)
+            problem = None if entry is None else _value_problem(name, entry.value)
+            if entry is None:
+                why.append(f"no entry in {name}")
+            elif problem is not None:
+                why.append(f"{name}:{entry.line}: {problem}")
+        recording = _recording(utt, segments)
+        audio = wav_scp.get(recording) if recording is not None else None
+        if recording is not None and audio is None:
+            why.append(f"recording {recording!r} has no entry in wav.scp")
+        elif audio is not None and (problem := _value_problem("wav.scp", audio.value)):
+            why.append(f"wav.scp:{audio.line}: {problem}")
+    return {utt: why for utt, why in reasons.items() if why}
+
+
+def _spk2utt_changed(raw: RawTable, spk2utt: dict[str, list[str]]) -> bool:
+    found = {entry.key: entry.value.split() for entry in raw.lines}
+    return found != spk2utt or len(found) != len(raw.lines)

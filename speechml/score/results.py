@@ -1,0 +1,195 @@
+"""``RESULTS.md``: every score of a recipe's experiments, collected into markdown tables.
+
+Scores are read from ``<egs>/<exp>/<system>/decode_<set>/score.json`` (written by
+``speechml score wer``) and ``.../report.json`` (``speechml score cls``). The system name is the
+experiment dir relative to ``<exp>`` (``base``, ``adapter/hin``); the test set is the decode
+dir's name without ``decode_``. A one-line ``system.txt`` in the decode dir (e.g. "most
+frequent transcript baseline") is shown as the description. Rows are sorted by system, then
+test set; each set's total row (language ``all``) is followed by one row per language.
+
+Example:
+    >>> write_results("egs/multi")  # doctest: +SKIP
+    PosixPath('egs/multi/RESULTS.md')
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from speechml.errors import DataError
+from speechml.io import atomic_write_text
+
+WER_HEADER = (
+    "system",
+    "description",
+    "test set",
+    "language",
+    "WER %",
+    "CER %",
+    "word errors / words",
+    "ins",
+    "del",
+    "sub",
+    "utts",
+    "no hyp",
+)
+CLS_HEADER = (
+    "system",
+    "description",
+    "test set",
+    "language",
+    "accuracy %",
+    "macro-F1 %",
+    "utts",
+    "no hyp",
+)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"invalid JSON: {err.msg}", path, err.lineno) from None
+    if not isinstance(record, dict):
+        raise DataError("expected a JSON object", path)
+    return record
+
+
+def _field(record: dict[str, Any], path: Path, *keys: str) -> Any:
+    """``record[k1][k2]...``, or a DataError naming the file and the missing key."""
+    value: Any = record
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise DataError(f"missing key {'.'.join(keys)!r}: rescore this decode dir", path)
+        value = value[key]
+    return value
+
+
+def _description(decode_dir: Path) -> str:
+    system_txt = decode_dir / "system.txt"
+    if not system_txt.is_file():
+        return ""
+    return " ".join(system_txt.read_text(encoding="utf-8").split())
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def _table(header: tuple[str, ...], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def _wer_rows(record: dict[str, Any], path: Path, where: list[str]) -> list[list[object]]:
+    no_hyp = len(_field(record, path, "missing"))
+    groups = [("all", record), *sorted(_field(record, path, "per_lang").items())]
+    rows = []
+    for lang, group in groups:
+        wer, cer = _field(group, path, "wer"), _field(group, path, "cer")
+        rows.append(
+            [
+                *where,
+                lang,
+                f"{_field(wer, path, 'rate'):.2f}",
+                f"{_field(cer, path, 'rate'):.2f}",
+                f"{_field(wer, path, 'errors')} / {_field(wer, path, 'ref')}",
+                _field(wer, path, "ins"),
+                _field(wer, path, "del"),
+                _field(wer, path, "sub"),
+                _field(group, path, "num_utts"),
+                no_hyp if lang == "all" else "",
+            ]
+        )
+    return rows
+
+
+def _cls_rows(record: dict[str, Any], path: Path, where: list[str]) -> list[list[object]]:
+    total = [
+        *where,
+        "all",
+        f"{100 * _field(record, path, 'accuracy'):.2f}",
+        f"{100 * _field(record, path, 'macro_f1'):.2f}",
+        _field(record, path, "num_utts"),
+        len(_field(record, path, "missing")),
+    ]
+    per_lang = [
+        [
+            *where,
+            lang,
+            f"{100 * _field(g, path, 'accuracy'):.2f}",
+            "",
+            _field(g, path, "num_utts"),
+            "",
+        ]
+        for lang, g in sorted(_field(record, path, "per_lang").items())
+    ]
+    return [total, *per_lang]
+
+
+def write_results(
+    egs_dir: str | Path = ".", exp_dir: str | Path = "exp", out: str | Path = "RESULTS.md"
+) -> Path:
+    """Collect every score under ``egs_dir/exp_dir`` into ``egs_dir/out`` (markdown).
+
+    Args:
+        egs_dir: the recipe directory (default: the current one).
+        exp_dir: the experiments, relative to ``egs_dir`` (default ``exp``).
+        out: the file to write, relative to ``egs_dir`` (default ``RESULTS.md``).
+
+    Returns:
+        The path written.
+
+    Raises:
+        DataError: if no decode dir holds a ``score.json`` or ``report.json``, or one of them
+            is not valid JSON or lacks a number (naming the file).
+    """
+    egs_dir = Path(egs_dir)
+    exp_root = egs_dir / exp_dir
+    found = sorted(
+        (path.parent.parent.relative_to(exp_root).as_posix(), path.parent.name, path)
+        for name in ("score.json", "report.json")
+        for path in exp_root.glob(f"**/decode_*/{name}")
+    )
+    if not found:
+        raise DataError(
+            "no decode_*/score.json or decode_*/report.json found: score the decode dirs first",
+            path=exp_root,
+        )
+    wer_rows: list[list[object]] = []
+    cls_rows: list[list[object]] = []
+    for system, decode_name, path in found:
+        where = [system, _description(path.parent), decode_name.removeprefix("decode_")]
+        record = _read_json(path)
+        if path.name == "score.json":
+            wer_rows += _wer_rows(record, path, where)
+        else:
+            cls_rows += _cls_rows(record, path, where)
+    command = shlex.join(
+        ["speechml", "score", "results", str(egs_dir), "--exp", str(exp_dir), "--out", str(out)]
+    )
+    today = datetime.date.today().isoformat()
+    lines = [
+        "# Results",
+        "",
+        f"Generated by `speechml score results` on {today} with `{command}`,",
+        f"from the `decode_*/score.json` and `decode_*/report.json` files under `{exp_dir}/`.",
+        "Do not edit this file by hand: rescore and rerun the command.",
+    ]
+    if wer_rows:
+        lines += ["", "## Speech recognition (WER, CER)", ""] + _table(WER_HEADER, wer_rows)
+        lines += [
+            "",
+            "CER counts characters without spaces; `no hyp`: reference utterances without a "
+            "hypothesis, scored as deletions.",
+        ]
+    if cls_rows:
+        lines += ["", "## Classification", ""] + _table(CLS_HEADER, cls_rows)
+    target = egs_dir / out
+    atomic_write_text(target, "\n".join(lines) + "\n")
+    return target

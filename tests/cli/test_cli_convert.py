@@ -1,0 +1,101 @@
+"""``speechml data from-hf | to-hf | from-commonvoice``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import soundfile
+
+from speechml.cli.convert import register
+from speechml.data.audio import write_audio
+from speechml.data.datadir import DataDir
+from speechml.errors import ConfigError, DataError
+
+
+def run(argv: list[str]) -> None:
+    """Parse and run one conversion verb of the ``data`` group."""
+    parser = argparse.ArgumentParser(prog="speechml data")
+    register(parser.add_subparsers(required=True))
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+def make_dataset(root: Path) -> Path:
+    """A DatasetDict on disk with relative audio paths and a ``transcription`` column."""
+    for name in ("a.wav", "b.wav"):
+        write_audio(root / "audio" / name, np.full(1600, 0.1, dtype=np.float32), 16000)
+    rows = datasets.Dataset.from_dict(
+        {
+            "id": ["a", "b"],
+            "audio": ["audio/a.wav", "audio/b.wav"],
+            "transcription": ["one", "two"],
+            "speaker_id": ["s1", "s2"],
+        }
+    )
+    dataset = datasets.DatasetDict({"train": rows.select([0]), "test": rows.select([1])})
+    dataset.save_to_disk(str(root / "hf"))
+    return root / "hf"
+
+
+def test_from_hf_with_options(tmp_path: Path) -> None:
+    src = make_dataset(tmp_path)
+    run(
+        ["from-hf", str(src), str(tmp_path / "test"), "--split", "test"]
+        + ["--text-column", "transcription", "--speaker-column", "speaker_id"]
+        + ["--lang", "swh", "--audio-root", str(tmp_path)]
+    )
+    data = DataDir.read(tmp_path / "test")
+    assert data.text == {"s2-b": "two"}
+    assert data.utt2spk == {"s2-b": "s2"}
+    assert data.utt2lang == {"s2-b": "swh"}
+    assert data.wav_scp == {"s2-b": str(tmp_path / "audio" / "b.wav")}
+
+
+def test_from_hf_errors(tmp_path: Path) -> None:
+    src = make_dataset(tmp_path)
+    with pytest.raises(ConfigError, match=r"hf \(split train\): no text column 'text'"):
+        run(["from-hf", str(src), str(tmp_path / "out")])
+    with pytest.raises(ConfigError, match="either a language column or a language code"):
+        run(
+            ["from-hf", str(src), str(tmp_path / "out"), "--lang", "eng"]
+            + ["--language-column", "speaker_id"]
+        )
+    with pytest.raises(DataError, match="dataset directory not found"):
+        run(["from-hf", str(tmp_path / "nothing"), str(tmp_path / "out")])
+
+
+def test_to_hf_then_from_hf_without_text(tmp_path: Path) -> None:
+    write_audio(tmp_path / "a.wav", np.full(800, 0.1, dtype=np.float32), 16000)
+    DataDir(
+        wav_scp={"s-a": str(tmp_path / "a.wav")},
+        utt2spk={"s-a": "s"},
+        utt2label={"s-a": "greet"},
+    ).write(tmp_path / "data")
+    run(["to-hf", str(tmp_path / "data"), str(tmp_path / "hf")])
+    assert datasets.load_from_disk(str(tmp_path / "hf")).column_names == [
+        "id",
+        "audio",
+        "speaker",
+        "label",
+    ]
+    run(["from-hf", str(tmp_path / "hf"), str(tmp_path / "back"), "--no-text"])
+    back = DataDir.read(tmp_path / "back")
+    assert back.utt2label == {"s-a": "greet"} and back.utt2spk == {"s-a": "s"}
+
+
+def test_from_commonvoice(tmp_path: Path) -> None:
+    release = tmp_path / "cv"
+    (release / "clips").mkdir(parents=True)
+    soundfile.write(str(release / "clips" / "x.wav"), np.zeros(800), 16000)
+    (release / "validated.tsv").write_text("client_id\tpath\tsentence\nc1\tx.wav\tnjema\n")
+    run(
+        ["from-commonvoice", str(release), str(tmp_path / "data")]
+        + ["--lang", "swh", "--splits", "validated"]
+    )
+    data = DataDir.read(tmp_path / "data" / "validated")
+    assert list(data.text.values()) == ["njema"]
+    assert data.languages() == ["swh"]

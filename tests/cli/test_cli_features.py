@@ -1,0 +1,81 @@
+"""``speechml data compute-cmvn / speed-perturb / train-tokenizer`` on a tiny data dir."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from speechml.cli.features import register
+from speechml.data.datadir import DataDir
+from speechml.data.features import CmvnStats, GlobalCMVN
+from speechml.data.tokenizer import load_tokenizer
+from speechml.errors import ConfigError, DataError
+
+RATE = 16000
+
+
+def run(*argv: str) -> None:
+    """Parse ``argv`` as ``speechml data ...`` with this module's verbs and run the handler."""
+    parser = argparse.ArgumentParser(prog="speechml data")
+    register(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args([str(a) for a in argv])
+    assert args.func(args) in (None, 0)
+
+
+@pytest.fixture
+def data_path(make_data_dir):
+    """Three utterances of 0.5 s, speakers spk1 (eng) and spk2 (rus)."""
+    return make_data_dir(num_utts=3, languages=("eng", "rus"))
+
+
+def test_compute_cmvn(data_path, tmp_path):
+    out = tmp_path / "cmvn.json"
+    run("compute-cmvn", data_path, "--out", out, "--max-utts", "2", "--set", "num_mel_bins=40")
+    stats = CmvnStats.load(out)
+    assert stats.sum.shape == (40,)
+    assert stats.count == 2 * 48  # two utterances of 0.5 s: 48 frames each
+
+
+def test_compute_cmvn_rejects_unknown_option(data_path, tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'mel_bins'"):
+        run("compute-cmvn", data_path, "--out", tmp_path / "c.safetensors", "--set", "mel_bins=4")
+
+
+def test_speed_perturb(data_path, tmp_path):
+    run("speed-perturb", data_path, tmp_path / "sp", "--factors", "0.9", "1.0")
+    out = DataDir.read(tmp_path / "sp")
+    utts = DataDir.read(data_path).utts
+    assert set(out.utts) == set(utts) | {f"sp0.9-{u}" for u in utts}
+    assert out.utt2dur[f"sp0.9-{utts[1]}"] == pytest.approx(0.5 / 0.9, abs=1e-3)
+    assert all((tmp_path / "sp" / "wav" / f"{u}.wav").is_file() for u in out.utts)
+
+
+def test_speed_perturb_refuses_pipes_unless_allowed(data_path, tmp_path):
+    scp = data_path / "wav.scp"
+    lines = scp.read_text().splitlines()
+    lines[0] = lines[0].replace(" ", " cat ", 1) + " |"
+    scp.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="pipe"):
+        run("speed-perturb", data_path, tmp_path / "sp")
+    run("speed-perturb", data_path, tmp_path / "sp", "--factors", "1.1", "--allow-pipes")
+    assert len(DataDir.read(tmp_path / "sp")) == 3
+
+
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_train_tokenizer(data_path, tmp_path, kind):
+    out = tmp_path / "tok"
+    size = [] if kind == "char" else ["--vocab-size", "16"]
+    run("train-tokenizer", "--out", out, "--kind", kind, *size, "--balance-languages", data_path)
+    tokenizer = load_tokenizer(out)
+    assert tokenizer.decode(tokenizer.encode("hello number 2")) == "hello number 2"
+    assert tokenizer.blank_id == 0
+    if kind == "bpe":
+        assert tokenizer.vocab_size == 16
+
+
+def test_cmvn_file_is_usable_by_global_cmvn(data_path, tmp_path):
+    run("compute-cmvn", data_path, "--out", tmp_path / "cmvn.safetensors")
+    cmvn = GlobalCMVN(CmvnStats.load(tmp_path / "cmvn.safetensors"))
+    assert cmvn(torch.zeros(5, 80)).shape == (5, 80)

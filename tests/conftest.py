@@ -1,0 +1,84 @@
+"""Shared pytest fixtures: tiny sine-wave audio and valid Kaldi data dirs.
+
+``sine_wave(frequency=440.0, seconds=0.5, sample_rate=16000, channels=1)`` returns float32
+samples, shape ``(num_samples,)`` (mono) or ``(num_samples, channels)``.
+
+``make_data_dir(name="data", num_utts=4, ...)`` writes a valid data dir under ``tmp_path`` and
+returns its path. Utterance ``i`` is ``spk{i % num_speakers + 1}-utt{i:03d}`` (speaker id as a
+prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audio/<utt>.wav``
+(absolute path in ``wav.scp``), its transcript ``"hello number {i}"``, its language
+``languages[speaker index % len(languages)]`` (so speakers never mix languages) and its label
+``"even"`` or ``"odd"``. Example::
+
+    def test_something(make_data_dir):
+        path = make_data_dir(num_utts=6, languages=("eng", "kat"), utt2dur=True)
+        data = DataDir.read(path)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechml.data.audio import write_audio
+from speechml.data.datadir import DataDir
+
+
+def _sine_wave(
+    frequency: float = 440.0,
+    seconds: float = 0.5,
+    sample_rate: int = 16000,
+    channels: int = 1,
+) -> np.ndarray:
+    times = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    mono = (0.5 * np.sin(2 * np.pi * frequency * times)).astype(np.float32)
+    return mono if channels == 1 else np.repeat(mono[:, None], channels, axis=1)
+
+
+@pytest.fixture
+def sine_wave() -> Callable[..., np.ndarray]:
+    """The function ``sine_wave(frequency, seconds, sample_rate, channels)`` (see module doc)."""
+    return _sine_wave
+
+
+@pytest.fixture
+def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
+    """A factory of valid data dirs under ``tmp_path`` (see the module docstring)."""
+
+    def make(
+        name: str = "data",
+        num_utts: int = 4,
+        num_speakers: int = 2,
+        languages: Sequence[str] = ("eng",),
+        seconds: float = 0.5,
+        sample_rate: int = 16000,
+        audio_format: str = "wav",
+        text: bool = True,
+        utt2lang: bool = True,
+        utt2dur: bool = False,
+        utt2label: bool = False,
+    ) -> Path:
+        path = tmp_path / name
+        data = DataDir()
+        for i in range(num_utts):
+            speaker = i % num_speakers
+            utt = f"spk{speaker + 1}-utt{i:03d}"
+            audio = path / "audio" / f"{utt}.{audio_format}"
+            write_audio(audio, _sine_wave(200 + 50 * i, seconds, sample_rate), sample_rate)
+            data.wav_scp[utt] = str(audio)
+            data.utt2spk[utt] = f"spk{speaker + 1}"
+            if text:
+                data.text[utt] = f"hello number {i}"
+            if utt2lang:
+                data.utt2lang[utt] = languages[speaker % len(languages)]
+            if utt2dur:
+                data.utt2dur[utt] = seconds
+            if utt2label:
+                data.utt2label[utt] = "odd" if i % 2 else "even"
+        data.write(path)
+        return path
+
+    return make

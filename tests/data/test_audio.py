@@ -1,0 +1,102 @@
+"""The bad-input suite of audio loading: every input a user may have becomes 16 kHz mono float32,
+or a clear error naming the file and the utterance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from speechml.data.audio import audio_duration, is_pipe, load_audio, load_utterance, write_audio
+from speechml.data.datadir import DataDir, Segment
+from speechml.errors import AudioError
+
+
+def _peak_frequency(samples: np.ndarray, sample_rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum)) * sample_rate / len(samples)
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "channels", "suffix"),
+    [(16000, 1, "wav"), (8000, 1, "wav"), (48000, 1, "wav"), (44100, 2, "wav"), (16000, 1, "flac")],
+)
+def test_any_rate_channels_and_format_load_as_16k_mono(
+    tmp_path, sine_wave, sample_rate, channels, suffix
+):
+    path = tmp_path / f"clip.{suffix}"
+    soundfile.write(path, sine_wave(440.0, 0.5, sample_rate, channels), sample_rate)
+    samples = load_audio(path)
+    assert samples.dtype == np.float32 and samples.ndim == 1
+    assert abs(len(samples) - 8000) <= 1  # 0.5 s at 16 kHz
+    assert _peak_frequency(samples, 16000) == pytest.approx(440.0, abs=4.0)
+    assert np.abs(samples).max() == pytest.approx(0.5, abs=0.02)
+    assert audio_duration(str(path)) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_stereo_channels_are_averaged(tmp_path, sine_wave):
+    left = sine_wave(300.0, 0.25)
+    soundfile.write(tmp_path / "s.wav", np.stack([left, np.zeros_like(left)], axis=1), 16000)
+    samples = load_audio(tmp_path / "s.wav")
+    np.testing.assert_allclose(samples, left / 2, atol=1e-4)
+
+
+def test_keeping_the_native_rate(tmp_path, sine_wave):
+    write_audio(tmp_path / "a.wav", sine_wave(440.0, 0.5, 8000), 8000)
+    assert len(load_audio(tmp_path / "a.wav", sample_rate=None)) == 4000
+
+
+def test_missing_file_names_file_and_utterance(tmp_path):
+    with pytest.raises(AudioError) as err:
+        load_audio(tmp_path / "nope.wav", utt="u1")
+    assert str(err.value) == f"{tmp_path / 'nope.wav'}: utterance u1: audio file not found"
+    with pytest.raises(AudioError, match="audio file not found"):
+        audio_duration(str(tmp_path / "nope.wav"), utt="u1")
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "corrupt.wav"
+    path.write_bytes(np.random.default_rng(0).bytes(4000))
+    for call in (lambda: load_audio(path, utt="u2"), lambda: audio_duration(str(path), "u2")):
+        with pytest.raises(AudioError, match="cannot read audio") as err:
+            call()
+        assert err.value.utt == "u2" and err.value.path == str(path)
+
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.wav"
+    soundfile.write(path, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match=r"audio is empty \(0 samples\)"):
+        load_audio(path, utt="u3")
+    with pytest.raises(AudioError, match=r"utterance u3: audio is empty"):
+        audio_duration(str(path), utt="u3")
+
+
+def test_pipe_is_refused_unless_allowed(tmp_path, sine_wave):
+    write_audio(tmp_path / "a.wav", sine_wave(440.0, 0.5, 8000), 8000)
+    entry = f"cat {tmp_path / 'a.wav'} |"
+    assert is_pipe(entry) and not is_pipe(str(tmp_path / "a.wav"))
+    with pytest.raises(AudioError, match="shell pipe; data must not run commands") as err:
+        load_audio(entry, utt="u4")
+    assert "--allow-pipes" in str(err.value) and err.value.utt == "u4"
+    samples = load_audio(entry, allow_pipe=True)
+    assert len(samples) == 8000
+    assert _peak_frequency(samples, 16000) == pytest.approx(440.0, abs=4.0)
+    assert audio_duration(entry, allow_pipe=True) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_failing_pipe_reports_the_command_error():
+    with pytest.raises(AudioError, match=r"pipe command failed \(1\)"):
+        load_audio("cat /no/such/file.wav |", allow_pipe=True, utt="u5")
+
+
+def test_segments_cut_the_recording(tmp_path, sine_wave):
+    write_audio(tmp_path / "rec.wav", sine_wave(440.0, 2.0, 48000), 48000)
+    data = DataDir(
+        wav_scp={"rec": str(tmp_path / "rec.wav")},
+        utt2spk={"a": "s", "b": "s"},
+        segments={"a": Segment("rec", 0.0, 0.5), "b": Segment("rec", 1.0, 1.75)},
+    )
+    assert len(load_utterance(data, "a")) == 8000
+    assert len(load_utterance(data, "b")) == 12000
+    assert len(load_utterance(data, "b", sample_rate=8000)) == 6000

@@ -1,0 +1,112 @@
+"""DataDir: strict reading, sorted atomic writing, segments, round trips."""
+
+from __future__ import annotations
+
+import pytest
+
+from speechml.data.datadir import DataDir, Segment
+from speechml.errors import DataError
+
+
+def _with_segments() -> DataDir:
+    return DataDir(
+        wav_scp={"rec2": "/audio/rec2.flac", "rec1": "/audio/rec1.wav"},
+        text={"spkB-2": "გამარჯობა", "spkA-1": "hello world", "spkA-0": "hi"},
+        utt2spk={"spkB-2": "spkB", "spkA-1": "spkA", "spkA-0": "spkA"},
+        utt2lang={"spkB-2": "kat", "spkA-1": "eng", "spkA-0": "eng"},
+        utt2dur={"spkB-2": 1.5, "spkA-1": 0.75, "spkA-0": 1.25},
+        utt2label={"spkB-2": "greeting", "spkA-1": "greeting", "spkA-0": "other"},
+        segments={
+            "spkA-0": Segment("rec1", 0.0, 1.25),
+            "spkA-1": Segment("rec1", 1.25, 2.0),
+            "spkB-2": Segment("rec2", 0.5, 2.0),
+        },
+    )
+
+
+def test_round_trip_with_segments(tmp_path):
+    original = _with_segments()
+    original.write(tmp_path / "d")
+    again = DataDir.read(tmp_path / "d")
+    for name in ("wav_scp", "text", "utt2spk", "utt2lang", "utt2dur", "utt2label", "segments"):
+        assert getattr(again, name) == getattr(original, name), name
+    assert again.path == tmp_path / "d"
+    assert (tmp_path / "d" / "segments").read_text().splitlines() == [
+        "spkA-0 rec1 0.000 1.250",
+        "spkA-1 rec1 1.250 2.000",
+        "spkB-2 rec2 0.500 2.000",
+    ]
+    assert (tmp_path / "d" / "spk2utt").read_text() == "spkA spkA-0 spkA-1\nspkB spkB-2\n"
+    assert again.recording_of("spkA-1") == ("rec1", 1.25, 2.0)
+    assert again.audio_entry("spkB-2") == "/audio/rec2.flac"
+
+
+def test_written_tables_are_sorted_in_byte_order(tmp_path):
+    data = DataDir(
+        wav_scp={k: f"/{k}.wav" for k in ("b", "B", "a_1", "a-1")},
+        utt2spk={k: k for k in ("b", "B", "a_1", "a-1")},
+    )
+    data.write(tmp_path)
+    keys = [line.split()[0] for line in (tmp_path / "utt2spk").read_text().splitlines()]
+    assert keys == ["B", "a-1", "a_1", "b"]  # C locale: upper case, then '-' (0x2d) < '_' (0x5f)
+    assert data.utts == keys
+
+
+def test_write_removes_optional_tables_that_became_empty(tmp_path):
+    data = _with_segments()
+    data.write(tmp_path)
+    data.utt2label = {}
+    data.write(tmp_path)
+    assert not (tmp_path / "utt2label").exists()
+    assert (tmp_path / "utt2lang").exists()
+
+
+def test_read_refuses_a_missing_required_file(tmp_path):
+    _with_segments().write(tmp_path)
+    (tmp_path / "utt2spk").unlink()
+    with pytest.raises(DataError, match="required file utt2spk is missing"):
+        DataDir.read(tmp_path)
+    with pytest.raises(DataError, match="data directory not found"):
+        DataDir.read(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "message"),
+    [
+        ("utt2spk", "spkA-0 spkA\nspkA-0 spkB\n", 2, "duplicated id 'spkA-0'"),
+        ("utt2dur", "spkA-0 1.0\nspkA-1 long\n", 2, "expected a number, got 'long'"),
+        ("segments", "spkA-0 rec1 0 1\nspkA-1 rec1 2\n", 2, "expected 'utt recording start end'"),
+        ("segments", "spkA-0 rec1 1.5 1.0\n", 1, "segment end 1.0 is not after start 1.5"),
+        ("wav.scp", "rec1\n", 1, "id 'rec1' has no value"),
+    ],
+)
+def test_read_names_file_and_line_of_a_bad_entry(tmp_path, name, content, line, message):
+    _with_segments().write(tmp_path)
+    (tmp_path / name).write_text(content)
+    with pytest.raises(DataError, match=message) as err:
+        DataDir.read(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / name}:{line}: ")
+
+
+def test_read_keeps_empty_transcripts_for_the_validator(tmp_path):
+    _with_segments().write(tmp_path)
+    (tmp_path / "text").write_text("spkA-0\nspkA-1 hello world\nspkB-2 x\n")
+    assert DataDir.read(tmp_path).text["spkA-0"] == ""
+
+
+def test_recording_lookup_errors_name_the_utterance(tmp_path):
+    data = _with_segments()
+    data.write(tmp_path)
+    data = DataDir.read(tmp_path)
+    with pytest.raises(DataError, match="utterance nope: has no entry in segments"):
+        data.recording_of("nope")
+    del data.wav_scp["rec2"]
+    with pytest.raises(DataError, match="utterance spkB-2: recording 'rec2' has no entry"):
+        data.audio_entry("spkB-2")
+
+
+def test_languages_and_speakers():
+    data = _with_segments()
+    assert data.languages() == ["eng", "kat"]
+    assert data.spk2utt() == {"spkA": ["spkA-0", "spkA-1"], "spkB": ["spkB-2"]}
+    assert len(data) == 3

@@ -1,0 +1,212 @@
+"""WER/CER scoring: hand-computed counts, agreement with jiwer, normalisation, breakdowns,
+missing and unknown hypotheses, and the files written into a decode dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import unicodedata
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from speechml.data.datadir import DataDir
+from speechml.errors import DataError
+from speechml.score.normalize import TextNormalizer
+from speechml.score.trn import read_trn, write_trn
+from speechml.score.wer import ErrorCounts, format_alignment, score_decode_dir, score_wer
+
+SCORE_LINE = re.compile(
+    r"^%(WER|CER) (\d+\.\d\d) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \] (.+)$"
+)
+
+
+def test_hand_computed_counts() -> None:
+    # REF: one two three four five six           (6 words)
+    # HYP: one too three five six seven eight
+    # The only common words are one, three, five, six (in order), so at most 4 hits.
+    # two/too sit between the same hits: 1 substitution; four has nothing facing it: 1
+    # deletion; seven and eight follow six: 2 insertions. 4 edits, 66.67 %. No alignment does
+    # better: 3 edits would need 0 deletions (then four cannot be matched) or 5 hits.
+    report = score_wer(
+        {"u1": "one two three four five six"}, {"u1": "one too three five six seven eight"}
+    )
+    assert report.total.words == ErrorCounts(ref=6, ins=2, dels=1, sub=1)
+    assert report.total.words.errors == 4
+    assert report.summary_lines("exp/a/decode_test")[0] == (
+        "%WER 66.67 [ 4 / 6, 2 ins, 1 del, 1 sub ] exp/a/decode_test"
+    )
+    alignment = format_alignment(report.utts[0]).splitlines()
+    assert alignment[1] == "Scores: (#C #S #D #I) 4 1 1 2"
+    assert (
+        alignment[3].split()
+        == ["REF:", "one", "TWO", "three", "FOUR", "five", "six"] + ["*****"] * 2
+    )
+    assert alignment[4].split() == [
+        "HYP:", "one", "TOO", "three", "****", "five", "six", "SEVEN", "EIGHT",
+    ]  # fmt: skip
+    assert alignment[5].split() == ["Eval:", "S", "D", "I", "I"]
+
+
+def test_cer_on_text_without_spaces() -> None:
+    # 我爱北京 vs 我爱南京了: 北->南 is 1 substitution, 了 1 insertion: CER 2/4 = 50 %,
+    # while the unsegmented sentence is a single "word": WER 1/1.
+    report = score_wer({"zh": "我爱北京"}, {"zh": "我爱南京了"})
+    assert report.total.chars == ErrorCounts(ref=4, ins=1, dels=0, sub=1)
+    assert report.summary_lines("d")[1] == "%CER 50.00 [ 2 / 4, 1 ins, 0 del, 1 sub ] d"
+    assert report.total.words == ErrorCounts(ref=1, ins=0, dels=0, sub=1)
+
+
+def test_cer_ignores_word_boundaries() -> None:
+    report = score_wer({"th": "สวัสดี ครับ"}, {"th": "สวัสดีครับ"})
+    assert report.total.chars.errors == 0
+    assert report.total.chars.ref == len("สวัสดีครับ")
+    assert report.total.words == ErrorCounts(ref=2, ins=0, dels=1, sub=1)
+
+
+def test_agrees_with_jiwer_on_random_pairs() -> None:
+    rng = random.Random(7)
+    vocab = ["a", "bb", "cat", "dog", "éte", "मन", "вода", "x"]
+    refs, hyps = {}, {}
+    for i in range(200):
+        refs[f"u{i:03d}"] = " ".join(rng.choices(vocab, k=rng.randint(1, 9)))
+        hyps[f"u{i:03d}"] = " ".join(rng.choices(vocab, k=rng.randint(0, 9)))
+    report = score_wer(refs, hyps, TextNormalizer(lowercase=False, remove_punctuation=False))
+    ref_list = [refs[u] for u in sorted(refs)]
+    hyp_list = [hyps[u] for u in sorted(refs)]
+    assert report.total.words.rate / 100 == pytest.approx(jiwer.wer(ref_list, hyp_list))
+    expected = jiwer.process_words(ref_list, hyp_list)
+    words = report.total.words
+    assert (words.ins, words.dels, words.sub) == (
+        expected.insertions,
+        expected.deletions,
+        expected.substitutions,
+    )
+    no_space = ["".join(s.split()) for s in ref_list], ["".join(s.split()) for s in hyp_list]
+    assert report.total.chars.rate / 100 == pytest.approx(jiwer.cer(*no_space))
+
+
+def test_normalisation_case_punctuation_and_nfc() -> None:
+    refs = {
+        "en": "Hello, World!",
+        "ar": "مرحبا، عالم؟",
+        "hi": "नमस्ते। दुनिया॥",
+        "zh": "你好。世界！",
+        "fr": unicodedata.normalize("NFD", "Café « crème »"),
+    }
+    hyps = {
+        "en": "hello world",
+        "ar": "مرحبا عالم",
+        "hi": "नमस्ते दुनिया",
+        "zh": "你好 世界",
+        "fr": unicodedata.normalize("NFC", "café crème"),
+    }
+    assert score_wer(refs, hyps).total.words.errors == 0
+    assert score_wer(refs, hyps).total.chars.errors == 0
+    kept = score_wer(refs, hyps, TextNormalizer(remove_punctuation=False))
+    assert kept.total.words.errors > 0
+    cased = score_wer({"u": "Hello"}, {"u": "hello"}, TextNormalizer(lowercase=False))
+    assert cased.total.words.sub == 1
+    nfd = score_wer(
+        {"u": unicodedata.normalize("NFD", "café")},
+        {"u": unicodedata.normalize("NFC", "café")},
+        TextNormalizer(unicode_nfc=False),
+    )
+    assert nfd.total.words.sub == 1
+
+
+def test_normalizer_keeps_symbols_and_combining_marks() -> None:
+    normalize = TextNormalizer()
+    assert normalize("  $5 + <unk>\tयह  ") == "$5 + <unk> यह"
+    assert normalize("don't-stop") == "don t stop"
+
+
+def test_missing_hypotheses_are_deletions_and_reported(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        report = score_wer({"u1": "a b", "u2": "c d e"}, {"u1": "a b"})
+    assert report.missing == ["u2"]
+    assert report.total.words == ErrorCounts(ref=5, ins=0, dels=3, sub=0)
+    assert "1 of 2 utterances have no hypothesis" in caplog.text and "u2" in caplog.text
+    assert "no hypothesis" in format_alignment(report.utts[1])
+
+
+def test_unknown_hypothesis_ids_are_an_error() -> None:
+    with pytest.raises(DataError, match=r"hyp\.trn: 2 hypotheses .*not in the reference: x, y"):
+        score_wer({"u1": "a"}, {"u1": "a", "y": "b", "x": "c"}, hyp_path="hyp.trn")
+
+
+def test_breakdowns_sum_to_the_total() -> None:
+    refs = {"e1": "the cat", "e2": "a dog runs", "h1": "नमस्ते दुनिया", "h2": "धन्यवाद"}
+    hyps = {"e1": "the hat", "e2": "a dog", "h1": "नमस्ते", "h2": "धन्यवाद जी"}
+    utt2lang = {"e1": "eng", "e2": "eng", "h1": "hin", "h2": "hin"}
+    utt2spk = {"e1": "s1", "e2": "s2", "h1": "s1", "h2": "s3"}
+    report = score_wer(refs, hyps, utt2lang=utt2lang, utt2spk=utt2spk)
+    assert list(report.per_lang) == ["eng", "hin"]
+    assert report.per_lang["eng"].words == ErrorCounts(ref=5, ins=0, dels=1, sub=1)
+    for groups in (report.per_lang, report.per_spk):
+        total = sum(groups.values(), type(report.total)())
+        assert total == report.total
+    with pytest.raises(DataError, match="utterance h2: has no entry in utt2lang"):
+        score_wer(refs, hyps, utt2lang={k: v for k, v in utt2lang.items() if k != "h2"})
+
+
+def test_empty_reference_scores_insertions() -> None:
+    report = score_wer({"u1": "", "u2": "a"}, {"u1": "x y", "u2": "a"})
+    assert report.total.words == ErrorCounts(ref=1, ins=2, dels=0, sub=0)
+    assert report.per_lang == {}
+    assert score_wer({"u1": ""}, {"u1": "x"}).total.words.rate == 100.0
+
+
+def write_dirs(root: Path) -> tuple[Path, Path]:
+    data = DataDir(
+        wav_scp={u: f"/a/{u}.wav" for u in ("e1", "e2", "h1")},
+        utt2spk={"e1": "s1", "e2": "s2", "h1": "s3"},
+        text={"e1": "The cat sat.", "e2": "A dog", "h1": "नमस्ते दुनिया"},
+        utt2lang={"e1": "eng", "e2": "eng", "h1": "hin"},
+    )
+    data.write(root / "data" / "test")
+    decode = root / "exp" / "base" / "decode_test"
+    write_trn(decode / "hyp.trn", {"e1": "the bat sat", "h1": "नमस्ते"})
+    return root / "data" / "test", decode
+
+
+def test_score_decode_dir_writes_every_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir, decode = write_dirs(tmp_path)
+    report = score_decode_dir(data_dir, decode)
+    wer_lines = (decode / "wer").read_text(encoding="utf-8").splitlines()
+    assert wer_lines[0] == f"%WER 57.14 [ 4 / 7, 0 ins, 3 del, 1 sub ] {decode}"
+    assert SCORE_LINE.match(wer_lines[1])[1] == "CER"
+    assert wer_lines[2].startswith("# 1 utterances had no hypothesis") and "e2" in wer_lines[2]
+    per_lang = (decode / "wer_per_lang").read_text(encoding="utf-8").splitlines()
+    assert [SCORE_LINE.match(line)[8] for line in per_lang] == [
+        f"{decode} lang=eng",
+        f"{decode} lang=eng",
+        f"{decode} lang=hin",
+        f"{decode} lang=hin",
+    ]
+    per_spk = (decode / "wer_per_spk").read_text(encoding="utf-8").splitlines()
+    assert len(per_spk) == 6 and all(SCORE_LINE.match(line) for line in per_spk)
+    assert "REF:  the CAT sat" in (decode / "per_utt").read_text(encoding="utf-8")
+    assert read_trn(decode / "ref.trn") == {
+        "e1": "the cat sat",
+        "e2": "a dog",
+        "h1": "नमस्ते दुनिया",
+    }
+    record = json.loads((decode / "score.json").read_text(encoding="utf-8"))
+    assert record["wer"] == {"ref": 7, "ins": 0, "del": 3, "sub": 1, "errors": 4, "rate": 57.1429}
+    assert record["per_lang"]["hin"]["wer"]["del"] == 1
+    assert record["missing"] == ["e2"] and record["num_utts"] == 3
+    assert record["decode_dir"] == str(decode)
+    assert report.total.words.errors == 4
+
+
+def test_score_decode_dir_without_text_is_an_error(tmp_path: Path) -> None:
+    data_dir, decode = write_dirs(tmp_path)
+    (data_dir / "text").unlink()
+    with pytest.raises(DataError, match=r"no references to score against \(text is missing"):
+        score_decode_dir(data_dir, decode)
