@@ -3,7 +3,8 @@
 ``sine_wave(frequency=440.0, seconds=0.5, sample_rate=16000, channels=1)`` returns float32
 samples, shape ``(num_samples,)`` (mono) or ``(num_samples, channels)``.
 
-``make_data_dir(name="data", num_utts=4, ...)`` writes a valid data dir under ``tmp_path`` and
+``make_data_dir(name="data", num_utts=4, ...)`` (the fixture; :func:`write_data_dir` outside
+a test's tmp_path) writes a valid data dir under ``tmp_path`` and
 returns its path. Utterance ``i`` is ``spk{i % num_speakers + 1}-utt{i:03d}`` (speaker id as a
 prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audio/<utt>.wav``
 (absolute path in ``wav.scp``), its transcript ``"hello number {i}"``, its language
@@ -17,6 +18,7 @@ prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -44,41 +46,49 @@ def sine_wave() -> Callable[..., np.ndarray]:
     return _sine_wave
 
 
+def write_data_dir(
+    root: Path,
+    name: str = "data",
+    num_utts: int = 4,
+    num_speakers: int = 2,
+    languages: Sequence[str] = ("eng",),
+    seconds: float = 0.5,
+    sample_rate: int = 16000,
+    audio_format: str = "wav",
+    text: bool = True,
+    utt2lang: bool = True,
+    utt2dur: bool = False,
+    utt2label: bool = False,
+) -> Path:
+    """Write the data dir ``root/name`` described in the module docstring; returns its path."""
+    path = root / name
+    data = DataDir()
+    for i in range(num_utts):
+        speaker = i % num_speakers
+        utt = f"spk{speaker + 1}-utt{i:03d}"
+        audio = path / "audio" / f"{utt}.{audio_format}"
+        write_audio(audio, _sine_wave(200 + 50 * i, seconds, sample_rate), sample_rate)
+        data.wav_scp[utt] = str(audio)
+        data.utt2spk[utt] = f"spk{speaker + 1}"
+        if text:
+            data.text[utt] = f"hello number {i}"
+        if utt2lang:
+            data.utt2lang[utt] = languages[speaker % len(languages)]
+        if utt2dur:
+            data.utt2dur[utt] = seconds
+        if utt2label:
+            data.utt2label[utt] = "odd" if i % 2 else "even"
+    data.write(path)
+    return path
+
+
 @pytest.fixture
 def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
-    """A factory of valid data dirs under ``tmp_path`` (see the module docstring)."""
+    """A factory of valid data dirs under ``tmp_path`` (see :func:`write_data_dir`)."""
+    return functools.partial(write_data_dir, tmp_path)
 
-    def make(
-        name: str = "data",
-        num_utts: int = 4,
-        num_speakers: int = 2,
-        languages: Sequence[str] = ("eng",),
-        seconds: float = 0.5,
-        sample_rate: int = 16000,
-        audio_format: str = "wav",
-        text: bool = True,
-        utt2lang: bool = True,
-        utt2dur: bool = False,
-        utt2label: bool = False,
-    ) -> Path:
-        path = tmp_path / name
-        data = DataDir()
-        for i in range(num_utts):
-            speaker = i % num_speakers
-            utt = f"spk{speaker + 1}-utt{i:03d}"
-            audio = path / "audio" / f"{utt}.{audio_format}"
-            write_audio(audio, _sine_wave(200 + 50 * i, seconds, sample_rate), sample_rate)
-            data.wav_scp[utt] = str(audio)
-            data.utt2spk[utt] = f"spk{speaker + 1}"
-            if text:
-                data.text[utt] = f"hello number {i}"
-            if utt2lang:
-                data.utt2lang[utt] = languages[speaker % len(languages)]
-            if utt2dur:
-                data.utt2dur[utt] = seconds
-            if utt2label:
-                data.utt2label[utt] = "odd" if i % 2 else "even"
-        data.write(path)
-        return path
 
-    return make
+@pytest.fixture(scope="session")
+def data_dir_writer() -> Callable[..., Path]:
+    """:func:`write_data_dir` itself, for module- or session-scoped fixtures."""
+    return write_data_dir

@@ -45,6 +45,6 @@ pip_args=(--disable-pip-version-check -q)
 if [ -n "$constraints" ]; then
   pip_args+=(-c "$constraints")
 fi
-"$venv/bin/python" -m pip install "${pip_args[@]}" -e "$repo[dev]"
+"$venv/bin/python" -m pip install "${pip_args[@]}" -e "${repo}[dev]"
 echo "$want" > "$stamp"
 log "done in $(( $(date +%s) - start )) s"

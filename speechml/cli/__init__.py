@@ -31,6 +31,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "trivial reference systems (most frequent transcript / class)",
         ("speechml.cli.baseline",),
     ),
+    "asr": ("streaming transducer ASR: train, decode", ("speechml.cli.asr",)),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``speechml`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for experiment replay scripts
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

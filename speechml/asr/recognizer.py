@@ -1,0 +1,191 @@
+"""A trained recogniser as one directory: model, front end and tokenizer, loaded by path.
+
+Layout of a model directory::
+
+    model_config.json      TransducerConfig (speechml.config.to_dict)
+    model.safetensors      weights (of the base, when the model has adapters)
+    adapters/<lang>/       language adapters (adapter_config.json + adapter_model.safetensors)
+    fbank.json             FbankConfig
+    cmvn.json              global CMVN statistics
+    tokenizer/             the tokenizer (tokenizer.json + model file)
+
+:meth:`Recognizer.decode_data_dir` decodes a data dir with greedy, beam or streaming search on
+the causal pass or the second pass, and reports the real-time factor.
+
+Example:
+    >>> recognizer = Recognizer.load("exp/base/model")  # doctest: +SKIP
+    >>> test = DataDir.read("data/test")  # doctest: +SKIP
+    >>> result = recognizer.decode_data_dir(test, method="streaming")  # doctest: +SKIP
+    >>> result.rtf < 1.0  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from speechml.asr.adapters import (
+    BASE_WEIGHTS,
+    MODEL_CONFIG,
+    adapter_languages,
+    load_multilingual,
+    save_multilingual,
+    set_languages,
+)
+from speechml.asr.data import AsrDataset, collate_asr
+from speechml.asr.search import (
+    Hypothesis,
+    StreamingGreedyDecoder,
+    greedy_search,
+    modified_beam_search,
+)
+from speechml.asr.transducer import Transducer
+from speechml.config import from_dict, read_json
+from speechml.data.datadir import DataDir
+from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
+from speechml.data.tokenizer import Tokenizer, load_tokenizer
+from speechml.errors import SpeechmlError
+from speechml.io import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+FBANK_CONFIG = "fbank.json"
+CMVN_STATS = "cmvn.json"
+TOKENIZER_DIR = "tokenizer"
+
+SearchMethod = Literal["greedy", "beam", "streaming"]
+
+
+@dataclass
+class DecodeResult:
+    """Hypotheses of a data dir and what decoding cost."""
+
+    texts: dict[str, str]  # utt -> hypothesis text
+    hypotheses: dict[str, Hypothesis]  # utt -> tokens, log-prob, confidence
+    audio_seconds: float  # total duration decoded
+    compute_seconds: float  # wall time of feature extraction, encoder and search
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: compute time over audio time (below 1 is faster than real time)."""
+        return self.compute_seconds / max(1e-9, self.audio_seconds)
+
+
+@dataclass
+class Recognizer:
+    """Transducer + fbank options + CMVN + tokenizer."""
+
+    model: Transducer
+    tokenizer: Tokenizer
+    fbank: FbankConfig
+    cmvn: CmvnStats | None
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory (each file atomically; adapters under ``adapters/``)."""
+        directory = Path(directory)
+        save_multilingual(self.model, directory)
+        fbank = json.dumps(dataclasses.asdict(self.fbank), indent=1)
+        atomic_write_text(directory / FBANK_CONFIG, fbank + "\n")
+        if self.cmvn is not None:
+            self.cmvn.save(directory / CMVN_STATS)
+        self.tokenizer.save(directory / TOKENIZER_DIR)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> Recognizer:
+        """Load a model directory written by :meth:`save` (weights through safetensors only)."""
+        directory = Path(directory)
+        for name in (MODEL_CONFIG, BASE_WEIGHTS, FBANK_CONFIG):
+            if not (directory / name).is_file():
+                raise SpeechmlError(f"{directory}: not a model directory ({name} is missing)")
+        model = load_multilingual(directory, device)
+        fbank_path = directory / FBANK_CONFIG
+        fbank = from_dict(FbankConfig, read_json(fbank_path), str(fbank_path))
+        cmvn_path = directory / CMVN_STATS
+        cmvn = CmvnStats.load(cmvn_path) if cmvn_path.is_file() else None
+        tokenizer = load_tokenizer(directory / TOKENIZER_DIR)
+        return cls(model, tokenizer, fbank, cmvn)
+
+    def dataset(self, data: DataDir, with_text: bool = False, **kwargs) -> AsrDataset:
+        """An :class:`AsrDataset` over ``data`` with this recogniser's front end."""
+        cmvn = GlobalCMVN(self.cmvn) if self.cmvn is not None else None
+        return AsrDataset(data, self.tokenizer, self.fbank, cmvn, with_text=with_text, **kwargs)
+
+    @torch.no_grad()
+    def decode_data_dir(
+        self,
+        data: DataDir,
+        method: SearchMethod = "greedy",
+        second_pass: bool = False,
+        beam: int = 4,
+        batch_size: int = 16,
+        allow_pipes: bool = False,
+    ) -> DecodeResult:
+        """Decode every utterance of ``data``.
+
+        Args:
+            data: the data dir.
+            method: ``greedy`` (batched), ``beam`` (modified beam search) or ``streaming``
+                (greedy, features fed chunk by chunk through the cached causal encoder).
+            second_pass: decode the non-causal second pass (not with ``streaming``).
+            beam: beam size of ``beam``.
+            batch_size: utterances a batch (``greedy`` and ``beam``).
+            allow_pipes: allow ``wav.scp`` pipes.
+        """
+        if second_pass and method == "streaming":
+            raise SpeechmlError("streaming decoding runs the causal pass only")
+        if second_pass and not self.model.config.encoder.num_second_pass_layers:
+            raise SpeechmlError("this model has no second pass (num_second_pass_layers is 0)")
+        self.model.eval()
+        dataset = self.dataset(data, allow_pipes=allow_pipes)
+        device = next(self.model.parameters()).device
+        hypotheses: dict[str, Hypothesis] = {}
+        routed = bool(adapter_languages(self.model))
+        started = time.perf_counter()
+        loader = DataLoader(
+            dataset,
+            batch_size=1 if method == "streaming" else batch_size,
+            collate_fn=collate_asr,
+        )
+        for batch in tqdm(loader, desc=f"decode ({method})", unit="batch"):
+            feats = batch["feats"].to(device)
+            lengths = batch["feat_lengths"].to(device)
+            if routed:
+                set_languages(self.model, [data.utt2lang.get(u) for u in batch["utts"]])
+            if method == "streaming":
+                hyps = [self._stream(feats)]
+            else:
+                out = self.model.encoder(feats, lengths)
+                enc = out.second_pass if second_pass else out.causal
+                search = greedy_search if method == "greedy" else modified_beam_search
+                extra = {"beam": beam} if method == "beam" else {}
+                hyps = search(self.model, enc, out.lengths, **extra)
+            hypotheses.update(zip(batch["utts"], hyps, strict=True))
+        compute = time.perf_counter() - started
+        texts = {utt: self.tokenizer.decode(h.tokens) for utt, h in hypotheses.items()}
+        result = DecodeResult(texts, hypotheses, float(sum(dataset.durations)), compute)
+        logger.info(
+            "decoded %d utterances (%.1f s of audio) in %.1f s: RTF %.4f",
+            len(texts),
+            result.audio_seconds,
+            compute,
+            result.rtf,
+        )
+        return result
+
+    def _stream(self, feats: torch.Tensor) -> Hypothesis:
+        decoder = StreamingGreedyDecoder(self.model)
+        step = 4 * self.model.config.encoder.chunk_size
+        for start in range(0, feats.shape[1], step):
+            decoder.accept(feats[:, start : start + step])
+        return decoder.finish()

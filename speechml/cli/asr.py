@@ -1,0 +1,81 @@
+"""``speechml asr``: train and decode streaming transducer recognisers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from speechml.asr.recognizer import Recognizer
+from speechml.asr.train import AsrTrainConfig, train_asr
+from speechml.config import load_config
+from speechml.data.datadir import DataDir
+from speechml.data.table import write_table
+from speechml.experiment import record_experiment
+from speechml.io import atomic_write_text
+from speechml.score.trn import write_trn
+
+
+def _train(args: argparse.Namespace) -> None:
+    config = load_config(AsrTrainConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    train_asr(config, args.train, args.dev, args.tokenizer, args.cmvn, args.exp, args.init)
+
+
+def _decode(args: argparse.Namespace) -> None:
+    recognizer = Recognizer.load(args.model)
+    result = recognizer.decode_data_dir(
+        DataDir.read(args.data),
+        method=args.method,
+        second_pass=args.second_pass,
+        beam=args.beam,
+        batch_size=args.batch_size,
+        allow_pipes=args.allow_pipes,
+    )
+    out = Path(args.out)
+    write_trn(out / "hyp.trn", result.texts)
+    write_table(
+        out / "confidence", {u: f"{h.confidence:.4f}" for u, h in result.hypotheses.items()}
+    )
+    pass_name = "second pass" if args.second_pass else "causal pass"
+    atomic_write_text(
+        out / "system.txt",
+        f"transducer {Path(args.model).parent.name}: {args.method}, {pass_name}\n",
+    )
+    line = (
+        f"RTF {result.rtf:.4f} ({result.compute_seconds:.1f} s for {result.audio_seconds:.1f} s "
+        f"of audio, {args.method}, {pass_name}) {out}"
+    )
+    atomic_write_text(out / "rtf", line + "\n")
+    print(line)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``decode`` to the ``asr`` group."""
+    train = verbs.add_parser("train", help="train (or resume) a transducer; writes EXP/model")
+    train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
+    train.add_argument("--train", required=True, help="training data dir")
+    train.add_argument("--dev", required=True, help="dev data dir (validation, best checkpoint)")
+    train.add_argument("--tokenizer", required=True, help="tokenizer dir")
+    train.add_argument("--cmvn", help="CMVN statistics file")
+    train.add_argument("--exp", required=True, help="experiment dir")
+    train.add_argument("--init", help="model dir whose weights initialise the model")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_steps=100 (repeatable)",
+    )
+    train.set_defaults(func=_train)
+
+    decode = verbs.add_parser("decode", help="decode a data dir into DECODE_DIR/hyp.trn")
+    decode.add_argument("--model", required=True, help="model dir (EXP/model)")
+    decode.add_argument("--data", required=True, help="data dir to decode")
+    decode.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
+    decode.add_argument("--method", choices=["greedy", "beam", "streaming"], default="greedy")
+    decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
+    decode.add_argument("--beam", type=int, default=4, help="beam size (--method beam)")
+    decode.add_argument("--batch-size", type=int, default=16)
+    decode.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
+    decode.set_defaults(func=_decode)

@@ -1,0 +1,170 @@
+"""ASR pipeline plumbing: train on a data dir, model dir round trip, decode dir, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from speechml.asr.adapters import add_adapters
+from speechml.asr.recognizer import Recognizer
+from speechml.asr.train import AsrTrainConfig, train_asr
+from speechml.cli import main
+from speechml.config import from_dict
+from speechml.data.datadir import DataDir
+from speechml.data.features import FbankConfig, compute_cmvn_stats
+from speechml.data.tokenizer import train_tokenizer
+
+TINY = {
+    "model": {
+        "encoder": {
+            "d_model": 32,
+            "num_heads": 2,
+            "ffn_dim": 64,
+            "num_layers": 2,
+            "num_second_pass_layers": 1,
+            "conv_kernel": 5,
+            "subsampling_channels": 8,
+            "chunk_size": 4,
+            "left_chunks": 2,
+        },
+        "predictor": {"embed_dim": 16, "output_dim": 16},
+        "joiner_dim": 16,
+    },
+    "train": {
+        "max_steps": 4,
+        "valid_every": 2,
+        "warmup_steps": 2,
+        "max_batch_size": 4,
+        "log_every": 1,
+        "best_metric": "dev_wer",
+    },
+    "valid_utts": 4,
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir_writer):
+    """A data dir, its tokenizer and CMVN, and a tiny model trained on it (4 steps)."""
+    root = tmp_path_factory.mktemp("asr")
+    data = data_dir_writer(root, num_utts=8, num_speakers=2, languages=("eng", "kat"))
+    texts = DataDir.read(data).text.values()
+    train_tokenizer(texts, "char", None, root / "lang")
+    compute_cmvn_stats(DataDir.read(data), FbankConfig()).save(root / "cmvn.json")
+    config = from_dict(AsrTrainConfig, TINY)
+    recognizer = train_asr(config, data, data, root / "lang", root / "cmvn.json", root / "exp")
+    return data, root, recognizer
+
+
+def test_model_dir_round_trip_and_streaming(trained):
+    data, root, recognizer = trained
+    model_dir = root / "exp" / "model"
+    for name in ("model_config.json", "model.safetensors", "fbank.json", "cmvn.json"):
+        assert (model_dir / name).is_file()
+    assert (root / "exp" / "training_curves.png").is_file()
+    metrics = [json.loads(x) for x in (root / "exp/log/metrics.jsonl").read_text().splitlines()]
+    assert any("dev_wer" in m for m in metrics)
+    loaded = Recognizer.load(model_dir)
+    test = DataDir.read(data)
+    full = recognizer.decode_data_dir(test)
+    assert loaded.decode_data_dir(test).texts == full.texts
+    assert loaded.decode_data_dir(test, method="streaming").texts == full.texts
+
+
+def test_cli_decode_methods_and_scoring(trained):
+    data, root, _ = trained
+    model = root / "exp" / "model"
+    for method in ("greedy", "beam", "streaming"):
+        out = root / f"decode_{method}"
+        assert (
+            main(
+                [
+                    "asr",
+                    "decode",
+                    "--model",
+                    str(model),
+                    "--data",
+                    str(data),
+                    "--out",
+                    str(out),
+                    "--method",
+                    method,
+                ]
+            )
+            == 0
+        )
+        assert len((out / "hyp.trn").read_text().splitlines()) == 8
+        assert (out / "rtf").read_text().startswith("RTF ")
+    assert (
+        main(
+            [
+                "asr",
+                "decode",
+                "--model",
+                str(model),
+                "--data",
+                str(data),
+                "--out",
+                str(root / "decode_2nd"),
+                "--second-pass",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["score", "wer", "--data", str(data), "--decode-dir", str(root / "decode_greedy")])
+        == 0
+    )
+    assert (
+        main(
+            ["asr", "decode", "--model", str(root), "--data", str(data), "--out", str(root / "bad")]
+        )
+        == 1
+    )  # not a model dir: one-line error
+
+
+def test_model_dir_with_adapters_saves_and_loads(trained):
+    data, root, recognizer = trained
+    add_adapters(recognizer.model, ["kat"])
+    recognizer.save(root / "with_adapter")
+    assert (root / "with_adapter" / "adapters" / "kat" / "adapter_config.json").is_file()
+    loaded = Recognizer.load(root / "with_adapter")
+    test = DataDir.read(data)
+    # a zero-initialised adapter decodes like the base, on every language
+    assert (
+        loaded.decode_data_dir(test).texts
+        == Recognizer.load(root / "exp" / "model").decode_data_dir(test).texts
+    )
+
+
+def test_cli_train_records_config_and_resumes(trained):
+    data, root, _ = trained
+    config = root / "asr.yaml"
+    config.write_text(json.dumps(TINY))  # JSON is YAML
+    exp = root / "exp_cli"
+    args = [
+        "asr",
+        "train",
+        "--config",
+        str(config),
+        "--train",
+        str(data),
+        "--dev",
+        str(data),
+        "--tokenizer",
+        str(root / "lang"),
+        "--cmvn",
+        str(root / "cmvn.json"),
+        "--exp",
+        str(exp),
+        "--set",
+        "train.max_steps=2",
+    ]
+    assert main(args) == 0
+    assert "max_steps: 2" in (exp / "config.yaml").read_text()
+    assert "--set train.max_steps=2" in (exp / "replay.sh").read_text()
+    first = (exp / "log/metrics.jsonl").read_text().splitlines()
+    assert main([*args[:-1], "train.max_steps=4"]) == 0
+    lines = [json.loads(x) for x in (exp / "log/metrics.jsonl").read_text().splitlines()]
+    assert max(m["step"] for m in lines) == 4
+    assert min(m["step"] for m in lines[len(first) :]) > 2  # continued, not restarted
