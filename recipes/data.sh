@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Data stages 0-3: corpus, Kaldi data dirs data/{train,dev,test}, validation, tokenizer and CMVN.
+#
+# Usage: data.sh [options]   (run from an egs dir, after path.sh; egs/<lang>/run.sh calls it)
+#   Stage 0  build the synthesised corpus: speechml corpus build (conf/corpus.yaml -> corpus/);
+#            it reuses a finished corpus built with the same config and refuses another one
+#   Stage 1  combine the corpus's per-language dirs into data/train, data/dev, data/test
+#            (own data: put Kaldi data dirs there yourself and start at stage 2)
+#   Stage 2  validate data/{train,dev,test} with their audio; write utt2dur where it is missing
+#   Stage 3  character tokenizer data/lang_char and feature statistics data/train/cmvn.json
+# Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
+# inputs reuses its outputs. Logs are in exp/data_prep/log/.
+#
+# Options:
+#   --stage N              first stage to run
+#   --stop-stage N         last stage to run
+#   --nj N                 parallel jobs inside a stage
+#   --cmd "RUNNER"         job runner from cmd.sh (run_local.sh or run_slurm.sh [options])
+#   --corpus-config FILE   corpus configuration
+#   --corpus-dir DIR       where the corpus is built
+#   --corpus-opts "OPTS"   more options of `speechml corpus build`, e.g.
+#                          "--set utts_per_lang.train=20" for a quick profile
+
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+stage=0
+stop_stage=100
+nj=2
+cmd=run_local.sh
+corpus_config=conf/corpus.yaml
+corpus_dir=corpus/default
+corpus_opts=
+# shellcheck source=utils/parse_options.sh
+. "$(dirname "${BASH_SOURCE[0]}")/utils/parse_options.sh"
+# shellcheck source=utils/stage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/utils/stage.sh"
+
+read -r -d "" -a runner <<<"$cmd" || true
+read -r -d "" -a corpus_args <<<"$corpus_opts" || true
+splits=(train dev test)
+logs=exp/data_prep/log
+
+if stage_begin 0 "build the corpus"; then
+  "${runner[@]}" "$logs/corpus_build.log" \
+    speechml corpus build --config "$corpus_config" --out "$corpus_dir" --nj "$nj" \
+    "${corpus_args[@]}"
+  stage_done
+fi
+
+if stage_begin 1 "prepare data dirs" data/.done/1.combine "$corpus_dir/.done"; then
+  for x in "${splits[@]}"; do
+    "${runner[@]}" "$logs/combine_$x.log" speechml data combine "data/$x" "$corpus_dir"/data/*/"$x"
+  done
+  stage_done data/.done/1.combine
+fi
+
+if stage_begin 2 "validate data" data/.done/2.validate \
+  data/{train,dev,test}/{wav.scp,text,utt2spk}; then
+  for x in "${splits[@]}"; do
+    "${runner[@]}" "$logs/validate_$x.log" speechml data validate "data/$x" --check-audio
+    if [[ ! -f data/$x/utt2dur ]]; then
+      "${runner[@]}" "$logs/durations_$x.log" speechml data durations "data/$x" --nj "$nj"
+    fi
+  done
+  stage_done data/.done/2.validate
+fi
+
+if stage_begin 3 "tokenizer and feature statistics" data/.done/3.tokenizer_cmvn \
+  data/train/text data/train/wav.scp; then
+  "${runner[@]}" "$logs/train_tokenizer.log" \
+    speechml data train-tokenizer --kind char --out data/lang_char data/train
+  "${runner[@]}" "$logs/compute_cmvn.log" \
+    speechml data compute-cmvn data/train --out data/train/cmvn.json
+  stage_done data/.done/3.tokenizer_cmvn
+fi

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Run a command on a Slurm cluster with a log, with the interface of run_local.sh (Kaldi's run.pl).
+#
+# Usage: run_slurm.sh [options] [JOB=1:N] LOGFILE command [args...]
+#   e.g. run_slurm.sh --partition gpu --gres gpu:1 --mem 16G --time 4:00:00 \
+#          exp/asr/log/train.log speechml asr train --config conf/asr.yaml
+#
+# Submits with `sbatch --wait` (JOB=A:B becomes the job array A-B) and returns when every job
+# has ended. Each job runs `run_local.sh` on its node, so the logs, the JOB substitution and the
+# command line are the same as with run_local.sh; Slurm's own output goes to LOGDIR/slurm/.
+# The exit status is non-zero when a job failed; the failed logs are named on stderr.
+#
+# Options (passed to sbatch as --name=value):
+#   --partition P  --gres gpu:1  --mem 16G  --time 4:00:00  --cpus-per-task N  --account A  --qos Q
+#   --max-jobs-run N   at most N array jobs at a time (sbatch --array=A-B%N)
+set -euo pipefail
+
+usage() {
+  sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0" >&2
+  exit 1
+}
+
+sbatch_opts=()
+throttle=""
+while [[ ${1:-} == --* ]]; do
+  (($# >= 2)) || usage
+  case $1 in
+    --max-jobs-run) throttle="%$2" ;;
+    --partition | --gres | --mem | --time | --cpus-per-task | --account | --qos)
+      sbatch_opts+=("$1=$2")
+      ;;
+    *)
+      echo "run_slurm.sh: unknown option $1" >&2
+      usage
+      ;;
+  esac
+  shift 2
+done
+
+job_var="" job_arg="" first=1 last=1
+if [[ ${1:-} =~ ^([A-Z][A-Z0-9_]*)=([0-9]+)(:([0-9]+))?$ ]]; then
+  job_var=${BASH_REMATCH[1]}
+  first=${BASH_REMATCH[2]}
+  last=${BASH_REMATCH[4]:-$first}
+  job_arg=" $job_var=\$SLURM_ARRAY_TASK_ID"
+  sbatch_opts+=("--array=$first-$last$throttle")
+  shift
+fi
+(($# >= 2)) || usage
+log_template=$1
+log_dir=$(dirname "$log_template")
+mkdir -p "$log_dir/slurm"
+sbatch_opts+=("--output=$log_dir/slurm/$(basename "$log_template" .log).%j.out")
+
+# Each node runs run_local.sh, which substitutes JOB and writes the log.
+runner=$(printf '%q' "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/run_local.sh")
+wrapped=$runner$job_arg$(printf ' %q' "$@")
+status=0
+sbatch --wait --parsable --job-name="$(basename "$log_template" .log)" "${sbatch_opts[@]}" \
+  --wrap "$wrapped" >/dev/null || status=$?
+
+failed=()
+for ((job = first; job <= last; job++)); do
+  log=$log_template
+  [[ -n $job_var ]] && log=${log//$job_var/$job}
+  [[ -f $log && $(tail -n 1 "$log") == "# Ended (code 0) at "* ]] || failed+=("$log")
+done
+if ((status != 0 || ${#failed[@]} > 0)); then
+  echo "run_slurm.sh: sbatch exited with $status; failed jobs: ${failed[*]:-none}" \
+    "(Slurm output in $log_dir/slurm/)" >&2
+  exit 1
+fi

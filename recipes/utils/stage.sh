@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Logging and stage control for recipe scripts; source it after parse_options.sh.
+#
+#   log "message"                      # "2024-05-01 12:00:00 [data.sh] message" on stderr
+#
+#   if stage_begin 2 "validate data" data/.done/2.validate data/train/text data/dev/text; then
+#     speechml data validate data/train
+#     stage_done data/.done/2.validate
+#   fi
+#
+# `stage_begin N NAME [MARKER [INPUT...]]` succeeds (run the stage) when `stage <= N <= stop_stage`
+# (the caller's `stage` and `stop_stage` variables) and MARKER is missing or older than a file in
+# one of the INPUTs (files or directories, searched recursively; a missing INPUT also re-runs).
+# Before it succeeds it logs `Stage N (NAME)` and removes MARKER, so a stage that fails never
+# looks done; when the outputs are up to date it logs that it reuses them. Without a MARKER the
+# stage runs whenever it is in the range (for a command that checks its own outputs).
+# `stage_done [MARKER]` writes the marker and logs the time the stage took.
+
+log() {
+  echo "$(date '+%Y-%m-%d %H:%M:%S') [$(basename "$0")] $*" >&2
+}
+
+# stage_begin N NAME [MARKER [INPUT...]]: whether stage N must run now (see the header).
+stage_begin() {
+  local number=$1 name=$2 marker=${3:-} first=${stage:?} last=${stop_stage:?}
+  shift $(($# < 3 ? $# : 3))
+  if [[ ! $first =~ ^-?[0-9]+$ || ! $last =~ ^-?[0-9]+$ ]]; then
+    log "error: --stage and --stop-stage take integers, got '$first' and '$last'"
+    exit 1
+  fi
+  ((first <= number && number <= last)) || return 1
+  log "Stage $number ($name)"
+  if [[ -n $marker && -f $marker ]] && _stage_up_to_date "$marker" "$@"; then
+    log "Stage $number ($name): outputs are newer than the inputs, reusing them (remove $marker to re-run)"
+    return 1
+  fi
+  [[ -z $marker ]] || rm -f "$marker"
+  _stage_started=$SECONDS
+  _stage_label="Stage $number ($name)"
+  return 0
+}
+
+# stage_done [MARKER]: mark the stage begun last as finished.
+stage_done() {
+  if (($# > 0)); then
+    mkdir -p "$(dirname "$1")"
+    date '+%Y-%m-%d %H:%M:%S' >"$1"
+  fi
+  log "${_stage_label:-stage} done in $((SECONDS - ${_stage_started:-SECONDS}))s"
+}
+
+# _stage_up_to_date MARKER [INPUT...]: every input exists and nothing in them is newer than MARKER.
+_stage_up_to_date() {
+  local marker=$1 input
+  shift
+  for input in "$@"; do
+    [[ -e $input ]] || return 1
+  done
+  (($# == 0)) || [[ -z $(find "$@" -newer "$marker" -print -quit) ]]
+}

@@ -1,0 +1,54 @@
+"""``speechml corpus build``: synthesise the embedded multilingual corpus with espeak-ng."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+
+from speechml.config import load_config
+from speechml.data.corpus import DEFAULT_CONFIG, CorpusConfig, build_corpus
+
+
+def build(args: argparse.Namespace) -> int:
+    """Handler of ``speechml corpus build``."""
+    config = load_config(CorpusConfig, args.config, args.set)
+    words = ["speechml", "corpus", "build", "--config", str(args.config), "--out", str(args.out)]
+    words += ["--nj", str(args.nj)] + [w for s in args.set for w in ("--set", s)]
+    words += ["--force"] if args.force else []
+    build_corpus(config, args.out, args.nj, args.force, shlex.join(words), args.config)
+    return 0
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``corpus`` verbs."""
+    parser = verbs.add_parser(
+        "build",
+        help="synthesise the multilingual corpus (Kaldi data dirs + WAVs) with espeak-ng",
+        description=(
+            "Synthesise a deterministic multilingual speech corpus with espeak-ng into "
+            "OUT/data/<lang>/<split>/ (Kaldi data dirs), OUT/wav/, OUT/README.md, OUT/.done. "
+            "A finished corpus with the same config is reused; an interrupted one resumes."
+        ),
+    )
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, help="corpus YAML config (default: %(default)s)"
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument(
+        "--nj",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel synthesis jobs (default: the number of CPUs, %(default)s)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set utts_per_lang.train=100 (repeatable)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild a corpus made with another config"
+    )
+    parser.set_defaults(func=build)

@@ -1,0 +1,124 @@
+"""``speechml recipe new-lang``: the language entry, the rendered egs dir, its run.sh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from speechml.cli import main
+from speechml.config import load_config
+from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
+from speechml.errors import ConfigError, DataError
+from speechml.recipe import corpus_languages, language_spec, render_recipe, render_template
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_default_language_keeps_its_corpus_entry() -> None:
+    assert language_spec("kat") == LanguageSpec("kat", "ka", "ka", "Geor")
+
+
+def test_new_language_is_derived_from_iso_639_1_and_cldr() -> None:
+    assert language_spec("amh") == LanguageSpec("amh", "am", "am", "Ethi")
+    assert language_spec("srp") == LanguageSpec("srp", "sr", "sr", "Cyrl")
+
+
+def test_given_values_win() -> None:
+    spec = language_spec("srp", espeak="sr", locale="sr_Latn", script="Latn")
+    assert spec == LanguageSpec("srp", "sr", "sr_Latn", "Latn")
+
+
+def test_unknown_code_is_refused_with_a_hint() -> None:
+    with pytest.raises(DataError, match=r"'ka' \(did you mean 'kat'\?\)"):
+        language_spec("ka")
+
+
+def test_language_without_iso_639_1_needs_espeak_and_locale() -> None:
+    with pytest.raises(ConfigError, match="ast has no ISO 639-1 code: pass --espeak"):
+        language_spec("ast")
+    assert language_spec("ast", espeak="an", locale="ast").script == "Latn"
+
+
+def test_corpus_languages_replace_or_append() -> None:
+    defaults = [lang.code for lang in CorpusConfig().languages]
+    assert [lang.code for lang in corpus_languages(language_spec("kat"))] == defaults
+    replaced = corpus_languages(LanguageSpec("rus", "ru", "ru", "Latn"))
+    assert [lang.code for lang in replaced] == defaults
+    assert replaced[defaults.index("rus")].script == "Latn"
+    assert [lang.code for lang in corpus_languages(language_spec("amh"))] == [*defaults, "amh"]
+
+
+def test_corpus_yaml_quotes_values_yaml_would_misread() -> None:
+    files = render_template(language_spec("nor"))
+    languages = yaml.safe_load(files[Path("conf/corpus.yaml")])["languages"]
+    assert languages[-1] == {"code": "nor", "espeak": "no", "locale": "no", "script": "Latn"}
+
+
+def test_invalid_corpus_entry_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"conf/corpus.yaml: language amh: unknown ISO 15924"):
+        render_recipe(language_spec("amh", script="Xyzw"), tmp_path)
+    assert not (tmp_path / "amh").exists()
+
+
+@pytest.fixture
+def amh(tmp_path: Path, capsys) -> Path:
+    assert main(["recipe", "new-lang", "amh", "--egs-root", str(tmp_path / "egs")]) == 0
+    out = tmp_path / "egs" / "amh"
+    assert capsys.readouterr().out.strip() == str(out)
+    return out
+
+
+def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
+    files = sorted(str(p.relative_to(amh)) for p in amh.rglob("*") if p.is_file())
+    assert files == [
+        "README.md", "cmd.sh", "conf/corpus.yaml", "local/README.md", "path.sh", "run.sh"
+    ]  # fmt: skip
+    assert os.access(amh / "run.sh", os.X_OK)
+    assert not os.access(amh / "path.sh", os.X_OK)
+    assert "lang=amh\n" in (amh / "run.sh").read_text()
+    assert "per-language quirks" in (amh / "local/README.md").read_text().lower()
+    assert "Amharic" in (amh / "README.md").read_text()
+    assert "@@" not in "".join(p.read_text() for p in amh.rglob("*") if p.is_file())
+    config = load_config(CorpusConfig, amh / "conf/corpus.yaml")
+    check_config(config, amh / "conf/corpus.yaml")
+    assert config.languages[-1] == LanguageSpec("amh", "am", "am", "Ethi")
+    assert config.utts_per_lang == CorpusConfig().utts_per_lang
+
+
+def test_rendered_run_sh_help_works(amh: Path) -> None:
+    env = {**os.environ, "SPEECHML_ROOT": str(REPO)}
+    result = subprocess.run(
+        ["./run.sh", "--help"], cwd=amh, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Amharic (amh): ")
+    for option in ("--stage", "--stop-stage", "--nj", "--lang", "--corpus-opts", "--train-cmd"):
+        assert f"\n  {option} " in result.stdout
+    assert "Current values:" in result.stdout
+    bad = subprocess.run(
+        ["./run.sh", "--stages", "2"], cwd=amh, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode != 0
+    assert "unknown option --stages" in bad.stderr
+
+
+def test_existing_dir_is_refused_unless_forced(amh: Path, capsys) -> None:
+    egs_root = str(amh.parent)
+    (amh / "run.sh").write_text("edited\n")
+    (amh / "local" / "prepare.sh").write_text("mine\n")
+    assert main(["recipe", "new-lang", "amh", "--egs-root", egs_root]) == 1
+    assert "exists: pass --force" in capsys.readouterr().err
+    assert (amh / "run.sh").read_text() == "edited\n"
+    assert main(["recipe", "new-lang", "amh", "--egs-root", egs_root, "--force"]) == 0
+    assert (amh / "run.sh").read_text().startswith("#!/usr/bin/env bash\n")
+    assert (amh / "local" / "prepare.sh").read_text() == "mine\n"
+
+
+def test_unknown_code_is_refused_by_the_cli(tmp_path: Path, capsys) -> None:
+    assert main(["recipe", "new-lang", "xqz", "--egs-root", str(tmp_path)]) == 1
+    assert "unknown ISO 639-3 language code 'xqz'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -1,0 +1,356 @@
+"""The recipe shell frame: parse_options.sh, stage.sh, run_local.sh, run_slurm.sh, shellcheck."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+UTILS = REPO / "recipes" / "utils"
+
+OPTIONS_SCRIPT = f"""#!/usr/bin/env bash
+# Usage: opts.sh [options] ARGS
+#   --num-jobs N   how many jobs
+set -euo pipefail
+num_jobs=1
+use_gpu=false
+out_dir="exp/a b"
+. {UTILS}/parse_options.sh
+echo "num_jobs=$num_jobs use_gpu=$use_gpu out_dir=$out_dir args=$*"
+"""
+
+STAGES_SCRIPT = f"""#!/usr/bin/env bash
+set -euo pipefail
+stage=0
+stop_stage=100
+fail_stage=-1
+. {UTILS}/parse_options.sh
+. {UTILS}/stage.sh
+for n in 1 2 3; do
+  if stage_begin "$n" "step $n" "done/$n" input; then
+    echo "ran $n"
+    [[ $n != "$fail_stage" ]]
+    stage_done "done/$n"
+  fi
+done
+"""
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, **kwargs):
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=60, env=env, **kwargs
+    )
+
+
+@pytest.fixture
+def opts(tmp_path: Path):
+    script = tmp_path / "opts.sh"
+    script.write_text(OPTIONS_SCRIPT)
+    return lambda *args: run(["bash", str(script), *args], tmp_path)
+
+
+def test_declared_options_are_set_and_arguments_kept(opts) -> None:
+    result = opts("--num-jobs", "4", "--out-dir=exp/x", "--use-gpu", "true", "data/train", "-x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "num_jobs=4 use_gpu=true out_dir=exp/x args=data/train -x"
+
+
+def test_double_dash_ends_the_options(opts) -> None:
+    result = opts("--num-jobs", "2", "--", "--not-an-option")
+    assert result.stdout.strip().endswith(
+        "num_jobs=2 use_gpu=false out_dir=exp/a b args=--not-an-option"
+    )
+
+
+def test_undeclared_option_is_refused_with_the_declared_ones(opts) -> None:
+    result = opts("--num-job", "4")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "unknown option --num-job" in result.stderr
+    assert "--num-jobs --out-dir --use-gpu" in result.stderr
+
+
+def test_environment_variables_are_not_options(opts) -> None:
+    result = opts("--path", "/tmp")
+    assert result.returncode != 0
+    assert "unknown option --path" in result.stderr
+
+
+def test_option_without_value_is_refused(opts) -> None:
+    result = opts("--num-jobs")
+    assert result.returncode != 0
+    assert "--num-jobs needs a value" in result.stderr
+
+
+def test_help_prints_the_header_and_current_values(opts) -> None:
+    result = opts("--num-jobs", "3", "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith(
+        "Usage: opts.sh [options] ARGS\n  --num-jobs N   how many jobs\n"
+    )
+    assert "#!/usr/bin/env" not in result.stdout
+    current = result.stdout.split("Current values:\n")[1].splitlines()
+    assert [line.split(maxsplit=1) for line in current] == [
+        ["--num-jobs", '"3"'],
+        ["--out-dir", '"exp/a b"'],
+        ["--use-gpu", '"false"'],
+    ]
+
+
+def test_boolean_options_take_true_or_false(opts) -> None:
+    assert "use_gpu=false" in opts("--use-gpu", "false").stdout
+    result = opts("--use-gpu", "yes")
+    assert result.returncode != 0
+    assert "--use-gpu is a boolean" in result.stderr
+
+
+def test_config_file_is_read_first_and_not_executed(opts, tmp_path: Path) -> None:
+    (tmp_path / "my.conf").write_text(
+        '# comment\n\nnum_jobs=8\nout_dir="exp/$(touch pwned)"\nuse_gpu=true\n'
+    )
+    result = opts("--num-jobs", "2", "--config", "my.conf", "arg")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "num_jobs=2 use_gpu=true out_dir=exp/$(touch pwned) args=arg"
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("nj=8", "my.conf:1: unknown option --nj"),
+        ("PATH=/bin", "my.conf:1: expected name=value"),
+        ("echo hi", "my.conf:1: expected name=value"),
+        ("use_gpu=1", "my.conf:1: --use-gpu is a boolean"),
+    ],
+)
+def test_config_file_errors_name_the_line(opts, tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "my.conf").write_text(line + "\n")
+    result = opts("--config", "my.conf")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.fixture
+def stages(tmp_path: Path):
+    script = tmp_path / "stages.sh"
+    script.write_text(STAGES_SCRIPT)
+    (tmp_path / "input").write_text("data\n")
+    return lambda *args: run(["bash", str(script), *args], tmp_path)
+
+
+def ran(result) -> list[str]:
+    return [line.split()[1] for line in result.stdout.splitlines()]
+
+
+def test_only_stages_in_the_range_run(stages) -> None:
+    result = stages("--stage", "2", "--stop-stage", "2")
+    assert result.returncode == 0, result.stderr
+    assert ran(result) == ["2"]
+    assert "[stages.sh] Stage 2 (step 2)" in result.stderr
+    assert "Stage 1" not in result.stderr
+
+
+def test_done_stage_is_skipped_and_a_stale_marker_reruns(stages, tmp_path: Path) -> None:
+    assert ran(stages()) == ["1", "2", "3"]
+    again = stages()
+    assert ran(again) == []
+    assert "Stage 2 (step 2): outputs are newer than the inputs, reusing them" in again.stderr
+    marker_time = (tmp_path / "done/1").stat().st_mtime
+    os.utime(tmp_path / "input", (marker_time + 10, marker_time + 10))
+    assert ran(stages("--stop-stage", "2")) == ["1", "2"]
+
+
+def test_missing_input_reruns(stages, tmp_path: Path) -> None:
+    stages()
+    (tmp_path / "input").unlink()
+    assert ran(stages("--stage", "3")) == ["3"]
+
+
+def test_failed_stage_leaves_no_marker(stages, tmp_path: Path) -> None:
+    stages()
+    marker_time = (tmp_path / "done/2").stat().st_mtime
+    os.utime(tmp_path / "input", (marker_time + 10, marker_time + 10))
+    result = stages("--fail-stage", "2")
+    assert result.returncode != 0
+    assert ran(result) == ["1", "2"]
+    assert (tmp_path / "done/1").exists()
+    assert not (tmp_path / "done/2").exists()
+
+
+def test_non_integer_stage_is_refused(stages) -> None:
+    result = stages("--stage", "two")
+    assert result.returncode != 0
+    assert "take integers" in result.stderr
+
+
+def run_local(tmp_path: Path, *args: str):
+    return run([str(UTILS / "run_local.sh"), *args], tmp_path)
+
+
+def test_run_local_substitutes_job_and_logs_each_job(tmp_path: Path) -> None:
+    result = run_local(tmp_path, "JOB=1:3", "exp/x/log/echo.JOB.log", "echo", "part JOB of 3")
+    assert result.returncode == 0, result.stderr
+    for job in (1, 2, 3):
+        lines = (tmp_path / f"exp/x/log/echo.{job}.log").read_text().splitlines()
+        assert lines[0] == f"# echo part\\ {job}\\ of\\ 3"
+        assert lines[1].startswith("# Started at ")
+        assert lines[2] == f"part {job} of 3"
+        assert lines[3].startswith("# Accounting: time=")
+        assert lines[4].startswith("# Ended (code 0) at ")
+
+
+def test_run_local_runs_jobs_in_parallel(tmp_path: Path) -> None:
+    # Each job waits until all three have started: this only ends if they run at the same time.
+    barrier = (
+        'touch started.JOB; for i in $(seq 100); do [ "$(ls started.* | wc -l)" = 3 ] && exit; '
+        "sleep 0.05; done; exit 1"
+    )
+    result = run_local(tmp_path, "JOB=1:3", "log/b.JOB.log", "bash", "-c", barrier)
+    assert result.returncode == 0, result.stderr
+
+
+def test_run_local_max_jobs_run_limits_parallel_jobs(tmp_path: Path) -> None:
+    command = "date +%s.%N > start.JOB; sleep 0.2; date +%s.%N > end.JOB"
+    result = run_local(
+        tmp_path, "--max-jobs-run", "1", "JOB=1:3", "log/s.JOB.log", "bash", "-c", command
+    )
+    assert result.returncode == 0, result.stderr
+    spans = sorted(
+        (float((tmp_path / f"start.{j}").read_text()), float((tmp_path / f"end.{j}").read_text()))
+        for j in (1, 2, 3)
+    )
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(2))
+
+
+def test_run_local_reports_the_failed_logs(tmp_path: Path) -> None:
+    result = run_local(
+        tmp_path, "JOB=1:3", "log/f.JOB.log", "bash", "-c", "exit $((JOB == 2 ? 3 : 0))"
+    )
+    assert result.returncode == 1
+    assert "1 of 3 jobs failed; see log/f.2.log" in result.stderr
+    assert (tmp_path / "log/f.2.log").read_text().splitlines()[-1].startswith("# Ended (code 3)")
+    assert "log/f.1.log" not in result.stderr
+
+
+def test_run_local_passes_shell_operators(tmp_path: Path) -> None:
+    result = run_local(tmp_path, "log/p.log", "echo", "a b", "|", "tr", "a-z", "A-Z", ">", "out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out").read_text() == "A B\n"
+
+
+def test_run_local_refuses_unknown_options(tmp_path: Path) -> None:
+    result = run_local(tmp_path, "--max-job-run", "2", "log/x.log", "true")
+    assert result.returncode != 0
+    assert "unknown option --max-job-run" in result.stderr
+    assert (
+        run_local(tmp_path, "--mem", "4G", "--gres", "gpu:1", "log/x.log", "true").returncode == 0
+    )
+
+
+FAKE_SBATCH = """#!/usr/bin/env bash
+# Records its arguments, then runs --wrap once per --array index, as `sbatch --wait` would.
+printf '%s\\n' "$@" > sbatch.args
+array="" wrap="" prev=""
+for arg in "$@"; do
+  [[ $prev == --wrap ]] && wrap=$arg
+  [[ $arg == --array=* ]] && array=${arg#--array=}
+  prev=$arg
+done
+array=${array%%%*}
+status=0
+if [[ -n $array ]]; then
+  for ((i = ${array%-*}; i <= ${array#*-}; i++)); do
+    SLURM_ARRAY_TASK_ID=$i sh -c "$wrap" || status=1
+  done
+else
+  sh -c "$wrap" || status=1
+fi
+echo 4242
+exit $status
+"""
+
+
+@pytest.fixture
+def slurm(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(FAKE_SBATCH)
+    (bin_dir / "sbatch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return lambda *args: run([str(UTILS / "run_slurm.sh"), *args], tmp_path, env=env)
+
+
+def test_run_slurm_submits_an_array_with_the_options(slurm, tmp_path: Path) -> None:
+    result = slurm(
+        "--partition", "gpu", "--gres", "gpu:1", "--mem", "4G", "--time", "1:00:00",
+        "JOB=1:3", "exp/t/log/train.JOB.log", "echo", "job", "JOB",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "sbatch.args").read_text().splitlines()
+    assert "--wait" in args
+    for option in ("--partition=gpu", "--gres=gpu:1", "--mem=4G", "--time=1:00:00"):
+        assert option in args
+    assert "--array=1-3" in args
+    for job in (1, 2, 3):
+        lines = (tmp_path / f"exp/t/log/train.{job}.log").read_text().splitlines()
+        assert lines[0] == f"# echo job {job}"
+        assert lines[2] == f"job {job}"
+
+
+def test_run_slurm_single_job_and_failure(slurm, tmp_path: Path) -> None:
+    result = slurm("exp/t/log/one.log", "echo", "hi")
+    assert result.returncode == 0, result.stderr
+    assert not any(a.startswith("--array") for a in (tmp_path / "sbatch.args").read_text().split())
+    assert "hi" in (tmp_path / "exp/t/log/one.log").read_text()
+    failed = slurm(
+        "--max-jobs-run", "1", "JOB=1:2", "log/f.JOB.log", "bash", "-c", "exit $((JOB - 1))"
+    )
+    assert failed.returncode == 1
+    assert "failed jobs: log/f.2.log" in failed.stderr
+    assert "--array=1-2%1" in (tmp_path / "sbatch.args").read_text().split()
+
+
+SCRIPTS = sorted(
+    [*REPO.glob("recipes/*.sh"), *UTILS.glob("*.sh"), *REPO.glob("tools/*.sh"),
+     *REPO.glob("egs/*/*.sh")]
+)  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_shellcheck(script: Path) -> None:
+    result = run(["shellcheck", "-x", str(script)], script.parent)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_run_local_stops_its_jobs_when_terminated(tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [str(UTILS / "run_local.sh"), "JOB=1:2", "log/s.JOB.log", "bash", "-c",
+         "echo $$ > pid.JOB; exec sleep 30"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    for _ in range(200):
+        if all(f.exists() and f.read_text().strip() for f in pid_files):
+            break
+        time.sleep(0.05)
+    runner.terminate()
+    assert runner.wait(timeout=10) == 130
+    time.sleep(0.2)
+    for pid_file in pid_files:
+        assert not is_running(int(pid_file.read_text()))
+
+
+def is_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
