@@ -16,15 +16,21 @@ constraints=${SPEECHML_CONSTRAINTS-$repo/tools/constraints.txt}
 
 log() { echo "$(date '+%H:%M:%S') install: $*" >&2; }
 
-# 1. espeak-ng synthesises the embedded corpus.
-if ! command -v espeak-ng >/dev/null 2>&1; then
+# 1. Debian tools: espeak-ng synthesises the embedded corpus; shellcheck checks the recipes
+#    in the test suite (its tests are skipped without it).
+missing=()
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing espeak-ng (Debian package)"
+    log "installing ${missing[*]} (Debian packages)"
     apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q espeak-ng >/dev/null
-  else
-    log "espeak-ng is missing; install it with: sudo apt-get install -y espeak-ng"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  elif [[ " ${missing[*]} " == *" espeak-ng "* ]]; then
+    log "espeak-ng is missing; install it with: sudo apt-get install -y ${missing[*]}"
     exit 1
+  else
+    log "shellcheck is missing (its tests will be skipped): sudo apt-get install -y shellcheck"
   fi
 fi
 

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class AsrDataset(Dataset):
-    """Utterances of a data dir as ``{"utt", "feats" (T, F), "tokens" (U,)}``.
+    """Utterances of a data dir as ``{"utt", "lang", "feats" (T, F), "tokens" (U,)}``.
 
     Args:
         data: the data dir; needs ``text`` when ``with_text`` is True.
@@ -90,7 +90,12 @@ class AsrDataset(Dataset):
         return self._cache[index]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        item: dict[str, Any] = {"utt": self.utts[index], "feats": self.features(index)}
+        utt = self.utts[index]
+        item: dict[str, Any] = {
+            "utt": utt,
+            "lang": self.data.utt2lang.get(utt),
+            "feats": self.features(index),
+        }
         if self.with_text and self.tokenizer is not None:
             ids = self.tokenizer.encode(self.data.text[self.utts[index]])
             item["tokens"] = torch.tensor(ids, dtype=torch.long)
@@ -101,11 +106,13 @@ def collate_asr(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Pad a list of dataset items into a batch.
 
     Returns:
-        ``utts`` (list), ``feats`` (B, T, F), ``feat_lengths`` (B,), and when items carry
+        ``utts`` and ``langs`` (lists; a language is None without ``utt2lang``), ``feats``
+        (B, T, F), ``feat_lengths`` (B,), and when items carry
         tokens, ``targets`` (B, U) padded with 0 and ``target_lengths`` (B,).
     """
     batch: dict[str, Any] = {
         "utts": [item["utt"] for item in items],
+        "langs": [item["lang"] for item in items],
         "feats": pad_sequence([item["feats"] for item in items], batch_first=True),
         "feat_lengths": torch.tensor([len(item["feats"]) for item in items]),
     }

@@ -31,7 +31,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "trivial reference systems (most frequent transcript / class)",
         ("speechml.cli.baseline",),
     ),
-    "asr": ("streaming transducer ASR: train, decode", ("speechml.cli.asr",)),
+    "asr": (
+        "streaming transducer ASR: train, adapters, pseudo-labels, merge, decode",
+        ("speechml.cli.asr",),
+    ),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from speechml.asr.adapters import merge_adapters, read_adapter_config
+from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.train import AsrTrainConfig, train_asr
+from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
@@ -19,6 +21,33 @@ def _train(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     train_asr(config, args.train, args.dev, args.tokenizer, args.cmvn, args.exp, args.init)
+
+
+def _train_adapter(args: argparse.Namespace) -> None:
+    config = load_config(AsrTrainConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    train_adapter(config, args.model, args.lang, args.train, args.dev, args.exp)
+
+
+def _pseudo_label(args: argparse.Namespace) -> None:
+    teacher = Recognizer.load(args.model)
+    labelled, report = pseudo_label(
+        teacher,
+        DataDir.read(args.data),
+        args.min_confidence,
+        second_pass=not args.causal_pass,
+        method=args.method,
+    )
+    write_pseudo_labels(labelled, report, args.out)
+    print(f"{report.kept} kept, {report.dropped} dropped -> {args.out}")
+
+
+def _merge(args: argparse.Namespace) -> None:
+    recognizer = Recognizer.load(args.model)
+    adapters = {read_adapter_config(path)["language"]: Path(path) for path in args.adapters}
+    merge_adapters(recognizer.model, adapters)
+    recognizer.save(args.out)
+    print(f"{args.out}: {args.model} + adapters {', '.join(sorted(adapters))}")
 
 
 def _decode(args: argparse.Namespace) -> None:
@@ -49,8 +78,19 @@ def _decode(args: argparse.Namespace) -> None:
     print(line)
 
 
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_steps=100 (repeatable)",
+    )
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``train`` and ``decode`` to the ``asr`` group."""
+    """Add the ``asr`` verbs: train, train-adapter, pseudo-label, merge, decode."""
     train = verbs.add_parser("train", help="train (or resume) a transducer; writes EXP/model")
     train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
     train.add_argument("--train", required=True, help="training data dir")
@@ -59,15 +99,44 @@ def register(verbs: argparse._SubParsersAction) -> None:
     train.add_argument("--cmvn", help="CMVN statistics file")
     train.add_argument("--exp", required=True, help="experiment dir")
     train.add_argument("--init", help="model dir whose weights initialise the model")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.max_steps=100 (repeatable)",
-    )
+    _add_overrides(train)
     train.set_defaults(func=_train)
+
+    adapter = verbs.add_parser(
+        "train-adapter",
+        help="train one language's adapter on a frozen base; writes EXP/model and EXP/adapter",
+    )
+    adapter.add_argument("--config", help="AsrTrainConfig YAML (its train, spec_augment, adapter)")
+    adapter.add_argument("--model", required=True, help="the frozen base model dir")
+    adapter.add_argument("--lang", required=True, help="ISO 639-3 code of the adapter")
+    adapter.add_argument("--train", required=True, help="training data dir (utt2lang = LANG)")
+    adapter.add_argument("--dev", required=True, help="dev data dir of LANG")
+    adapter.add_argument("--exp", required=True, help="experiment dir")
+    _add_overrides(adapter)
+    adapter.set_defaults(func=_train_adapter)
+
+    label = verbs.add_parser(
+        "pseudo-label", help="transcribe untranscribed audio with a teacher, keep confident ones"
+    )
+    label.add_argument("--model", required=True, help="the teacher model dir")
+    label.add_argument("--data", required=True, help="untranscribed data dir")
+    label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
+    label.add_argument("--min-confidence", type=float, default=0.5, help="threshold in [0, 1]")
+    label.add_argument("--method", choices=["greedy", "beam"], default="greedy")
+    label.add_argument(
+        "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
+    )
+    label.set_defaults(func=_pseudo_label)
+
+    merge = verbs.add_parser(
+        "merge", help="one multi-locale model: a base plus each language's adapter"
+    )
+    merge.add_argument("--model", required=True, help="the base model dir")
+    merge.add_argument(
+        "--adapters", nargs="+", required=True, help="adapter dirs (EXP/adapter), one a language"
+    )
+    merge.add_argument("--out", required=True, help="the merged model dir")
+    merge.set_defaults(func=_merge)
 
     decode = verbs.add_parser("decode", help="decode a data dir into DECODE_DIR/hyp.trn")
     decode.add_argument("--model", required=True, help="model dir (EXP/model)")

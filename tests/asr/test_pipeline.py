@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
-from speechml.asr.adapters import add_adapters
+from speechml.asr.adapters import (
+    adapter_percent,
+    add_adapters,
+    base_state_dict,
+    read_adapter_config,
+)
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.train import AsrTrainConfig, train_asr
+from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
 from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig, compute_cmvn_stats
 from speechml.data.tokenizer import train_tokenizer
+from speechml.errors import DataError
 
 TINY = {
     "model": {
@@ -168,3 +175,86 @@ def test_cli_train_records_config_and_resumes(trained):
     lines = [json.loads(x) for x in (exp / "log/metrics.jsonl").read_text().splitlines()]
     assert max(m["step"] for m in lines) == 4
     assert min(m["step"] for m in lines[len(first) :]) > 2  # continued, not restarted
+
+
+def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained):
+    data, root, _ = trained
+    base = Recognizer.load(root / "exp" / "model")
+    config = from_dict(AsrTrainConfig, {**TINY, "adapter": {"bottleneck_dim": 4}})
+    assert main(["data", "subset", str(data), str(root / "kat"), "--lang", "kat"]) == 0
+    with pytest.raises(DataError, match="not kat"):
+        train_adapter(config, root / "exp" / "model", "kat", data, data, root / "lda")
+    kat = root / "kat"
+    adapted = train_adapter(config, root / "exp" / "model", "kat", kat, kat, root / "lda")
+    for name, value in base_state_dict(adapted.model).items():
+        assert torch.equal(value, base.model.state_dict()[name]), name
+    adapter_dir = root / "lda" / "adapter"
+    assert read_adapter_config(adapter_dir)["language"] == "kat"
+    assert adapter_percent(adapted.model, "kat") < 5.0  # tiny model; the default is ~0.5%
+
+    # utterances of other languages decode exactly as with the base model
+    test = DataDir.read(data)
+    eng = [u for u in test.utts if test.utt2lang[u] == "eng"]
+    with_adapter = Recognizer.load(root / "lda" / "model").decode_data_dir(test).texts
+    without = base.decode_data_dir(test).texts
+    assert all(with_adapter[u] == without[u] for u in eng)
+
+    merged = root / "merged"
+    assert (
+        main(
+            [
+                "asr",
+                "merge",
+                "--model",
+                str(root / "exp" / "model"),
+                "--adapters",
+                str(adapter_dir),
+                "--out",
+                str(merged),
+            ]
+        )
+        == 0
+    )
+    assert Recognizer.load(merged).decode_data_dir(test).texts == with_adapter
+
+
+def test_pseudo_labels_are_filtered_and_reported(trained):
+    data, root, _ = trained
+    out = root / "pseudo"
+    assert main(
+        [
+            "asr",
+            "pseudo-label",
+            "--model",
+            str(root / "exp" / "model"),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--min-confidence",
+            "0",
+        ]
+    ) in (0, 1)
+    report = out / "pseudo_label_report.txt"
+    if report.is_file():  # at least one non-empty hypothesis from the tiny model
+        lines = report.read_text().splitlines()
+        assert len(lines) == 1 + 8
+        kept = [x.split()[0] for x in lines[1:] if x.endswith(" kept")]
+        assert sorted(DataDir.read(out).text) == sorted(kept)
+    assert (
+        main(
+            [
+                "asr",
+                "pseudo-label",
+                "--model",
+                str(root / "exp" / "model"),
+                "--data",
+                str(data),
+                "--out",
+                str(root / "none"),
+                "--min-confidence",
+                "1",
+            ]
+        )
+        == 1
+    )
