@@ -8,6 +8,7 @@ from pathlib import Path
 from speechml.asr.adapters import merge_adapters, read_adapter_config
 from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
 from speechml.asr.recognizer import Recognizer
+from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
@@ -21,6 +22,13 @@ def _train(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     train_asr(config, args.train, args.dev, args.tokenizer, args.cmvn, args.exp, args.init)
+
+
+def _tail_split(args: argparse.Namespace) -> None:
+    parts = tail_split(DataDir.read(args.data), args.lang, args.labelled, args.seed)
+    for name, part in parts.items():
+        part.write(Path(args.out_dir) / name)
+        print(f"{Path(args.out_dir) / name}: {len(part)} utterances")
 
 
 def _train_adapter(args: argparse.Namespace) -> None:
@@ -91,6 +99,18 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add the ``asr`` verbs: train, train-adapter, pseudo-label, merge, decode."""
+    split = verbs.add_parser(
+        "tail-split",
+        help="OUT_DIR/train_base (head languages + a few labelled LANG utterances), "
+        "OUT_DIR/LANG_labelled, OUT_DIR/LANG_untranscribed (the rest, no text)",
+    )
+    split.add_argument("--data", required=True, help="training data dir with utt2lang")
+    split.add_argument("--lang", required=True, help="the tail language, ISO 639-3")
+    split.add_argument("--labelled", type=int, required=True, help="labelled LANG utterances")
+    split.add_argument("--out-dir", required=True, help="where the three data dirs go")
+    split.add_argument("--seed", type=int, default=0)
+    split.set_defaults(func=_tail_split)
+
     train = verbs.add_parser("train", help="train (or resume) a transducer; writes EXP/model")
     train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
     train.add_argument("--train", required=True, help="training data dir")
