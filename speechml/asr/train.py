@@ -11,8 +11,8 @@ utterance to its language's adapter (others run the base).
 
 Example:
     >>> config = load_config(AsrTrainConfig, "conf/asr.yaml")  # doctest: +SKIP
-    >>> train_asr(config, "data/train", "data/dev", "data/lang_char", "data/train/cmvn.json",
-    ...           "exp/base")  # doctest: +SKIP
+    >>> train_asr(config, "data/train", "data/dev", "exp/base", "data/lang_char",
+    ...           "data/train/cmvn.json")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 import torch
 
 from speechml.asr.adapters import (
-    BASE_WEIGHTS,
     AdapterConfig,
     adapter_languages,
     adapter_percent,
@@ -189,30 +188,35 @@ def train_asr(
     config: AsrTrainConfig,
     train_dir: str | Path,
     dev_dir: str | Path,
-    tokenizer_dir: str | Path,
-    cmvn_path: str | Path | None,
     exp_dir: str | Path,
+    tokenizer_dir: str | Path | None = None,
+    cmvn_path: str | Path | None = None,
     init_from: str | Path | None = None,
 ) -> Recognizer:
-    """Train a transducer (from scratch, or fine-tune every weight of ``init_from``).
+    """Train a transducer from scratch, or fine-tune every weight of a model directory.
 
     Args:
-        config: the experiment config; ``model.vocab_size`` is taken from the tokenizer.
+        config: the experiment config; from scratch, ``model.vocab_size`` is taken from the
+            tokenizer. When fine-tuning, ``config.model`` and ``config.fbank`` are not used: the
+            architecture, tokenizer and front end are those of ``init_from``.
         train_dir, dev_dir: data dirs with ``text``.
-        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``).
-        cmvn_path: CMVN statistics, or None for none.
         exp_dir: the experiment directory.
-        init_from: a model directory whose (base) weights initialise this model.
+        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``); needed from scratch.
+        cmvn_path: CMVN statistics, or None for none (from scratch).
+        init_from: a model directory to fine-tune (its adapters, if any, are kept and trained).
     """
-    tokenizer = load_tokenizer(tokenizer_dir)
-    model_config = replace(config.model, vocab_size=tokenizer.vocab_size)
     torch.manual_seed(config.train.seed)
-    model = Transducer(model_config)
     if init_from is not None:
-        load_model_weights(model, Path(init_from) / BASE_WEIGHTS)
-        logger.info("initialised from %s", init_from)
-    cmvn = CmvnStats.load(cmvn_path) if cmvn_path else None
-    recognizer = Recognizer(model, tokenizer, config.fbank, cmvn)
+        recognizer = Recognizer.load(init_from)
+        recognizer.model.requires_grad_(True)
+        logger.info("fine-tuning every weight of %s", init_from)
+    elif tokenizer_dir is None:
+        raise ValueError("training from scratch needs a tokenizer (or a model to fine-tune)")
+    else:
+        tokenizer = load_tokenizer(tokenizer_dir)
+        model = Transducer(replace(config.model, vocab_size=tokenizer.vocab_size))
+        cmvn = CmvnStats.load(cmvn_path) if cmvn_path else None
+        recognizer = Recognizer(model, tokenizer, config.fbank, cmvn)
     return train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir)
 
 

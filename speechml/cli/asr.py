@@ -8,11 +8,13 @@ from pathlib import Path
 from speechml.asr.adapters import merge_adapters, read_adapter_config
 from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
 from speechml.asr.recognizer import Recognizer
+from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
+from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.trn import write_trn
@@ -21,7 +23,9 @@ from speechml.score.trn import write_trn
 def _train(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
-    train_asr(config, args.train, args.dev, args.tokenizer, args.cmvn, args.exp, args.init)
+    if args.init is None and args.tokenizer is None:
+        raise ConfigError("--tokenizer is required unless --init gives a model to fine-tune")
+    train_asr(config, args.train, args.dev, args.exp, args.tokenizer, args.cmvn, args.init)
 
 
 def _tail_split(args: argparse.Namespace) -> None:
@@ -56,6 +60,14 @@ def _merge(args: argparse.Namespace) -> None:
     merge_adapters(recognizer.model, adapters)
     recognizer.save(args.out)
     print(f"{args.out}: {args.model} + adapters {', '.join(sorted(adapters))}")
+
+
+def _lda_report(args: argparse.Namespace) -> None:
+    text = lda_summary(
+        args.lang, args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
+    )
+    atomic_write_text(args.out, text)
+    print(text)
 
 
 def _decode(args: argparse.Namespace) -> None:
@@ -115,10 +127,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
     train.add_argument("--train", required=True, help="training data dir")
     train.add_argument("--dev", required=True, help="dev data dir (validation, best checkpoint)")
-    train.add_argument("--tokenizer", required=True, help="tokenizer dir")
-    train.add_argument("--cmvn", help="CMVN statistics file")
+    train.add_argument("--tokenizer", help="tokenizer dir (from scratch)")
+    train.add_argument("--cmvn", help="CMVN statistics file (from scratch)")
     train.add_argument("--exp", required=True, help="experiment dir")
-    train.add_argument("--init", help="model dir whose weights initialise the model")
+    train.add_argument(
+        "--init",
+        help="model dir to fine-tune (all weights; its architecture, tokenizer and front end)",
+    )
     _add_overrides(train)
     train.set_defaults(func=_train)
 
@@ -157,6 +172,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     merge.add_argument("--out", required=True, help="the merged model dir")
     merge.set_defaults(func=_merge)
+
+    report = verbs.add_parser(
+        "lda-report", help="markdown summary of an adapter run: tail WER vs base and fine-tuning"
+    )
+    report.add_argument("--lang", required=True, help="the tail language")
+    report.add_argument("--base", required=True, help="exp dir of the base")
+    report.add_argument("--lda", required=True, help="exp dir of the adapter run")
+    report.add_argument("--merged", required=True, help="exp dir of the merged model")
+    report.add_argument("--finetune", required=True, help="exp dir of full fine-tuning")
+    report.add_argument(
+        "--pseudo-labels", nargs="*", default=[], help="pseudo-label data dirs to summarise"
+    )
+    report.add_argument("--out", required=True, help="markdown file to write")
+    report.set_defaults(func=_lda_report)
 
     decode = verbs.add_parser("decode", help="decode a data dir into DECODE_DIR/hyp.trn")
     decode.add_argument("--model", required=True, help="model dir (EXP/model)")

@@ -59,7 +59,7 @@ def trained(tmp_path_factory, data_dir_writer):
     train_tokenizer(texts, "char", None, root / "lang")
     compute_cmvn_stats(DataDir.read(data), FbankConfig()).save(root / "cmvn.json")
     config = from_dict(AsrTrainConfig, TINY)
-    recognizer = train_asr(config, data, data, root / "lang", root / "cmvn.json", root / "exp")
+    recognizer = train_asr(config, data, data, root / "exp", root / "lang", root / "cmvn.json")
     return data, root, recognizer
 
 
@@ -254,6 +254,51 @@ def test_pseudo_labels_are_filtered_and_reported(trained):
                 str(root / "none"),
                 "--min-confidence",
                 "1",
+            ]
+        )
+        == 1
+    )
+
+
+def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained):
+    data, root, _ = trained
+    base = root / "exp" / "model"
+    exp = root / "finetune"
+    assert (
+        main(
+            [
+                "asr",
+                "train",
+                "--init",
+                str(base),
+                "--train",
+                str(data),
+                "--dev",
+                str(data),
+                "--exp",
+                str(exp),
+                "--set",
+                "train.max_steps=2",
+            ]
+        )
+        == 0
+    )
+    before = Recognizer.load(base).model.state_dict()
+    after = Recognizer.load(exp / "model").model.state_dict()
+    assert before.keys() == after.keys()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert "encoder.layers.0.qkv.weight" in changed and "joiner.out.weight" in changed
+    assert (
+        main(
+            [
+                "asr",
+                "train",
+                "--train",
+                str(data),
+                "--dev",
+                str(data),
+                "--exp",
+                str(root / "no_tokenizer"),
             ]
         )
         == 1
