@@ -4,12 +4,15 @@
 # Usage: data.sh [options]   (run from an egs dir, after path.sh; egs/<lang>/run.sh calls it)
 #   Stage 0  build the synthesised corpus: speechml corpus build (conf/corpus.yaml -> corpus/);
 #            it reuses a finished corpus built with the same config and refuses another one
-#   Stage 1  combine the corpus's per-language dirs into data/train, data/dev, data/test
-#            (own data: put Kaldi data dirs there yourself and start at stage 2)
+#   Stage 1  combine the corpus's per-language dirs into data/train, data/dev, data/test; it
+#            re-runs when the corpus dir, config or options change, and refuses to write over
+#            a data dir it did not write (own data: put Kaldi data dirs there yourself and
+#            start at stage 2)
 #   Stage 2  validate data/{train,dev,test} with their audio; write utt2dur where it is missing
 #   Stage 3  character tokenizer data/lang_char and feature statistics data/train/cmvn.json
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
-# inputs reuses its outputs. Logs are in exp/data_prep/log/.
+# inputs (and, for stage 1, names the same corpus) reuses its outputs. Logs are in
+# exp/data_prep/log/.
 #
 # Options:
 #   --stage N              first stage to run
@@ -48,15 +51,46 @@ if stage_begin 0 "build the corpus"; then
   stage_done
 fi
 
-if stage_begin 1 "prepare data dirs" data/.done/1.combine "$corpus_dir/.done"; then
+# Stage 1's signature: the corpus it combines, as built by stage 0.
+corpus_path=$corpus_dir
+[[ $corpus_path == /* ]] || corpus_path=$PWD/$corpus_path
+config_hash=missing
+if [[ -f $corpus_config ]]; then
+  config_hash=$(sha256sum <"$corpus_config")
+  config_hash=${config_hash%% *}
+fi
+corpus_signature="corpus=$corpus_path config-sha256=$config_hash opts=$corpus_opts"
+
+if stage_begin 1 "prepare data dirs" --signature "$corpus_signature" \
+  data/.done/1.combine "$corpus_dir/.done"; then
+  # data/.done/1.owner.<split>, written before stage 1 first writes data/<split>: its own dirs,
+  # which it may write over (also after it failed half-way); any other dir is the user's.
   for x in "${splits[@]}"; do
+    if [[ -e data/$x && ! -f data/.done/1.owner.$x ]]; then
+      log "error: data/$x exists and stage 1 did not write it: to use your own data, start" \
+        "at stage 2 (--stage 2); to build it from the corpus, remove data/$x"
+      exit 1
+    fi
+  done
+  mkdir -p data/.done
+  for x in "${splits[@]}"; do
+    date '+%Y-%m-%d %H:%M:%S' >"data/.done/1.owner.$x"
     "${runner[@]}" "$logs/combine_$x.log" speechml data combine "data/$x" "$corpus_dir"/data/*/"$x"
   done
   stage_done data/.done/1.combine
 fi
 
-if stage_begin 2 "validate data" data/.done/2.validate \
-  data/{train,dev,test}/{wav.scp,text,utt2spk}; then
+# Stage 2's inputs: the tables of each data dir (a missing optional one is in the signature).
+validate_inputs=()
+for x in "${splits[@]}"; do
+  validate_inputs+=("data/$x/wav.scp" "data/$x/text" "data/$x/utt2spk")
+  for name in utt2lang utt2label segments; do
+    [[ ! -f data/$x/$name ]] || validate_inputs+=("data/$x/$name")
+  done
+done
+
+if stage_begin 2 "validate data" --signature "${validate_inputs[*]}" data/.done/2.validate \
+  "${validate_inputs[@]}"; then
   for x in "${splits[@]}"; do
     "${runner[@]}" "$logs/validate_$x.log" speechml data validate "data/$x" --check-audio
     if [[ ! -f data/$x/utt2dur ]]; then

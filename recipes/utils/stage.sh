@@ -7,44 +7,71 @@
 #     speechml data validate data/train
 #     stage_done data/.done/2.validate
 #   fi
+#   if stage_begin 1 "prepare data dirs" --signature "corpus=$corpus_dir" data/.done/1.combine \
+#     "$corpus_dir/.done"; then ...
 #
-# `stage_begin N NAME [MARKER [INPUT...]]` succeeds (run the stage) when `stage <= N <= stop_stage`
-# (the caller's `stage` and `stop_stage` variables) and MARKER is missing or older than a file in
-# one of the INPUTs (files or directories, searched recursively; a missing INPUT also re-runs).
-# Before it succeeds it logs `Stage N (NAME)` and removes MARKER, so a stage that fails never
-# looks done; when the outputs are up to date it logs that it reuses them. Without a MARKER the
-# stage runs whenever it is in the range (for a command that checks its own outputs).
-# `stage_done [MARKER]` writes the marker and logs the time the stage took.
+# `stage_begin N NAME [--signature STRING] [MARKER [INPUT...]]` succeeds (run the stage) when
+# `stage <= N <= stop_stage` (the caller's `stage` and `stop_stage` variables) and MARKER is
+# missing, holds another signature, or is older than a file in one of the INPUTs (files or
+# directories, searched recursively; a missing INPUT also re-runs). The signature (one line;
+# newlines become spaces) names what the outputs depend on that file times cannot show: which
+# corpus, which options. Before it succeeds it logs `Stage N (NAME)` (and, when the signature
+# changed, the old and the new one) and removes MARKER, so a stage that fails never looks done;
+# when the outputs are up to date it logs that it reuses them. Without a MARKER the stage runs
+# whenever it is in the range (for a command that checks its own outputs, or a cheap one).
+# `stage_done [MARKER]` writes the marker (the time, then the signature given to the stage
+# begun last) and logs the time the stage took.
 
 log() {
   echo "$(date '+%Y-%m-%d %H:%M:%S') [$(basename "$0")] $*" >&2
 }
 
-# stage_begin N NAME [MARKER [INPUT...]]: whether stage N must run now (see the header).
+# stage_begin N NAME [--signature STRING] [MARKER [INPUT...]]: whether stage N must run now.
 stage_begin() {
-  local number=$1 name=$2 marker=${3:-} first=${stage:?} last=${stop_stage:?}
-  shift $(($# < 3 ? $# : 3))
+  local number=$1 name=$2 signature="" marker stored first=${stage:?} last=${stop_stage:?}
+  shift 2
+  if [[ ${1:-} == --signature ]]; then
+    if (($# < 3)); then
+      log "error: stage_begin $number: --signature needs a value and a MARKER to store it in"
+      exit 1
+    fi
+    signature=${2//$'\n'/ }
+    shift 2
+  fi
+  marker=${1:-}
+  shift $(($# < 1 ? $# : 1))
   if [[ ! $first =~ ^-?[0-9]+$ || ! $last =~ ^-?[0-9]+$ ]]; then
     log "error: --stage and --stop-stage take integers, got '$first' and '$last'"
     exit 1
   fi
   ((first <= number && number <= last)) || return 1
   log "Stage $number ($name)"
-  if [[ -n $marker && -f $marker ]] && _stage_up_to_date "$marker" "$@"; then
-    log "Stage $number ($name): outputs are newer than the inputs, reusing them (remove $marker to re-run)"
-    return 1
+  if [[ -n $marker && -f $marker ]]; then
+    stored=$(tail -n +2 "$marker")
+    if [[ $stored != "$signature" ]]; then
+      log "Stage $number ($name): the settings differ from those of $marker, re-running" \
+        "(were '$stored', now '$signature')"
+    elif _stage_up_to_date "$marker" "$@"; then
+      log "Stage $number ($name): outputs are newer than the inputs, reusing them" \
+        "(remove $marker to re-run)"
+      return 1
+    fi
   fi
   [[ -z $marker ]] || rm -f "$marker"
   _stage_started=$SECONDS
   _stage_label="Stage $number ($name)"
+  _stage_signature=$signature
   return 0
 }
 
-# stage_done [MARKER]: mark the stage begun last as finished.
+# stage_done [MARKER]: mark the stage begun last as finished, with its signature.
 stage_done() {
   if (($# > 0)); then
     mkdir -p "$(dirname "$1")"
-    date '+%Y-%m-%d %H:%M:%S' >"$1"
+    {
+      date '+%Y-%m-%d %H:%M:%S'
+      [[ -z ${_stage_signature:-} ]] || printf '%s\n' "$_stage_signature"
+    } >"$1"
   fi
   log "${_stage_label:-stage} done in $((SECONDS - ${_stage_started:-SECONDS}))s"
 }

@@ -106,6 +106,34 @@ def test_rendered_run_sh_help_works(amh: Path) -> None:
     assert "unknown option --stages" in bad.stderr
 
 
+@pytest.mark.parametrize(
+    ("virtual_env", "venv", "expected"),
+    [
+        ("/opt/active", "envs/make", "/opt/active/bin"),
+        (None, "envs/make", "{root}/envs/make/bin"),
+        (None, "/opt/make", "/opt/make/bin"),
+        (None, None, "{root}/.venv/bin"),
+    ],
+)
+def test_path_sh_finds_the_environment(
+    amh: Path, virtual_env: str | None, venv: str | None, expected: str
+) -> None:
+    env = {
+        name: value
+        for name, value in {**os.environ, "VIRTUAL_ENV": virtual_env, "VENV": venv}.items()
+        if value is not None
+    }
+    env["SPEECHML_ROOT"] = "/repo"
+    result = subprocess.run(
+        ["bash", "-c", '. ./path.sh && echo "$PATH"'],
+        cwd=amh, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(":")[:3] == [
+        "/repo/recipes", "/repo/recipes/utils", expected.format(root="/repo")
+    ]  # fmt: skip
+
+
 def test_existing_dir_is_refused_unless_forced(amh: Path, capsys) -> None:
     egs_root = str(amh.parent)
     (amh / "run.sh").write_text("edited\n")

@@ -47,6 +47,15 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, **kwargs)
     )
 
 
+def fake_command(tmp_path: Path, name: str, script: str) -> Path:
+    """Write the executable ``tmp_path/bin/NAME`` and return its folder, to put first on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / name).write_text(script)
+    (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
 @pytest.fixture
 def opts(tmp_path: Path):
     script = tmp_path / "opts.sh"
@@ -135,12 +144,17 @@ def test_config_file_errors_name_the_line(opts, tmp_path: Path, line: str, messa
     assert message in result.stderr
 
 
-@pytest.fixture
-def stages(tmp_path: Path):
-    script = tmp_path / "stages.sh"
-    script.write_text(STAGES_SCRIPT)
+def stage_script(tmp_path: Path, name: str, text: str):
+    """Write script NAME (stages reading the file ``input``) and return a runner of it."""
+    script = tmp_path / name
+    script.write_text(text)
     (tmp_path / "input").write_text("data\n")
     return lambda *args: run(["bash", str(script), *args], tmp_path)
+
+
+@pytest.fixture
+def stages(tmp_path: Path):
+    return stage_script(tmp_path, "stages.sh", STAGES_SCRIPT)
 
 
 def ran(result) -> list[str]:
@@ -186,6 +200,190 @@ def test_non_integer_stage_is_refused(stages) -> None:
     result = stages("--stage", "two")
     assert result.returncode != 0
     assert "take integers" in result.stderr
+
+
+SIGNED_SCRIPT = f"""#!/usr/bin/env bash
+set -euo pipefail
+stage=0
+stop_stage=100
+signature=a
+. {UTILS}/parse_options.sh
+. {UTILS}/stage.sh
+if stage_begin 1 "signed" --signature "$signature" done/1 input; then
+  echo "ran 1"
+  stage_done done/1
+fi
+"""
+
+
+@pytest.fixture
+def signed(tmp_path: Path):
+    return stage_script(tmp_path, "signed.sh", SIGNED_SCRIPT)
+
+
+def test_same_signature_is_reused_and_a_changed_one_reruns(signed, tmp_path: Path) -> None:
+    assert ran(signed("--signature", "corpus=/x/default opts=")) == ["1"]
+    assert (tmp_path / "done/1").read_text().splitlines()[1] == "corpus=/x/default opts="
+    same = signed("--signature", "corpus=/x/default opts=")
+    assert ran(same) == []
+    assert "reusing them" in same.stderr
+    changed = signed("--signature", "corpus=/x/quick opts=")
+    assert ran(changed) == ["1"]
+    assert (
+        "the settings differ from those of done/1, re-running "
+        "(were 'corpus=/x/default opts=', now 'corpus=/x/quick opts=')"
+    ) in changed.stderr
+    assert ran(signed("--signature", "corpus=/x/default opts=")) == ["1"]
+
+
+def test_multiline_signature_is_stored_on_one_line(signed, tmp_path: Path) -> None:
+    assert ran(signed("--signature", "a\nb")) == ["1"]
+    assert (tmp_path / "done/1").read_text().splitlines()[1:] == ["a b"]
+    assert ran(signed("--signature", "a\nb")) == []
+
+
+def test_marker_without_signature_reruns_a_signed_stage(signed, tmp_path: Path) -> None:
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done/1").write_text("2024-01-01 00:00:00\n")
+    marker_time = (tmp_path / "input").stat().st_mtime + 10
+    os.utime(tmp_path / "done/1", (marker_time, marker_time))
+    assert ran(signed()) == ["1"]
+
+
+FAKE_SPEECHML = """#!/usr/bin/env bash
+# A stand-in for speechml: records its arguments and makes what each verb would write.
+# It fails (exit 3) when its arguments start with $FAKE_FAIL.
+printf '%s\\n' "$*" >>"$FAKE_CALLS"
+[[ -z ${FAKE_FAIL:-} || $* != "$FAKE_FAIL"* ]] || exit 3
+prev=""
+for arg in "$@"; do
+  [[ $prev != --out ]] || mkdir -p "$arg"
+  prev=$arg
+done
+case "$1 $2" in
+  "data combine") mkdir -p "$3" && printf '%s\\n' "${@:4}" >"$3/sources" ;;
+  "data durations") touch "$3/utt2dur" ;;
+esac
+"""
+
+
+@pytest.fixture
+def egs(tmp_path: Path):
+    """An egs dir with two built corpora and a fake ``speechml``; returns a script runner."""
+    bin_dir = fake_command(tmp_path, "speechml", FAKE_SPEECHML)
+    egs = tmp_path / "egs"
+    (egs / "conf").mkdir(parents=True)
+    (egs / "conf/corpus.yaml").write_text("languages: [eng]\n")
+    for corpus in ("default", "quick"):
+        for split in ("train", "dev", "test"):
+            (egs / f"corpus/{corpus}/data/eng/{split}").mkdir(parents=True)
+        (egs / f"corpus/{corpus}/.done").write_text("")
+    path = f"{bin_dir}:{REPO / 'recipes'}:{UTILS}:{os.environ['PATH']}"
+
+    def run_script(script: str, *args: str, fail: str = "") -> subprocess.CompletedProcess:
+        calls = tmp_path / "calls"
+        calls.unlink(missing_ok=True)
+        env = {**os.environ, "PATH": path, "FAKE_CALLS": str(calls), "FAKE_FAIL": fail}
+        result = run([script, *args], egs, env=env)
+        result.calls = calls.read_text().splitlines() if calls.exists() else []
+        return result
+
+    run_script.dir = egs
+    return run_script
+
+
+def sources(egs_dir: Path, split: str) -> list[str]:
+    """The corpus dirs stage 1 combined into ``data/<split>`` (as the fake speechml records)."""
+    return (egs_dir / "data" / split / "sources").read_text().splitlines()
+
+
+def test_data_stage_1_follows_the_corpus_dir_and_config(egs) -> None:
+    stage_1 = ("--stage", "1", "--stop-stage", "1")
+    assert egs("data.sh", *stage_1).returncode == 0
+    assert sources(egs.dir, "dev") == ["corpus/default/data/eng/dev"]
+    quick = egs("data.sh", *stage_1, "--corpus-dir", "corpus/quick")
+    assert quick.returncode == 0, quick.stderr
+    assert sources(egs.dir, "train") == ["corpus/quick/data/eng/train"]
+    back = egs("data.sh", *stage_1)
+    assert back.returncode == 0, back.stderr
+    assert "the settings differ" in back.stderr
+    assert sources(egs.dir, "train") == ["corpus/default/data/eng/train"]
+    again = egs("data.sh", *stage_1)
+    assert "Stage 1 (prepare data dirs): outputs are newer than the inputs" in again.stderr
+    assert again.calls == []
+    (egs.dir / "conf/corpus.yaml").write_text("languages: [eng, kat]\n")
+    assert len(egs("data.sh", *stage_1).calls) == 3
+    assert len(egs("data.sh", *stage_1, "--corpus-opts", "--set seed=2").calls) == 3
+
+
+def test_data_stage_1_refuses_to_write_over_own_data(egs) -> None:
+    own = egs.dir / "data/dev"
+    own.mkdir(parents=True)
+    (own / "text").write_text("u1 my own words\n")
+    result = egs("data.sh", "--stage", "1", "--stop-stage", "1")
+    assert result.returncode != 0
+    assert "data/dev exists and stage 1 did not write it" in result.stderr
+    assert "start at stage 2 (--stage 2)" in result.stderr
+    assert result.calls == []
+    assert (own / "text").read_text() == "u1 my own words\n"
+    assert not (egs.dir / "data/train").exists()
+
+
+def test_data_stage_1_resumes_over_its_own_half_written_dirs(egs) -> None:
+    failed = egs("data.sh", "--stage", "1", "--stop-stage", "1", fail="data combine data/dev")
+    assert failed.returncode != 0
+    assert (egs.dir / "data/train/sources").exists()
+    again = egs("data.sh", "--stage", "1", "--stop-stage", "1")
+    assert again.returncode == 0, again.stderr
+    assert [call.split()[2] for call in again.calls] == ["data/train", "data/dev", "data/test"]
+
+
+def own_data(egs_dir: Path, *names: str) -> None:
+    """Kaldi data dirs data/{train,dev,test} holding empty tables ``names``."""
+    for split in ("train", "dev", "test"):
+        (egs_dir / "data" / split).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (egs_dir / "data" / split / name).write_text("")
+
+
+def test_data_stage_2_watches_the_optional_tables(egs) -> None:
+    own_data(egs.dir, "wav.scp", "text", "utt2spk", "utt2lang", "utt2label")
+    stage_2 = ("--stage", "2", "--stop-stage", "2")
+    first = egs("data.sh", *stage_2)
+    assert first.returncode == 0, first.stderr
+    assert sum(call.startswith("data validate") for call in first.calls) == 3
+    assert egs("data.sh", *stage_2).calls == []
+    marker_time = (egs.dir / "data/.done/2.validate").stat().st_mtime
+    os.utime(egs.dir / "data/dev/utt2label", (marker_time + 10, marker_time + 10))
+    assert len(egs("data.sh", *stage_2).calls) == 3
+    (egs.dir / "data/test/utt2lang").unlink()
+    assert len(egs("data.sh", *stage_2).calls) == 3
+    (egs.dir / "data/train/segments").write_text("")
+    assert len(egs("data.sh", *stage_2).calls) == 3
+
+
+def test_baseline_skips_the_majority_class_without_utt2label(egs) -> None:
+    own_data(egs.dir, "wav.scp", "text", "utt2spk")
+    result = egs("baseline.sh", "--stage", "10")
+    assert result.returncode == 0, result.stderr
+    verbs = [" ".join(call.split()[:2]) for call in result.calls]
+    assert verbs == ["baseline asr"] * 2 + ["score wer"] * 2 + ["score results"]
+    skip = "data/train has no utt2label: skipping the majority-class system"
+    assert "Stage 10 (trivial baselines)" in result.stderr
+    assert result.stderr.count(skip) == 2
+    again = egs("baseline.sh", "--stage", "10")
+    assert "Stage 11 (score the baselines): outputs are newer" in again.stderr
+    assert again.calls == ["score results . --out RESULTS.md"]
+
+
+def test_baseline_runs_the_majority_class_with_utt2label(egs) -> None:
+    own_data(egs.dir, "wav.scp", "text", "utt2spk", "utt2label")
+    result = egs("baseline.sh", "--stage", "10")
+    assert result.returncode == 0, result.stderr
+    verbs = [" ".join(call.split()[:2]) for call in result.calls]
+    assert verbs.count("baseline cls") == 2
+    assert verbs.count("score cls") == 2
+    assert "skipping" not in result.stderr
 
 
 def run_local(tmp_path: Path, *args: str):
@@ -277,10 +475,7 @@ exit $status
 
 @pytest.fixture
 def slurm(tmp_path: Path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "sbatch").write_text(FAKE_SBATCH)
-    (bin_dir / "sbatch").chmod(0o755)
+    bin_dir = fake_command(tmp_path, "sbatch", FAKE_SBATCH)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     return lambda *args: run([str(UTILS / "run_slurm.sh"), *args], tmp_path, env=env)
 
