@@ -17,6 +17,9 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/python -m pytest -q --durations=15
 
+bench: install
+	$(VENV)/bin/python bench/asr_bench.py
+
 lint: install
-	$(VENV)/bin/ruff check speechml tests
-	$(VENV)/bin/ruff format --check speechml tests
+	$(VENV)/bin/ruff check speechml tests bench
+	$(VENV)/bin/ruff format --check speechml tests bench

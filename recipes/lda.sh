@@ -10,7 +10,8 @@
 #   Stage 21  train the multilingual base (causal streaming pass + non-causal second pass)
 #   Stage 22  noisy student, for each iteration: the teacher (the base's second pass, then the
 #             last adapted model) pseudo-labels data/LANG_untranscribed; confident hypotheses
-#             plus data/LANG_labelled, speed-perturbed, train the LANG adapter on the frozen base
+#             plus data/LANG_labelled (data/LANG_pseudo_I), speed-perturbed
+#             (data/LANG_student_I), train the LANG adapter on the frozen base
 #   Stage 23  full fine-tuning of every weight of the base on the same data and steps
 #   Stage 24  merge: the base plus the LANG adapter (its best dev checkpoint), one model that
 #             routes each utterance by its language
@@ -68,7 +69,8 @@ finetune=exp/finetune_$lang
 merged=exp/lda_merged
 student=data/${lang}_student
 
-if stage_begin 20 "data plan of the tail language" data/.done/20.tail data/train data/dev data/test; then
+if stage_begin 20 "data plan of the tail language" --signature "lang=$lang labelled=$labelled" \
+  data/.done/20.tail data/train data/dev data/test; then
   "${runner[@]}" exp/data_prep/log/tail_split.log \
     speechml asr tail-split --data data/train --lang "$lang" --labelled "$labelled" --out-dir data
   for x in dev test; do
@@ -78,7 +80,7 @@ if stage_begin 20 "data plan of the tail language" data/.done/20.tail data/train
   stage_done data/.done/20.tail
 fi
 
-if stage_begin 21 "train the multilingual base" exp/.done/21.base \
+if stage_begin 21 "train the multilingual base" --signature "$train_opts" exp/.done/21.base \
   data/train_base data/dev data/lang_char "$base_config"; then
   "${runner[@]}" "$base/log/train.log" \
     speechml asr train --config "$base_config" --train data/train_base --dev data/dev \
@@ -90,15 +92,15 @@ teacher=$base/model
 for ((i = 1; i <= iterations; i++)); do
   exp_i=$lda
   ((i == iterations)) || exp_i=${lda}_iter$i
-  if stage_begin 22 "noisy student, iteration $i of $iterations" "exp/.done/22.student_$i" \
+  if stage_begin 22 "noisy student, iteration $i of $iterations" \
+    --signature "lang=$lang min_confidence=$min_confidence $train_opts" "exp/.done/22.student_$i" \
     "$teacher" "data/${lang}_labelled" "data/${lang}_untranscribed" "$adapter_config"; then
     "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
       speechml asr pseudo-label --model "$teacher" --data "data/${lang}_untranscribed" \
-      --out "data/${lang}_pseudo_$i" --min-confidence "$min_confidence"
-    "${runner[@]}" "$exp_i/log/student_data.log" \
-      speechml data combine "${student}_$i/plain" "data/${lang}_labelled" "data/${lang}_pseudo_$i"
+      --min-confidence "$min_confidence" --combine-with "data/${lang}_labelled" \
+      --out "data/${lang}_pseudo_$i"
     "${runner[@]}" "$exp_i/log/speed_perturb.log" \
-      speechml data speed-perturb "${student}_$i/plain" "${student}_$i"
+      speechml data speed-perturb "data/${lang}_pseudo_$i" "${student}_$i"
     "${runner[@]}" "$exp_i/log/train.log" \
       speechml asr train-adapter --config "$adapter_config" --model "$base/model" \
       --lang "$lang" --train "${student}_$i" --dev "data/dev_$lang" --exp "$exp_i" "${extra[@]}"
@@ -107,7 +109,8 @@ for ((i = 1; i <= iterations; i++)); do
   teacher=$exp_i/model
 done
 
-if stage_begin 23 "full fine-tuning, same data and budget" exp/.done/23.finetune \
+if stage_begin 23 "full fine-tuning, same data and budget" --signature "$train_opts" \
+  exp/.done/23.finetune \
   "$base/model" "${student}_$iterations" "$finetune_config"; then
   "${runner[@]}" "$finetune/log/train.log" \
     speechml asr train --config "$finetune_config" --init "$base/model" \

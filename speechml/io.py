@@ -1,21 +1,39 @@
 """Atomic file writing: write to a temporary name in the same directory, then rename.
 
 A reader never sees a half-written file, and a run killed while writing leaves the old
-file (or none) in place.
+file (or none) in place. What is written gets the mode of the file it replaces, else the
+mode the process's umask gives a new file (``0o666 & ~umask``, directories ``0o777 & ~umask``),
+as if it had been written in place: a temporary file is not left owner-only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 
+def _hidden_beside(path: Path, suffix: str) -> Path:
+    """A new hidden name in ``path``'s directory: ``.<name>.<random hex><suffix>``."""
+    return path.parent / f".{path.name}.{secrets.token_hex(8)}{suffix}"
+
+
+def _take_mode_of(target: Path, tmp: Path) -> None:
+    """Give ``tmp`` the permission bits of ``target`` if it exists (a rewrite keeps them)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+    """Yield a temporary file path beside ``path``; on success rename it onto ``path``.
+
+    The temporary file exists (empty) when yielded; writers may overwrite or replace it. On an
+    exception it is removed and ``path`` is left as it was.
 
     Example:
         >>> with atomic_path(tmp / "model.safetensors") as tmp_file:  # doctest: +SKIP
@@ -23,14 +41,50 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _hidden_beside(path, ".tmp")
+    # Created with 0o666 and O_EXCL: the kernel applies the umask (mkstemp would give 0o600).
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp
+        _take_mode_of(path, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a new empty directory beside ``path``; on success it replaces ``path`` whole.
+
+    An existing ``path`` (a directory) is moved aside, the new one renamed onto it, and the old
+    one deleted, so ``path`` is missing only between two renames. On an exception the new
+    directory is deleted and ``path`` is left as it was. Deciding whether ``path`` may be
+    replaced at all is the caller's job.
+
+    Example:
+        >>> with atomic_dir("data/train_hf") as tmp:  # doctest: +SKIP
+        ...     dataset.save_to_disk(str(tmp))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _hidden_beside(path, ".tmp")
+    tmp.mkdir(mode=0o777)  # masked by the umask (mkdtemp would give 0o700)
+    try:
+        yield tmp
+        _take_mode_of(path, tmp)
+        if not path.exists():
+            os.replace(tmp, path)
+            return
+        old = _hidden_beside(path, ".old")
+        os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+        shutil.rmtree(old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

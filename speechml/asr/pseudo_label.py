@@ -22,7 +22,7 @@ from pathlib import Path
 
 from speechml.asr.recognizer import Recognizer, SearchMethod
 from speechml.data.datadir import DataDir
-from speechml.data.ops import subset_data_dir
+from speechml.data.ops import combine_data_dirs, subset_data_dir
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
 
@@ -75,7 +75,8 @@ def pseudo_label(
         batch_size: utterances a batch.
 
     Returns:
-        The kept utterances as a data dir (``text`` = hypotheses) and the report.
+        The kept utterances as a data dir (``text`` = hypotheses; empty when none is kept) and
+        the report.
     """
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
@@ -94,10 +95,10 @@ def pseudo_label(
         report.decisions[utt] = (hyp.confidence, why)
     kept = [u for u, (_, why) in report.decisions.items() if why == "kept"]
     if not kept:
-        raise DataError(
-            f"no hypothesis reached confidence {min_confidence}; lower --min-confidence "
-            "or improve the teacher",
+        logger.warning(
+            "no hypothesis of %s reached confidence %.2f: no pseudo-label",
             data.path,
+            min_confidence,
         )
     labelled = subset_data_dir(data, kept)
     labelled.text = {u: result.texts[u] for u in kept}
@@ -111,8 +112,30 @@ def pseudo_label(
     return labelled, report
 
 
-def write_pseudo_labels(labelled: DataDir, report: PseudoLabelReport, out_dir: str | Path) -> None:
-    """Write the kept utterances as a data dir plus its ``pseudo_label_report.txt``."""
+def write_pseudo_labels(
+    labelled: DataDir,
+    report: PseudoLabelReport,
+    out_dir: str | Path,
+    combine_with: DataDir | None = None,
+) -> DataDir:
+    """Write the kept utterances (plus ``combine_with``, e.g. the labelled data) and the report.
+
+    Raises:
+        DataError: nothing to write (no pseudo-label kept and nothing to combine with).
+    """
     out_dir = Path(out_dir)
-    labelled.write(out_dir)
+    if combine_with is None:
+        student = labelled
+    elif len(labelled):
+        student = combine_data_dirs([combine_with, labelled])
+    else:
+        student = combine_with
+    if not len(student):
+        raise DataError(
+            f"no pseudo-label reached confidence {report.threshold}; lower --min-confidence, "
+            "improve the teacher, or give labelled data to combine with",
+            out_dir,
+        )
+    student.write(out_dir)
     atomic_write_text(out_dir / REPORT_FILE, report.to_text())
+    return student

@@ -39,6 +39,18 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def add_overrides(parser: argparse.ArgumentParser, example: str = "train.max_steps=100") -> None:
+    """Add ``--set KEY=VALUE`` (repeatable; ``args.overrides``) to a verb that reads a config."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value, e.g. --set {example} (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every group and verb."""
     parser = argparse.ArgumentParser(

@@ -11,6 +11,7 @@ from speechml.asr.recognizer import Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
+from speechml.cli import add_overrides
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
@@ -50,8 +51,9 @@ def _pseudo_label(args: argparse.Namespace) -> None:
         second_pass=not args.causal_pass,
         method=args.method,
     )
-    write_pseudo_labels(labelled, report, args.out)
-    print(f"{report.kept} kept, {report.dropped} dropped -> {args.out}")
+    extra = DataDir.read(args.combine_with) if args.combine_with else None
+    written = write_pseudo_labels(labelled, report, args.out, extra)
+    print(f"{report.kept} kept, {report.dropped} dropped; {len(written)} utterances -> {args.out}")
 
 
 def _merge(args: argparse.Namespace) -> None:
@@ -98,17 +100,6 @@ def _decode(args: argparse.Namespace) -> None:
     print(line)
 
 
-def _add_overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.max_steps=100 (repeatable)",
-    )
-
-
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add the ``asr`` verbs: train, train-adapter, pseudo-label, merge, decode."""
     split = verbs.add_parser(
@@ -134,7 +125,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--init",
         help="model dir to fine-tune (all weights; its architecture, tokenizer and front end)",
     )
-    _add_overrides(train)
+    add_overrides(train)
     train.set_defaults(func=_train)
 
     adapter = verbs.add_parser(
@@ -147,7 +138,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     adapter.add_argument("--train", required=True, help="training data dir (utt2lang = LANG)")
     adapter.add_argument("--dev", required=True, help="dev data dir of LANG")
     adapter.add_argument("--exp", required=True, help="experiment dir")
-    _add_overrides(adapter)
+    add_overrides(adapter)
     adapter.set_defaults(func=_train_adapter)
 
     label = verbs.add_parser(
@@ -158,6 +149,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
     label.add_argument("--min-confidence", type=float, default=0.5, help="threshold in [0, 1]")
     label.add_argument("--method", choices=["greedy", "beam"], default="greedy")
+    label.add_argument(
+        "--combine-with", help="a labelled data dir to add to the pseudo-labels (the student's)"
+    )
     label.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
     )

@@ -6,15 +6,16 @@ import argparse
 import os
 import shlex
 
+from speechml.cli import add_overrides
 from speechml.config import load_config
 from speechml.data.corpus import DEFAULT_CONFIG, CorpusConfig, build_corpus
 
 
 def build(args: argparse.Namespace) -> int:
     """Handler of ``speechml corpus build``."""
-    config = load_config(CorpusConfig, args.config, args.set)
+    config = load_config(CorpusConfig, args.config, args.overrides)
     words = ["speechml", "corpus", "build", "--config", str(args.config), "--out", str(args.out)]
-    words += ["--nj", str(args.nj)] + [w for s in args.set for w in ("--set", s)]
+    words += ["--nj", str(args.nj)] + [w for s in args.overrides for w in ("--set", s)]
     words += ["--force"] if args.force else []
     build_corpus(config, args.out, args.nj, args.force, shlex.join(words), args.config)
     return 0
@@ -41,13 +42,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=os.cpu_count() or 1,
         help="parallel synthesis jobs (default: the number of CPUs, %(default)s)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set utts_per_lang.train=100 (repeatable)",
-    )
+    add_overrides(parser, "utts_per_lang.train=100")
     parser.add_argument(
         "--force", action="store_true", help="rebuild a corpus made with another config"
     )

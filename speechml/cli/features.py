@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from speechml.cli import add_overrides
 from speechml.config import load_config
 from speechml.data.augment import speed_perturb_data_dir
 from speechml.data.datadir import DataDir
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def compute_cmvn(args: argparse.Namespace) -> None:
     """Global CMVN statistics of a data dir's fbank features."""
-    config = load_config(FbankConfig, args.config, args.set)
+    config = load_config(FbankConfig, args.config, args.overrides)
     stats = compute_cmvn_stats(
         DataDir.read(args.data_dir), config, max_utts=args.max_utts, allow_pipe=args.allow_pipes
     )
@@ -63,13 +64,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--max-utts", type=int, help="use at most N utterances, evenly spaced (default: all)"
     )
     cmvn.add_argument("--config", help="fbank config YAML (FbankConfig fields)")
-    cmvn.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an fbank option, e.g. num_mel_bins=80 (repeatable)",
-    )
+    add_overrides(cmvn, "num_mel_bins=80")
     cmvn.add_argument("--allow-pipes", action="store_true", help="run wav.scp pipe entries")
     cmvn.set_defaults(func=compute_cmvn)
 

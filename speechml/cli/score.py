@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 
 from speechml.score.cls import score_cls_dir
-from speechml.score.normalize import TextNormalizer
 from speechml.score.results import write_results
 from speechml.score.wer import score_decode_dir
+from speechml.text.normalize import TextNormalizer
 
 
 def _wer(args: argparse.Namespace) -> None:
@@ -34,7 +34,7 @@ def _cls(args: argparse.Namespace) -> None:
 
 
 def _results(args: argparse.Namespace) -> None:
-    print(write_results(args.egs_dir, args.exp, args.out))
+    print(write_results(args.egs_dir, args.exp, args.out, args.include))
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -88,4 +88,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     results.add_argument("--exp", default="exp", help="experiments dir under EGS_DIR (default exp)")
     results.add_argument("--out", default="RESULTS.md", help="output under EGS_DIR (RESULTS.md)")
+    results.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a generated markdown section to include (repeatable), e.g. exp/lda_summary.md",
+    )
     results.set_defaults(func=_results)

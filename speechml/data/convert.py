@@ -7,7 +7,7 @@ with torchcodec, which is not needed: audio columns are read with ``Audio(decode
 
 Ids become Kaldi ids: whitespace, path separators and parentheses are replaced by ``_``, and an
 utterance id is prefixed with its speaker id (``<speaker>-<id>``) unless it already starts with
-it, so that ``utt2spk`` and ``spk2utt`` sort the same way.
+``<speaker>-`` (or is the speaker id), so that ``utt2spk`` and ``spk2utt`` sort the same way.
 
 Example:
     >>> datadir_to_hf(DataDir.read("data/train"), "data/train_hf")  # doctest: +SKIP
@@ -23,8 +23,6 @@ import io
 import logging
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,8 @@ from speechml.data.audio import is_pipe, write_audio
 from speechml.data.datadir import DataDir
 from speechml.data.languages import check_language_code
 from speechml.errors import ConfigError, DataError
-from speechml.io import atomic_write_text
+from speechml.io import atomic_dir, atomic_write_text
+from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +59,6 @@ def kaldi_id(raw: object) -> str:
     return _NOT_IN_ID.sub("_", str(raw).strip())
 
 
-def one_line(text: object) -> str:
-    """``text`` with every run of whitespace (newlines included) collapsed to one space."""
-    return " ".join(str(text).split())
-
-
 def _is_empty(value: object) -> bool:
     """True for a missing value: None, a blank string, or ClassLabel's "no label" (-1)."""
     if isinstance(value, str):
@@ -80,7 +74,8 @@ def _seconds(value: object, where: str, utt: str) -> float:
 
 
 def _speaker_prefixed(utt: str, speaker: str) -> str:
-    return utt if utt.startswith(speaker) else f"{speaker}-{utt}"
+    """``utt``, prefixed ``<speaker>-`` unless it is ``speaker`` or already starts so."""
+    return utt if utt == speaker or utt.startswith(f"{speaker}-") else f"{speaker}-{utt}"
 
 
 @dataclass(frozen=True)
@@ -162,15 +157,8 @@ def _save_dataset_atomically(dataset: datasets.Dataset, out_dir: Path) -> None:
         is_dataset = any((out_dir / marker).is_file() for marker in _DATASET_MARKERS)
         if not out_dir.is_dir() or not (is_dataset or not any(out_dir.iterdir())):
             raise DataError("exists and is not a saved dataset; refusing to replace it", out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         dataset.save_to_disk(str(tmp))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- Hugging Face -> data dir
@@ -217,7 +205,7 @@ def hf_to_datadir(
         split: convert only this split of a ``DatasetDict``.
         audio_root: directory that relative audio paths are relative to (default: the
             current directory); paths are written absolute.
-        speaker_prefix: prefix utterance ids with their speaker id when they do not start
+        speaker_prefix: prefix utterance ids with ``<speaker>-`` when they do not start
             with it (Kaldi's sorting rule).
 
     Returns:
@@ -321,7 +309,7 @@ class _HfConverter:
             data.wav_scp[utt] = audio
             data.utt2spk[utt] = speaker
             if "text" in values:
-                data.text[utt] = one_line(values["text"])
+                data.text[utt] = collapse_whitespace(str(values["text"]))
             language = values.get("language", self.lang)
             if language is not None:
                 data.utt2lang[utt] = check_language_code(str(language), path=where, utt=utt)
@@ -378,7 +366,7 @@ class _HfConverter:
     def _label(value: object, feature: object) -> str:
         if isinstance(feature, datasets.ClassLabel):
             value = feature.int2str(value)
-        return one_line(value)
+        return collapse_whitespace(str(value))
 
     @staticmethod
     def _finish(data: DataDir, report: ConversionReport, where: str) -> None:
@@ -453,7 +441,7 @@ def commonvoice_to_datadir(
             clip = clips / row["path"]
             if not clip.is_file():
                 raise DataError(f"clip not found: {clip}", tsv, line)
-            sentence = one_line(row["sentence"])
+            sentence = collapse_whitespace(row["sentence"])
             if not sentence:
                 raise DataError(f"empty sentence for clip {row['path']!r}", tsv, line)
             speaker = commonvoice_speaker(row["client_id"])

@@ -5,8 +5,10 @@ A data dir holds ``wav.scp`` (recording id -> audio path), ``text`` (utt -> tran
 ``utt2label`` (classification), optional ``segments`` (utt -> recording, start, end).
 Without ``segments`` a recording id is the utterance id.
 
-:meth:`DataDir.read` is strict (a duplicated id or a malformed number is an error naming the
+:meth:`DataDir.read` is strict (a duplicated id or a malformed value is an error naming the
 file and line); checks across files are :func:`speechml.data.validate.validate_data_dir`'s job.
+A ``segments`` line and a ``utt2dur`` value have one parser each, :func:`parse_segment` and
+:func:`parse_duration`, which the validator uses too.
 
 Example:
     >>> d = DataDir(wav_scp={"u1": "/a/u1.wav"}, text={"u1": "hello"}, utt2spk={"u1": "s1"})
@@ -18,14 +20,19 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from speechml.data.table import read_raw_table, read_table, sort_key, write_table
 from speechml.errors import DataError
 
 #: Files of a data dir, in the order they are read. ``spk2utt`` is derived from ``utt2spk``.
 TABLE_FILES = ("wav.scp", "segments", "text", "utt2spk", "utt2lang", "utt2dur", "utt2label")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -123,9 +130,9 @@ class DataDir:
             if (path / name).is_file():
                 setattr(data, name, read_table(path / name))
         if (path / "utt2dur").is_file():
-            data.utt2dur = _parse_floats(path / "utt2dur")
+            data.utt2dur = _read_parsed(path / "utt2dur", parse_duration)
         if (path / "segments").is_file():
-            data.segments = _parse_segments(path / "segments")
+            data.segments = _read_parsed(path / "segments", parse_segment)
         return data
 
     def write(self, path: str | Path) -> None:
@@ -152,31 +159,72 @@ class DataDir:
         self.path = path
 
 
-def _parse_floats(path: Path) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for entry in read_raw_table(path).lines:
-        if entry.key in out:
-            raise DataError(f"duplicated id {entry.key!r}", path, entry.line)
-        try:
-            out[entry.key] = float(entry.value)
-        except ValueError:
-            raise DataError(f"expected a number, got {entry.value!r}", path, entry.line) from None
-    return out
+def parse_duration(text: str, path: str | Path | None = None, line: int | None = None) -> float:
+    """Seconds of a ``utt2dur`` value: a finite number above 0.
+
+    Args:
+        text: the value, e.g. ``"1.25"``.
+        path, line: the file and 1-based line it comes from, named in the error.
+
+    Raises:
+        DataError: saying what is wrong, e.g. ``duration must be positive, got 0``.
+
+    Example:
+        >>> parse_duration("1.25")
+        1.25
+    """
+    seconds = _finite_number(text, "duration", path, line)
+    if seconds <= 0:
+        raise DataError(f"duration must be positive, got {text}", path, line)
+    return seconds
 
 
-def _parse_segments(path: Path) -> dict[str, Segment]:
-    out: dict[str, Segment] = {}
+def parse_segment(value: str, path: str | Path | None = None, line: int | None = None) -> Segment:
+    """A ``segments`` value ``recording start end``: three fields, 0 <= start < end, finite.
+
+    Args:
+        value: the line without its utterance id, e.g. ``"rec1 0.5 2.0"``.
+        path, line: the file and 1-based line it comes from, named in the error.
+
+    Raises:
+        DataError: saying what is wrong, e.g. ``segment end 0.5 is not after its start 0.7``.
+
+    Example:
+        >>> parse_segment("rec1 0.5 2")
+        Segment(recording='rec1', start=0.5, end=2.0)
+    """
+    fields = value.split()
+    if len(fields) != 3:
+        raise DataError(f"expected 'recording start end', got {value!r}", path, line)
+    recording, start_text, end_text = fields
+    start = _finite_number(start_text, "start", path, line)
+    if start < 0:
+        raise DataError(f"start must be non-negative, got {start_text}", path, line)
+    end = _finite_number(end_text, "end", path, line)
+    if end <= start:
+        message = f"segment end {end_text} is not after its start {start_text}"
+        raise DataError(message, path, line)
+    return Segment(recording, start, end)
+
+
+def _finite_number(text: str, what: str, path: str | Path | None, line: int | None) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataError(f"{what} is not a number: {text!r}", path, line) from None
+    if not math.isfinite(number):
+        raise DataError(f"{what} must be a finite number, got {text}", path, line)
+    return number
+
+
+def _read_parsed(path: Path, parse: Callable[[str, Path, int], T]) -> dict[str, T]:
+    """A table whose values ``parse(value, path, line)`` turns into objects; ids unique."""
+    out: dict[str, T] = {}
+    first_line: dict[str, int] = {}
     for entry in read_raw_table(path).lines:
         if entry.key in out:
-            raise DataError(f"duplicated id {entry.key!r}", path, entry.line)
-        fields = entry.value.split()
-        try:
-            recording, start, end = fields[0], float(fields[1]), float(fields[2])
-        except (IndexError, ValueError):
-            raise DataError(
-                f"expected 'utt recording start end', got {entry.value!r}", path, entry.line
-            ) from None
-        if end <= start:
-            raise DataError(f"segment end {end} is not after start {start}", path, entry.line)
-        out[entry.key] = Segment(recording, start, end)
+            message = f"duplicated id {entry.key!r} (first on line {first_line[entry.key]})"
+            raise DataError(message, path, entry.line)
+        out[entry.key] = parse(entry.value, path, entry.line)
+        first_line[entry.key] = entry.line
     return out

@@ -26,7 +26,6 @@ import io
 import json
 import logging
 import random
-import unicodedata
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -39,6 +38,7 @@ from speechml.config import Registry
 from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_write_bytes, atomic_write_text
+from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,8 @@ MODEL_FILE = "tokenizer.model"
 KINDS = ("char", "unigram", "bpe")  # the kinds train_tokenizer accepts
 
 
-def normalize_text(text: str) -> str:
-    """NFC and single spaces, as every tokenizer sees text: ``" a  b "`` -> ``"a b"``."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+#: NFC and single spaces, as every tokenizer sees text: ``" a  b "`` -> ``"a b"``.
+normalize_text = TextNormalizer(lowercase=False, remove_punctuation=False)
 
 
 class Tokenizer(ABC):
@@ -240,7 +239,7 @@ def train_tokenizer(
     """Train a tokenizer on ``texts`` and save it into ``out_dir``.
 
     Args:
-        texts: training sentences (normalised with :func:`normalize_text`; empty ones skipped).
+        texts: training sentences (normalised with :data:`normalize_text`; empty ones skipped).
         kind: ``"char"``, ``"unigram"`` or ``"bpe"``.
         vocab_size: ids in all, blank and unk included. For ``char``, None keeps every
             character; a smaller number keeps the most frequent ones (the dropped count is

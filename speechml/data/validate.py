@@ -16,8 +16,8 @@ Example:
 
 from __future__ import annotations
 
-import math
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,7 +26,7 @@ import soundfile
 from tqdm import tqdm
 
 from speechml.data.audio import audio_duration, is_pipe
-from speechml.data.datadir import TABLE_FILES, DataDir
+from speechml.data.datadir import TABLE_FILES, DataDir, parse_duration, parse_segment
 from speechml.data.languages import check_language_code
 from speechml.data.table import RawTable, TableLine, read_raw_table, sort_key, write_table
 from speechml.errors import AudioError, DataError
@@ -92,31 +92,18 @@ def _value_problem(name: str, value: str) -> str | None:
         except DataError as err:
             return err.reason
     elif name == "utt2dur":
-        return _number_problem(value, "duration")
+        return _parse_problem(parse_duration, value)
     elif name == "segments":
-        return _segment_problem(value)
+        return _parse_problem(parse_segment, value)
     return None
 
 
-def _segment_problem(value: str) -> str | None:
-    """Why ``value`` is not a valid ``segments`` value ``recording start end`` (None if it is)."""
-    fields = value.split()
-    if len(fields) != 3:
-        return f"expected 'recording start end', got {value!r}"
-    _, start, end = fields
-    problem = _number_problem(start, "start", allow_zero=True) or _number_problem(end, "end")
-    if problem is None and float(end) <= float(start):
-        problem = f"segment end {end} is not after its start {start}"
-    return problem
-
-
-def _number_problem(text: str, what: str, allow_zero: bool = False) -> str | None:
+def _parse_problem(parse: Callable[[str], object], value: str) -> str | None:
+    """Why ``parse`` (:func:`parse_duration` or :func:`parse_segment`) refuses ``value``."""
     try:
-        number = float(text)
-    except ValueError:
-        return f"{what} is not a number: {text!r}"
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        return f"{what} must be {'non-negative' if allow_zero else 'positive'}, got {text}"
+        parse(value)
+    except DataError as err:
+        return err.reason
     return None
 
 
@@ -129,13 +116,13 @@ def _first_entries(raw: RawTable) -> dict[str, TableLine]:
 
 
 def _recording(utt: str, segments: dict[str, TableLine] | None) -> str | None:
-    """The recording id of ``utt`` (None if its segment is missing or malformed)."""
+    """The recording id of ``utt``: the first field of its segment, even a malformed one
+    (None if it has no segment or an empty one)."""
     if segments is None:
         return utt
     entry = segments.get(utt)
-    if entry is None or _value_problem("segments", entry.value) is not None:
-        return None
-    return entry.value.split()[0]
+    fields = entry.value.split() if entry is not None else []
+    return fields[0] if fields else None
 
 
 @dataclass
@@ -307,7 +294,7 @@ def _check_recordings(check: _Validation, check_audio: bool, allow_pipes: bool) 
     for utt in check.first["utt2spk"]:
         recording = _recording(utt, segments)
         if recording is None:
-            continue  # missing or malformed segment: reported already
+            continue  # missing or empty segment: reported already
         users.setdefault(recording, []).append(utt)
         if recording not in wav_scp:
             if segments is None:
@@ -349,7 +336,10 @@ def _check_audio_file(
             )
             check.add("info", message, "wav.scp", entry.line, utt)
     for utt in utts if segments is not None else []:
-        end = float(segments[utt].value.split()[2])
+        try:
+            end = parse_segment(segments[utt].value).end
+        except DataError:
+            continue  # malformed: reported already
         if end > duration + SEGMENT_END_TOLERANCE:
             message = f"segment ends at {end} s, after the end of its recording ({duration:.3f} s)"
             check.add("error", message, "segments", segments[utt].line, utt)

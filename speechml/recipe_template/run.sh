@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# @@{name} (@@{iso}): the data stages and the trivial baselines, on the synthesised corpus or your data.
+# @@{name} (@@{iso}) as a tail language: data, trivial baselines, and language-dependent adapters on a
+# frozen multilingual streaming transducer, on the synthesised corpus or your data.
 #
 # Usage: ./run.sh [options]   (from egs/@@{iso}/)
-#   e.g. ./run.sh                              everything, stages 0-12
+#   e.g. ./run.sh                              everything, stages 0-27
 #        ./run.sh --stage 2 --stop-stage 3     your own data in data/{train,dev,test}
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
-# Stages 0-3 are recipes/data.sh, stages 10-12 recipes/baseline.sh; README.md says what each does.
+#        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
+# Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh; README.md says
+# what each does.
 #
 # Options:
 #   --stage N              first stage to run (default 0)
@@ -14,6 +17,10 @@
 #   --nj N                 parallel jobs inside a stage (default 2)
 #   --lang ISO             the tail language of this recipe, ISO 639-3 (default @@{iso}); the
 #                          data and baseline stages use every language of conf/corpus.yaml
+#   --labelled N           labelled tail-language utterances the base trains on (default 100)
+#   --iterations N         noisy-student iterations (default 1)
+#   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
+#   --train-opts "OPTS"    more options of every training job, e.g. "--set train.max_steps=20"
 #   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
 #   --corpus-dir DIR       where the corpus is built (default corpus/default)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
@@ -26,8 +33,11 @@ set -euo pipefail
 stage=0
 stop_stage=100
 nj=2
-# shellcheck disable=SC2034  # the tail language, for the recipes that adapt to one language
 lang=@@{iso}
+labelled=100
+iterations=1
+min_confidence=0.5
+train_opts=
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
@@ -39,3 +49,6 @@ corpus_opts=
 data.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --cmd "$train_cmd" \
   --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts"
 baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
+lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$labelled" \
+  --iterations "$iterations" --min-confidence "$min_confidence" --train-opts "$train_opts" \
+  --cmd "$train_cmd" --decode-cmd "$decode_cmd"

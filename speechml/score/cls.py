@@ -117,6 +117,7 @@ def score_classification(
     hyps: Mapping[str, str],
     utt2lang: Mapping[str, str] | None = None,
     hyp_path: str | Path | None = None,
+    data_dir: str | Path | None = None,
 ) -> ClsReport:
     """Score predicted labels against reference labels.
 
@@ -125,6 +126,7 @@ def score_classification(
         hyps: utterance id -> predicted label; a missing one counts as wrong.
         utt2lang: utterance id -> language, for per-language accuracy.
         hyp_path: where the predictions came from, named in errors and warnings.
+        data_dir: the data dir that ``utt2lang`` comes from, named in errors.
 
     Raises:
         DataError: if ``refs`` is empty, a prediction's id is not in ``refs``, or an utterance
@@ -153,7 +155,7 @@ def score_classification(
     weights = support / support.sum()
     per_lang = {}
     if utt2lang:
-        for lang, members in group_utts(utts, utt2lang, "utt2lang").items():
+        for lang, members in group_utts(utts, utt2lang, "utt2lang", data_dir).items():
             correct = sum(hyps.get(u) == refs[u] for u in members)
             per_lang[lang] = (correct / len(members), len(members))
     return ClsReport(
@@ -257,7 +259,9 @@ def score_cls_dir(data_dir: str | Path, decode_dir: str | Path) -> ClsReport:
     """
     data, refs = read_references(data_dir, "utt2label")
     hyp_path = Path(decode_dir) / "utt2label"
-    report = score_classification(refs, read_table(hyp_path), data.utt2lang or None, hyp_path)
+    report = score_classification(
+        refs, read_table(hyp_path), data.utt2lang or None, hyp_path, data_dir
+    )
     decode_dir = Path(decode_dir)
     atomic_write_text(decode_dir / "report.txt", format_report(report, title=str(decode_dir)))
     record = {"data_dir": str(data_dir), "decode_dir": str(decode_dir), **report.to_dict()}

@@ -21,6 +21,7 @@ from pathlib import Path
 from speechml.data.table import sort_key
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
+from speechml.text.normalize import collapse_whitespace
 
 #: ``words (utt-id)``: the id is the last parenthesised field, without spaces or parentheses.
 _TRN_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<utt>[^()\s]+)\)\s*$")
@@ -55,7 +56,7 @@ def read_trn(path: str | Path) -> dict[str, str]:
         if utt in hyps:
             message = f"duplicated id {utt!r} (first on line {first_line[utt]})"
             raise DataError(message, path, number)
-        hyps[utt] = " ".join(match["text"].split())
+        hyps[utt] = collapse_whitespace(match["text"])
         first_line[utt] = number
     return hyps
 
@@ -79,6 +80,6 @@ def write_trn(path: str | Path, hyps: Mapping[str, str]) -> None:
                 f"invalid id {utt!r}: ids must be non-empty, without whitespace or parentheses",
                 path,
             )
-        words = " ".join(hyps[utt].split())
+        words = collapse_whitespace(hyps[utt])
         lines.append(f"{words} ({utt})\n" if words else f"({utt})\n")
     atomic_write_text(path, "".join(lines))

@@ -1,6 +1,6 @@
 """Word and character error rates with sclite-style reports, on top of jiwer.
 
-References and hypotheses are normalised alike (:class:`~speechml.score.normalize.TextNormalizer`),
+References and hypotheses are normalised alike (:class:`~speechml.text.normalize.TextNormalizer`),
 then aligned by jiwer (Levenshtein over words, and over characters). Totals, breakdowns per
 language and per speaker and a per-utterance alignment come from the same alignments, so they
 always add up.
@@ -35,8 +35,8 @@ from speechml.data.datadir import DataDir
 from speechml.data.table import sort_key
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
-from speechml.score.normalize import TextNormalizer
 from speechml.score.trn import read_trn, write_trn
+from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
 
@@ -194,17 +194,28 @@ def match_hypotheses(
 
 
 def group_utts(
-    utts: Sequence[str], utt2group: Mapping[str, str], table: str
+    utts: Sequence[str],
+    utt2group: Mapping[str, str],
+    table: str,
+    data_dir: str | Path | None = None,
 ) -> dict[str, list[str]]:
     """Group ``utts`` by ``utt2group`` (sorted groups, utts in their order).
 
+    Args:
+        utts: the utterances to group.
+        utt2group: utterance id -> group (language, speaker).
+        table: the name of ``utt2group``'s file, e.g. ``"utt2spk"``.
+        data_dir: the data dir it was read from, if any: the error names the file in it.
+
     Raises:
-        DataError: if an utterance has no entry in ``utt2group`` (``table`` names the file).
+        DataError: if an utterance has no entry in ``utt2group``, e.g.
+            ``data/test/utt2spk: utterance u3: has no entry in utt2spk``.
     """
+    path = Path(data_dir) / table if data_dir is not None else None
     groups: dict[str, list[str]] = {}
     for utt in utts:
         if utt not in utt2group:
-            raise DataError(f"has no entry in {table}", utt=utt)
+            raise DataError(f"has no entry in {table}", path, utt=utt)
         groups.setdefault(utt2group[utt], []).append(utt)
     return {g: groups[g] for g in sorted(groups, key=sort_key)}
 
@@ -246,6 +257,7 @@ def score_wer(
     utt2lang: Mapping[str, str] | None = None,
     utt2spk: Mapping[str, str] | None = None,
     hyp_path: str | Path | None = None,
+    data_dir: str | Path | None = None,
 ) -> WerReport:
     """Score hypotheses against references (WER and CER, totals and breakdowns).
 
@@ -257,6 +269,7 @@ def score_wer(
         utt2lang: utterance id -> language, for the per-language breakdown.
         utt2spk: utterance id -> speaker, for the per-speaker breakdown.
         hyp_path: where the hypotheses came from, named in errors and warnings.
+        data_dir: the data dir that ``utt2lang`` and ``utt2spk`` come from, named in errors.
 
     Raises:
         DataError: if ``refs`` is empty, a hypothesis id is not in ``refs``, or an utterance
@@ -293,7 +306,7 @@ def score_wer(
     def breakdown(utt2group: Mapping[str, str] | None, table: str) -> dict[str, Score]:
         if not utt2group:
             return {}
-        groups = group_utts(utts, utt2group, table)
+        groups = group_utts(utts, utt2group, table, data_dir)
         return {g: sum((by_utt[u] for u in members), Score()) for g, members in groups.items()}
 
     return WerReport(
@@ -392,6 +405,7 @@ def score_decode_dir(
         utt2lang=data.utt2lang or None,
         utt2spk=data.utt2spk,
         hyp_path=hyp_path,
+        data_dir=data_dir,
     )
     label = str(decode_dir)
     summary = report.summary_lines(label)

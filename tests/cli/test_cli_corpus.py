@@ -1,7 +1,11 @@
 """``speechml corpus build``: options, overrides, reuse, and one-line errors."""
 
 import argparse
+import dataclasses
+import os
+import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +31,19 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-def test_build_defaults_to_the_shipped_config_and_all_cpus():
-    args = parse(["build", "--out", "x"])
-    assert args.config == DEFAULT_CONFIG and args.nj >= 1 and args.set == [] and not args.force
+def test_build_defaults_to_the_shipped_config_and_records_a_replayable_command(monkeypatch):
+    calls = []
+    monkeypatch.setattr(corpus, "build_corpus", lambda *a: calls.append(a))  # no synthesis
+    args = parse(["build", "--out", "x", "--set", "seed=7"])
+    assert args.func(args) == 0
+    config, out, nj, force, command, source = calls[0]
+    assert config == dataclasses.replace(CorpusConfig(), seed=7)  # the shipped config + --set
+    assert (out, nj, force, source) == ("x", os.cpu_count(), False, DEFAULT_CONFIG)
+    words = shlex.split(command)
+    assert words[:3] == ["speechml", "corpus", "build"]
+    again = parse(words[2:])  # the recorded command makes the same call
+    assert again.func(again) == 0
+    assert calls[1][:5] == calls[0][:5] and Path(calls[1][5]) == Path(source)
 
 
 def test_bad_override_is_a_config_error(tmp_path):

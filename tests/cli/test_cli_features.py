@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from speechml.cli.features import register
+from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
-from speechml.data.features import CmvnStats, GlobalCMVN
+from speechml.data.features import CmvnStats, GlobalCMVN, compute_fbank
 from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import ConfigError, DataError
 
@@ -75,7 +76,12 @@ def test_train_tokenizer(data_path, tmp_path, kind):
         assert tokenizer.vocab_size == 16
 
 
-def test_cmvn_file_is_usable_by_global_cmvn(data_path, tmp_path):
+def test_written_stats_normalise_the_training_features(data_path, tmp_path):
     run("compute-cmvn", data_path, "--out", tmp_path / "cmvn.safetensors")
     cmvn = GlobalCMVN(CmvnStats.load(tmp_path / "cmvn.safetensors"))
-    assert cmvn(torch.zeros(5, 80)).shape == (5, 80)
+    data = DataDir.read(data_path)
+    features = torch.cat([compute_fbank(load_utterance(data, utt, RATE)) for utt in data.utts])
+    normed = cmvn(features)
+    assert normed.shape == features.shape == (3 * 48, 80)
+    torch.testing.assert_close(normed.mean(dim=0), torch.zeros(80), atol=1e-3, rtol=0)
+    torch.testing.assert_close(normed.std(dim=0, correction=0), torch.ones(80), atol=1e-3, rtol=0)

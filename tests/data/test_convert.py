@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import datasets
@@ -102,6 +104,19 @@ def test_to_hf_replaces_a_dataset_but_not_other_directories(
     assert (precious / "notes.txt").read_text() == "keep me"
 
 
+def test_to_hf_output_is_readable_by_others_under_the_umask(
+    data_dir: DataDir, tmp_path: Path
+) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        datadir_to_hf(data_dir, tmp_path / "hf")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "hf").stat().st_mode) == 0o755
+    files = [p for p in (tmp_path / "hf").iterdir()]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files)
+
+
 def test_audio_bytes_are_written_to_wav_files(tmp_path: Path) -> None:
     samples = tone(0.5, 300.0)
     dataset = datasets.Dataset.from_dict(
@@ -152,6 +167,15 @@ def test_generated_ids_and_speaker_prefix(tmp_path: Path) -> None:
 
     hf_to_datadir(dataset, tmp_path / "plain", audio_root=tmp_path, speaker_prefix=False)
     assert DataDir.read(tmp_path / "plain" / "dev").utt2spk == {"dev-000000": "s_9"}
+
+
+def test_speaker_prefix_needs_the_separator(tmp_path: Path) -> None:
+    write_audio(tmp_path / "a.wav", tone(0.1), RATE)
+    rows = {"id": ["s1-a", "s10-b", "s1"], "speaker": ["s1", "s1", "s1"]}
+    rows |= {"audio": ["a.wav"] * 3, "text": ["x"] * 3}
+    hf_to_datadir(datasets.Dataset.from_dict(rows), tmp_path / "out", audio_root=tmp_path)
+    # "s10-b" starts with "s1" but is not of speaker s1: it gets the prefix.
+    assert DataDir.read(tmp_path / "out").utts == ["s1", "s1-a", "s1-s10-b"]
 
 
 def test_bad_rows_are_skipped_and_reported(tmp_path: Path) -> None:

@@ -114,7 +114,13 @@ def test_unknown_language_code(make_data_dir):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "duration must be positive"), ("-1.5", "must be positive"), ("x", "not a number")],
+    [
+        ("0", "duration must be positive"),
+        ("-1.5", "must be positive"),
+        ("x", "not a number"),
+        ("nan", "must be a finite number"),
+        ("inf", "must be a finite number"),
+    ],
 )
 def test_bad_durations(make_data_dir, value, message):
     path = make_data_dir(utt2dur=True)
@@ -189,6 +195,32 @@ def test_segments(make_data_dir):
     problems = validate_data_dir(path)
     _found(problems, "error", "segments", 1, first, "recording 'other' has no entry in wav.scp")
     _found(problems, "error", "segments", 2, second, "segment end 0.5 is not after its start 0.7")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["rec 0.5 1.0 extra", "rec 0.5", "rec nan 1.0", "rec -0.5 1.0", "rec 0.5 inf", "rec 1 0.5"],
+)
+def test_validate_and_read_refuse_the_same_segments_alike(make_data_dir, value):
+    path = make_data_dir(num_utts=2, num_speakers=1, seconds=1.0)
+    first, second = DataDir.read(path).utts
+    _rewrite(path, "wav.scp", [f"rec {path / 'audio' / first}.wav"])
+    _rewrite(path, "segments", [f"{first} rec 0.0 0.5", f"{second} {value}"])
+    with pytest.raises(DataError) as err:
+        DataDir.read(path)
+    assert (err.value.path, err.value.line) == (str(path / "segments"), 2)
+    problems = validate_data_dir(path, check_audio=True)
+    assert problems == [Problem("error", str(path / "segments"), 2, second, err.value.reason)]
+
+
+def test_a_malformed_segment_still_uses_its_recording(make_data_dir):
+    path = make_data_dir(num_utts=2, num_speakers=1, seconds=1.0)
+    first, second = DataDir.read(path).utts
+    _rewrite(path, "wav.scp", [f"{u} {path / 'audio' / u}.wav" for u in (first, second)])
+    _rewrite(path, "segments", [f"{first} {first} 0.0 0.5", f"{second} {second} 0.5"])
+    problems = validate_data_dir(path, check_audio=True)
+    _found(problems, "error", "segments", 2, second, "expected 'recording start end'")
+    assert len(problems) == 1  # no "recording used by no utterance" warning
 
 
 def test_check_audio_reports_missing_corrupt_and_empty_files(make_data_dir):

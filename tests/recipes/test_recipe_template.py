@@ -75,7 +75,8 @@ def amh(tmp_path: Path, capsys) -> Path:
 def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
     files = sorted(str(p.relative_to(amh)) for p in amh.rglob("*") if p.is_file())
     assert files == [
-        "README.md", "cmd.sh", "conf/corpus.yaml", "local/README.md", "path.sh", "run.sh"
+        "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml", "conf/corpus.yaml",
+        "conf/finetune.yaml", "local/README.md", "path.sh", "run.sh",
     ]  # fmt: skip
     assert os.access(amh / "run.sh", os.X_OK)
     assert not os.access(amh / "path.sh", os.X_OK)
@@ -95,7 +96,7 @@ def test_rendered_run_sh_help_works(amh: Path) -> None:
         ["./run.sh", "--help"], cwd=amh, env=env, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Amharic (amh): ")
+    assert result.stdout.startswith("Amharic (amh) as a tail language")
     for option in ("--stage", "--stop-stage", "--nj", "--lang", "--corpus-opts", "--train-cmd"):
         assert f"\n  {option} " in result.stdout
     assert "Current values:" in result.stdout

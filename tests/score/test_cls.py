@@ -103,6 +103,20 @@ def test_score_cls_dir_writes_report_json_and_png(tmp_path: Path) -> None:
     assert not list(decode.glob(".*.tmp"))
 
 
+def test_label_without_language_names_the_utt2lang_file(tmp_path: Path) -> None:
+    langs = {u: lang for u, lang in LANGS.items() if u != "u2"}
+    DataDir(wav_scp={u: "/a.wav" for u in REFS}, utt2spk={u: u for u in REFS}).write(
+        tmp_path / "data"
+    )
+    write_table(tmp_path / "data" / "utt2label", REFS)
+    write_table(tmp_path / "data" / "utt2lang", langs)
+    write_table(tmp_path / "decode" / "utt2label", HYPS)
+    with pytest.raises(DataError) as err:
+        score_cls_dir(tmp_path / "data", tmp_path / "decode")
+    utt2lang = tmp_path / "data" / "utt2lang"
+    assert str(err.value) == f"{utt2lang}: utterance u2: has no entry in utt2lang"
+
+
 def test_score_cls_dir_needs_reference_labels(tmp_path: Path) -> None:
     DataDir(wav_scp={"u1": "/a.wav"}, utt2spk={"u1": "s"}).write(tmp_path / "data")
     with pytest.raises(DataError, match=r"no references to score against \(utt2label is missing"):

@@ -15,9 +15,9 @@ import pytest
 
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
-from speechml.score.normalize import TextNormalizer
 from speechml.score.trn import read_trn, write_trn
 from speechml.score.wer import ErrorCounts, format_alignment, score_decode_dir, score_wer
+from speechml.text.normalize import TextNormalizer
 
 SCORE_LINE = re.compile(
     r"^%(WER|CER) (\d+\.\d\d) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \] (.+)$"
@@ -118,12 +118,6 @@ def test_normalisation_case_punctuation_and_nfc() -> None:
     assert nfd.total.words.sub == 1
 
 
-def test_normalizer_keeps_symbols_and_combining_marks() -> None:
-    normalize = TextNormalizer()
-    assert normalize("  $5 + <unk>\tयह  ") == "$5 + <unk> यह"
-    assert normalize("don't-stop") == "don t stop"
-
-
 def test_missing_hypotheses_are_deletions_and_reported(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         report = score_wer({"u1": "a b", "u2": "c d e"}, {"u1": "a b"})
@@ -203,6 +197,17 @@ def test_score_decode_dir_writes_every_report(
     assert record["missing"] == ["e2"] and record["num_utts"] == 3
     assert record["decode_dir"] == str(decode)
     assert report.total.words.errors == 4
+
+
+def test_transcript_without_speaker_names_the_utt2spk_file(tmp_path: Path) -> None:
+    data_dir, decode = write_dirs(tmp_path)
+    with (data_dir / "text").open("a", encoding="utf-8") as text:
+        text.write("z9 stray transcript\n")
+    with (data_dir / "utt2lang").open("a", encoding="utf-8") as utt2lang:
+        utt2lang.write("z9 eng\n")
+    with pytest.raises(DataError) as err:
+        score_decode_dir(data_dir, decode)
+    assert str(err.value) == f"{data_dir / 'utt2spk'}: utterance z9: has no entry in utt2spk"
 
 
 def test_score_decode_dir_without_text_is_an_error(tmp_path: Path) -> None:

@@ -15,12 +15,7 @@ import babel
 from speechml.data.corpus.config import SPLITS, CorpusConfig
 from speechml.data.corpus.plan import Utterance
 from speechml.data.languages import language_name
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+from speechml.text.markdown import markdown_table
 
 
 def render_readme(
@@ -84,7 +79,7 @@ The resolved config is `corpus.yaml`; `.done` marks a finished build.
 - `wav/<lang>/<split>/<utt>.wav`: 16-bit mono WAV at {config.sample_rate} Hz.
 
 ## Languages
-{_table(["code", "name", "script", "CLDR locale", "espeak-ng voice"], lang_rows)}
+{markdown_table(["code", "name", "script", "CLDR locale", "espeak-ng voice"], lang_rows)}
 
 ## Texts and labels
 Each utterance names {low} to {high} items of one class, joined by the locale's list pattern
@@ -96,15 +91,15 @@ Texts may repeat across splits: the splits differ by voice.
 
 Usable items per class:
 
-{_table(["language", *config.classes], class_rows)}
+{markdown_table(["language", *config.classes], class_rows)}
 
 ## Speakers
 A speaker is an espeak-ng voice variant at one speed (words per minute: {config.speeds}) and
 one pitch ({config.pitches}); ids look like `kat-m3-s160-p45`. Splits have disjoint variants:
 dev and test voices are never heard in training. Speakers per language:
 
-{_table(["split", "variants", "speakers"], speaker_rows)}
+{markdown_table(["split", "variants", "speakers"], speaker_rows)}
 
 ## Size
-{_table(size_header, size_rows)}
+{markdown_table(size_header, size_rows)}
 """

@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,10 +161,22 @@ def synthesize_to_wav(job: SynthJob) -> float:
 def synthesize_all(jobs: Sequence[SynthJob], nj: int = 1) -> list[float]:
     """Run ``jobs`` in ``nj`` threads with a progress bar; durations (s) in job order.
 
+    The first job that fails (or an interrupt) cancels the jobs not started yet, and its error
+    is raised once the running ones have finished: a failed build stops at once, and the WAV
+    files written so far are complete (a rerun keeps them).
+
     Threads suffice: the work is done by espeak-ng processes, soxr and libsndfile, which run
     outside Python's lock, and threads need no ``if __name__ == "__main__"`` guard in the
     caller's script, unlike worker processes.
     """
     with ThreadPoolExecutor(max(1, nj)) as pool:
-        results = pool.map(synthesize_to_wav, jobs)
-        return list(tqdm(results, total=len(jobs), desc="synthesising", unit="utt"))
+        futures = [pool.submit(synthesize_to_wav, job) for job in jobs]
+        try:
+            for done in tqdm(
+                as_completed(futures), total=len(jobs), desc="synthesising", unit="utt"
+            ):
+                done.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        return [future.result() for future in futures]

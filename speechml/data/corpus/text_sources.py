@@ -32,7 +32,7 @@ from babel.lists import format_list
 
 from speechml.config import Registry
 from speechml.errors import ConfigError
-from speechml.score.normalize import TextNormalizer
+from speechml.text.normalize import TextNormalizer
 from speechml.text.script import scripts_in
 
 if TYPE_CHECKING:
