@@ -60,3 +60,27 @@ def test_loss_falls_on_a_tiny_batch(kind, second_pass):
 def test_unknown_predictor_is_a_config_error():
     with pytest.raises(ConfigError, match="stateless"):
         tiny_model(kind="transformer")
+
+
+def test_parallel_rnnt_loss_equals_one_call():
+    import torchaudio
+
+    from speechml.asr.transducer import rnnt_loss_sum
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, 4, 9, generator=gen, requires_grad=True)
+    targets = torch.randint(1, 9, (5, 3), generator=gen)
+    lengths, target_lengths = torch.tensor([7, 6, 7, 3, 5]), torch.tensor([3, 2, 1, 3, 0])
+    reference = torchaudio.functional.rnnt_loss(
+        logits, targets.int(), lengths.int(), target_lengths.int(), blank=0, reduction="sum"
+    )
+    (grad_reference,) = torch.autograd.grad(reference, logits)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        parallel = rnnt_loss_sum(logits, targets, lengths, target_lengths, blank=0)
+    finally:
+        torch.set_num_threads(threads)
+    (grad,) = torch.autograd.grad(parallel, logits)
+    torch.testing.assert_close(parallel, reference)
+    torch.testing.assert_close(grad, grad_reference)
