@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,8 @@ class EncoderConfig:
     dropout: float = 0.1  # dropout probability
     chunk_size: int = 16  # frames per attention chunk after subsampling (40 ms each)
     left_chunks: int = 4  # chunks of history each frame may attend to; -1: all
+    positional_encoding: Literal["none", "sinusoidal"] = "none"  # none: the convolutions give
+    # position (as torchaudio's Conformer); sinusoidal: x * sqrt(d_model) + absolute encodings
 
 
 @dataclass
@@ -257,7 +260,7 @@ class ConformerEncoder(nn.Module):
         x, _ = self.subsampling(feats)
         out_lengths = self.output_lengths(lengths)
         t = x.shape[1]
-        x = self.input_dropout(x + sinusoidal_positions(0, t, x.shape[2], x.device))
+        x = self.input_dropout(self._add_positions(x, 0))
         pad_mask = torch.arange(t, device=x.device)[None, :] >= out_lengths[:, None]  # (B, T)
         keys_ok = ~pad_mask[:, None, :]
         chunk_mask = chunk_attention_mask(
@@ -278,6 +281,13 @@ class ConformerEncoder(nn.Module):
             second = x
         return EncoderOutput(causal=causal, lengths=out_lengths, second_pass=second)
 
+    def _add_positions(self, x: Tensor, start: int) -> Tensor:
+        """Add the configured positional encoding to frames ``start..`` of ``x`` (B, T, D)."""
+        if self.config.positional_encoding == "none":
+            return x
+        d = x.shape[2]
+        return x * math.sqrt(d) + sinusoidal_positions(start, x.shape[1], d, x.device)
+
     def init_stream(self) -> StreamState:
         """An empty state for :meth:`forward_chunk`."""
         n = len(self.layers)
@@ -291,7 +301,7 @@ class ConformerEncoder(nn.Module):
         """
         x, sub_cache = self.subsampling(feats, state.subsampling or None)
         b, t, d = x.shape
-        x = x + sinusoidal_positions(state.frames_done, t, d, x.device)
+        x = self._add_positions(x, state.frames_done)
         limit = self._history_limit()
         histories, conv_caches = [], []
         for i, layer in enumerate(self.layers):

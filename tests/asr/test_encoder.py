@@ -55,7 +55,11 @@ def test_future_frames_never_change_past_chunks_of_the_causal_pass(encoder):
     )  # the second pass sees all
 
 
-def test_streaming_equals_full_pass_with_the_same_chunk_mask(encoder):
+@pytest.mark.parametrize("positions", ["none", "sinusoidal"])
+def test_streaming_equals_full_pass_with_the_same_chunk_mask(positions):
+    torch.manual_seed(0)
+    config = EncoderConfig(**{**CONFIG.__dict__, "positional_encoding": positions})
+    encoder = ConformerEncoder(config).eval()
     feats = torch.randn(1, 75, 20)
     full = encoder(feats, torch.tensor([75])).causal
     state = encoder.init_stream()
