@@ -41,8 +41,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +52,7 @@ from torch import Tensor, nn
 from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.config import from_dict, read_json, to_dict
 from speechml.errors import ConfigError, SpeechmlError
-from speechml.io import atomic_path, atomic_write_text
+from speechml.io import atomic_dir, atomic_path, atomic_write_text
 
 PEFT_TYPE = "SPEECHML_BOTTLENECK"  # adapter_config.json's peft_type
 ADAPTER_CONFIG = "adapter_config.json"
@@ -479,17 +477,13 @@ def save_multilingual(model: Transducer, out_dir: str | Path) -> Path:
     written beside it and then swapped in whole, so no adapter of an earlier save remains.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".{ADAPTERS_DIR}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    for lang in adapter_languages(model):
-        save_adapter(model, lang, staging / lang)
-    staging.mkdir(exist_ok=True)
-    with atomic_path(out_dir / BASE_WEIGHTS) as tmp:
-        save_file(_cpu_state(base_state_dict(model)), str(tmp))
-    atomic_write_text(out_dir / MODEL_CONFIG, json.dumps(to_dict(model.config), indent=1) + "\n")
-    shutil.rmtree(out_dir / ADAPTERS_DIR, ignore_errors=True)
-    os.replace(staging, out_dir / ADAPTERS_DIR)
+    with atomic_dir(out_dir / ADAPTERS_DIR) as staging:
+        for lang in adapter_languages(model):
+            save_adapter(model, lang, staging / lang)
+        with atomic_path(out_dir / BASE_WEIGHTS) as tmp:
+            save_file(_cpu_state(base_state_dict(model)), str(tmp))
+        config = json.dumps(to_dict(model.config), indent=1) + "\n"
+        atomic_write_text(out_dir / MODEL_CONFIG, config)
     return out_dir
 
 

@@ -3,14 +3,14 @@
 Layout of ``<exp>/checkpoints/step-000500/``: ``model.safetensors`` (the model's state dict),
 ``trainer_state.pt`` (optimizer, scheduler, RNG, position in the data; loaded with
 ``torch.load(weights_only=True)``, so it cannot run code) and ``meta.json`` (step, metrics).
-A checkpoint is written into a temporary directory that is renamed when complete: a killed run
-never leaves a half-written checkpoint that looks valid.
+A checkpoint is written into a temporary directory that is renamed when complete
+(:func:`speechml.io.atomic_dir`): a killed run never leaves a half-written checkpoint that
+looks valid.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from speechml.errors import SpeechmlError
+from speechml.io import atomic_dir
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
@@ -49,15 +50,11 @@ def save_checkpoint(
 ) -> Path:
     """Write ``directory/step-XXXXXX`` atomically and return its path."""
     final = directory / f"step-{step:06d}"
-    tmp = directory / f".step-{step:06d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(model_state(model), str(tmp / MODEL_FILE))
-    torch.save(trainer_state, tmp / STATE_FILE)
-    meta = {"step": step, "metrics": metrics or {}}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    with atomic_dir(final) as tmp:
+        save_file(model_state(model), str(tmp / MODEL_FILE))
+        torch.save(trainer_state, tmp / STATE_FILE)
+        meta = {"step": step, "metrics": metrics or {}}
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return final
 
 
