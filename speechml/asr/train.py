@@ -104,12 +104,14 @@ def make_valid_fn(
             )
             _route(model, batch, language)
             feats, lengths = batch["feats"].to(device), batch["feat_lengths"].to(device)
-            loss, _ = model(
-                feats, lengths, batch["targets"].to(device), batch["target_lengths"].to(device)
+            out = model.encoder(feats, lengths)
+            targets, target_lengths = (
+                batch["targets"].to(device),
+                batch["target_lengths"].to(device),
             )
+            loss, _ = model.loss(out, targets, target_lengths)
             n = int(batch["target_lengths"].sum())
             loss_sum, tokens = loss_sum + float(loss) * n, tokens + n
-            out = model.encoder(feats, lengths)
             found = greedy_search(model, out.causal, out.lengths)
             for utt, hyp in zip(batch["utts"], found, strict=True):
                 hyps[utt] = recognizer.tokenizer.decode(hyp.tokens)

@@ -201,7 +201,13 @@ class Transducer(nn.Module):
             feats: (B, T, F) features; feat_lengths: (B,).
             targets: (B, U) token ids padded with anything; target_lengths: (B,).
         """
-        out: EncoderOutput = self.encoder(feats, feat_lengths)
+        return self.loss(self.encoder(feats, feat_lengths), targets, target_lengths)
+
+    def loss(
+        self, out: EncoderOutput, targets: Tensor, target_lengths: Tensor
+    ) -> tuple[Tensor, dict[str, float]]:
+        """The loss of :meth:`forward` from encoder outputs already computed (e.g. to decode
+        the same outputs during validation)."""
         tokens = target_lengths.sum().clamp(min=1)
         w = self.config.ctc_weight
         rnnt, ctc = self._pass_losses(out.causal, out.lengths, targets, target_lengths)
