@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import send_to_device, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -109,16 +109,6 @@ def best_checkpoint(
         return None
     sign = 1 if mode == "min" else -1
     return min(reversed(scored), key=lambda c: sign * c.metrics[metric])
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
 
 
 class Trainer:
@@ -284,7 +274,7 @@ class Trainer:
         skipped, started, first_step = 0, time.monotonic(), self.step
         while self.step < config.max_steps:
             for batch in self._batches():
-                batch = _to_device(batch, self.accelerator.device)
+                batch = send_to_device(batch, self.accelerator.device)
                 with self.accelerator.autocast():
                     loss, stats = self.loss_fn(self.model, batch)
                 self.batch_in_epoch += 1
