@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -153,11 +154,7 @@ def modified_beam_search(
                         origin.setdefault((*key, token), (k, token))
                 for new_key, score in extensions:
                     old = scores.get(new_key)
-                    scores[new_key] = (
-                        score
-                        if old is None
-                        else float(torch.logaddexp(torch.tensor(old), torch.tensor(score)))
-                    )
+                    scores[new_key] = score if old is None else float(np.logaddexp(old, score))
             kept = sorted(scores, key=lambda key: -scores[key])[:beam]
             new_beams = {}
             for key in kept:
