@@ -78,56 +78,24 @@ def test_model_dir_round_trip_and_streaming(trained):
     assert loaded.decode_data_dir(test, method="streaming").texts == full.texts
 
 
+def decode(model, data, out, *options) -> int:
+    """``speechml asr decode`` through the CLI; returns its exit status."""
+    return main(["asr", "decode", "--model", str(model), "--data", str(data), "--out", str(out),
+                 *options])  # fmt: skip
+
+
 def test_cli_decode_methods_and_scoring(trained):
     data, root, _ = trained
     model = root / "exp" / "model"
     for method in ("greedy", "beam", "streaming"):
         out = root / f"decode_{method}"
-        assert (
-            main(
-                [
-                    "asr",
-                    "decode",
-                    "--model",
-                    str(model),
-                    "--data",
-                    str(data),
-                    "--out",
-                    str(out),
-                    "--method",
-                    method,
-                ]
-            )
-            == 0
-        )
+        assert decode(model, data, out, "--method", method) == 0
         assert len((out / "hyp.trn").read_text().splitlines()) == 8
         assert (out / "rtf").read_text().startswith("RTF ")
-    assert (
-        main(
-            [
-                "asr",
-                "decode",
-                "--model",
-                str(model),
-                "--data",
-                str(data),
-                "--out",
-                str(root / "decode_2nd"),
-                "--second-pass",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(["score", "wer", "--data", str(data), "--decode-dir", str(root / "decode_greedy")])
-        == 0
-    )
-    assert (
-        main(
-            ["asr", "decode", "--model", str(root), "--data", str(data), "--out", str(root / "bad")]
-        )
-        == 1
-    )  # not a model dir: one-line error
+    assert decode(model, data, root / "decode_2nd", "--second-pass") == 0
+    score = ["score", "wer", "--data", str(data), "--decode-dir", str(root / "decode_greedy")]
+    assert main(score) == 0
+    assert decode(root, data, root / "bad") == 1  # not a model dir: one-line error
 
 
 def test_model_dir_with_adapters_saves_and_loads(trained):
@@ -218,46 +186,27 @@ def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained):
     assert Recognizer.load(merged).decode_data_dir(test).texts == with_adapter
 
 
+def pseudo_label(model, data, out, min_confidence, *options) -> int:
+    """``speechml asr pseudo-label`` through the CLI; returns its exit status."""
+    return main(["asr", "pseudo-label", "--model", str(model), "--data", str(data),
+                 "--out", str(out), "--min-confidence", str(min_confidence), *options])  # fmt: skip
+
+
 def test_pseudo_labels_are_filtered_and_reported(trained):
     data, root, _ = trained
+    model = root / "exp" / "model"
     out = root / "pseudo"
-    assert main(
-        [
-            "asr",
-            "pseudo-label",
-            "--model",
-            str(root / "exp" / "model"),
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--min-confidence",
-            "0",
-        ]
-    ) in (0, 1)
+    assert pseudo_label(model, data, out, 0) in (0, 1)
     report = out / "pseudo_label_report.txt"
     if report.is_file():  # at least one non-empty hypothesis from the tiny model
         lines = report.read_text().splitlines()
         assert len(lines) == 1 + 8
         kept = [x.split()[0] for x in lines[1:] if x.endswith(" kept")]
         assert sorted(DataDir.read(out).text) == sorted(kept)
-    assert (
-        main(
-            [
-                "asr",
-                "pseudo-label",
-                "--model",
-                str(root / "exp" / "model"),
-                "--data",
-                str(data),
-                "--out",
-                str(root / "none"),
-                "--min-confidence",
-                "1",
-            ]
-        )
-        == 1
-    )
+    assert pseudo_label(model, data, root / "none", 1) == 1
+    # nothing kept, but labelled data to combine with: the student gets the labelled data
+    assert pseudo_label(model, data, root / "student", 1, "--combine-with", str(data)) == 0
+    assert len(DataDir.read(root / "student")) == 8
 
 
 def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained):
