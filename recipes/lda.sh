@@ -124,13 +124,18 @@ if stage_begin 24 "merge the adapters" exp/.done/24.merge "$base/model" "$lda/ad
   stage_done exp/.done/24.merge
 fi
 
-decodes=("$base:greedy" "$merged:greedy" "$finetune:greedy" "$base:streaming" "$merged:streaming")
+# system:method:decode dir of every decoding of data/test
+decodes=()
+for system in "$base" "$merged" "$finetune"; do
+  decodes+=("$system:greedy:$system/decode_test")
+done
+for system in "$base" "$merged"; do
+  decodes+=("$system:streaming:$system/decode_test_streaming")
+done
 if stage_begin 25 "decode" exp/.done/25.decode data/test "$base/model" "$merged/model" \
   "$finetune/model"; then
   for entry in "${decodes[@]}"; do
-    system=${entry%%:*} method=${entry##*:}
-    out=$system/decode_test
-    [[ $method == greedy ]] || out=${out}_$method
+    IFS=: read -r system method out <<<"$entry"
     "${decoder[@]}" "$system/log/decode_test_$method.log" \
       speechml asr decode --model "$system/model" --data data/test --out "$out" --method "$method"
   done
@@ -139,9 +144,7 @@ fi
 
 if stage_begin 26 "score" exp/.done/26.score exp/.done/25.decode; then
   for entry in "${decodes[@]}"; do
-    system=${entry%%:*} method=${entry##*:}
-    out=$system/decode_test
-    [[ $method == greedy ]] || out=${out}_$method
+    IFS=: read -r system method out <<<"$entry"
     "${decoder[@]}" "$system/log/score_test_$method.log" \
       speechml score wer --data data/test --decode-dir "$out"
   done
