@@ -142,8 +142,26 @@ class FeedForward(nn.Module):
         return self.net(x)
 
 
+class ConvNorm(nn.BatchNorm1d):
+    """BatchNorm of the convolution module over the channels of ``(B, D, T)``.
+
+    BatchNorm, as in the Conformer paper, rather than LayerNorm: with LayerNorm here the encoder
+    learned several times slower (on 16 utterances, CTC loss 1.7 instead of 0.04 after 100
+    steps). At inference it is a per-frame affine map, so streaming is unaffected. A frozen
+    norm (``weight.requires_grad`` False, e.g. the base under adapters) normalises with its
+    running statistics and never updates them, so a frozen base stays bit-identical.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight.requires_grad:
+            return super().forward(x)
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+        )
+
+
 class ConvModule(nn.Module):
-    """Conformer convolution: pointwise + GLU, depthwise (causal or centred), LayerNorm, SiLU."""
+    """Conformer convolution: pointwise + GLU, depthwise (causal or centred), BatchNorm, SiLU."""
 
     def __init__(self, d_model: int, kernel: int, dropout: float, causal: bool) -> None:
         super().__init__()
@@ -151,7 +169,7 @@ class ConvModule(nn.Module):
         self.norm_in = nn.LayerNorm(d_model)
         self.pointwise_in = nn.Conv1d(d_model, 2 * d_model, 1)
         self.depthwise = nn.Conv1d(d_model, d_model, kernel, groups=d_model)
-        self.norm_mid = nn.LayerNorm(d_model)
+        self.norm_mid = ConvNorm(d_model)
         self.pointwise_out = nn.Conv1d(d_model, d_model, 1)
         self.dropout = nn.Dropout(dropout)
 
@@ -175,7 +193,7 @@ class ConvModule(nn.Module):
             y = F.pad(y, ((self.kernel - 1) // 2, self.kernel // 2))
             new_cache = y[:, :, :0]
         y = self.depthwise(y)
-        y = F.silu(self.norm_mid(y.transpose(1, 2))).transpose(1, 2)
+        y = F.silu(self.norm_mid(y))
         return self.dropout(self.pointwise_out(y).transpose(1, 2)), new_cache
 
 
