@@ -68,6 +68,7 @@ def test_unknown_key_is_an_error_naming_the_file(tmp_path):
         ({"classes": ["month", "planet"]}, "unknown class 'planet'"),
         ({"items_per_utt": (3, 1)}, "items_per_utt"),
         ({"pitches": [120]}, "pitches"),
+        ({"noise_floor_db": 6.0}, "noise_floor_db"),
     ],
 )
 def test_check_config_refuses_bad_configs(change, message):
@@ -240,3 +241,15 @@ def test_unknown_espeak_voice_or_variant_names_language_and_file(tmp_path):
 def test_synthesize_returns_espeak_audio():
     samples, rate = synth.synthesize("-v hello", "en+m3", 160, 45)  # text is never an option
     assert rate == synth.ESPEAK_RATE and samples.dtype == np.float32 and samples.size > 5000
+
+
+@pytest.mark.espeak
+@espeak
+def test_silence_carries_the_configured_noise_floor_not_digital_zero(tiny_corpus):
+    wav = sorted((tiny_corpus / "wav").rglob("*.wav"))[0]
+    samples, _ = soundfile.read(wav, dtype="float32")
+    windows = samples[: len(samples) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    quietest = windows[np.argmin(np.mean(windows**2, axis=1))]  # 10 ms of a pause
+    assert np.count_nonzero(quietest) > 80
+    level = 20 * np.log10(np.sqrt(np.mean(quietest**2)))
+    assert -96 < level < -84  # -90 dBFS, quantised to 16 bits

@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from speechml.data.corpus import synth
@@ -43,3 +44,13 @@ def test_durations_come_back_in_job_order(monkeypatch, tmp_path):
         synth.SynthJob(f"u{i}", str(tmp_path / "x.wav"), "a", "en", i, 50, 16000) for i in range(9)
     ]
     assert synth.synthesize_all(jobs, nj=3) == [float(i) for i in range(9)]
+
+
+def test_noise_floor_has_its_level_and_is_the_same_for_the_same_utterance():
+    silence = np.zeros(16000, np.float32)
+    first = synth.add_noise_floor(silence, -60.0, "utt-1")
+    assert 20 * np.log10(np.sqrt(np.mean(first.astype(np.float64) ** 2))) == pytest.approx(
+        -60, abs=0.2
+    )
+    assert np.array_equal(first, synth.add_noise_floor(silence, -60.0, "utt-1"))
+    assert not np.array_equal(first, synth.add_noise_floor(silence, -60.0, "utt-2"))

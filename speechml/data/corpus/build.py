@@ -157,6 +157,7 @@ def build_corpus(
             speed=utt.speaker.speed,
             pitch=utt.speaker.pitch,
             sample_rate=config.sample_rate,
+            noise_floor_db=config.noise_floor_db,
         )
         for utt in plan
     ]

@@ -100,6 +100,9 @@ class CorpusConfig:
     speeds: list[int] = field(default_factory=lambda: [140, 165, 190])  # words/min (espeak -s)
     pitches: list[int] = field(default_factory=lambda: [35, 50, 65])  # 0-99 (espeak -p)
     sample_rate: int = 16000  # Hz of the written WAVs (espeak-ng's 22050 Hz resampled by soxr)
+    noise_floor_db: float | None = -90.0  # dBFS of the Gaussian noise added to every WAV, as in a
+    # real recording (espeak-ng's silence is digital zero, whose log-mel energies of -15.9 would
+    # dominate the feature statistics); None: no noise
 
 
 def check_config(config: CorpusConfig, source: str | Path = "") -> None:
@@ -160,3 +163,5 @@ def check_config(config: CorpusConfig, source: str | Path = "") -> None:
         fail(f"pitches: expected values in 0..99, got {config.pitches}")
     if config.sample_rate <= 0:
         fail("sample_rate: must be positive")
+    if config.noise_floor_db is not None and not -150 <= config.noise_floor_db < 0:
+        fail(f"noise_floor_db: expected dBFS in -150..0 or null, got {config.noise_floor_db}")

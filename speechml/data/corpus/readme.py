@@ -76,7 +76,8 @@ The resolved config is `corpus.yaml`; `.done` marks a finished build.
 ## Layout
 - `data/<lang>/<split>/`: Kaldi data dirs (`wav.scp`, `text`, `utt2spk`, `spk2utt`, `utt2lang`,
   `utt2dur`, `utt2label`).
-- `wav/<lang>/<split>/<utt>.wav`: 16-bit mono WAV at {config.sample_rate} Hz.
+- `wav/<lang>/<split>/<utt>.wav`: 16-bit mono WAV at {config.sample_rate} Hz
+  (noise floor: {config.noise_floor_db} dBFS).
 
 ## Languages
 {markdown_table(["code", "name", "script", "CLDR locale", "espeak-ng voice"], lang_rows)}

@@ -23,6 +23,7 @@ import io
 import re
 import shutil
 import subprocess
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -142,6 +143,20 @@ class SynthJob:
     speed: int  # words per minute
     pitch: int  # 0-99
     sample_rate: int  # Hz of the written file
+    noise_floor_db: float | None = None  # dBFS of Gaussian noise added, seeded by ``utt``
+
+
+def add_noise_floor(samples: np.ndarray, level_db: float, seed_text: str) -> np.ndarray:
+    """``samples`` plus Gaussian noise of RMS ``level_db`` dBFS, the same for the same text.
+
+    Example:
+        >>> quiet = add_noise_floor(np.zeros(16000, np.float32), -90.0, "utt1")
+        >>> round(20 * float(np.log10(np.sqrt(np.mean(quiet**2)))))
+        -90
+    """
+    rng = np.random.default_rng(zlib.crc32(seed_text.encode()))
+    noise = rng.standard_normal(len(samples)) * 10 ** (level_db / 20)
+    return (samples + noise).astype(np.float32)
 
 
 def synthesize_to_wav(job: SynthJob) -> float:
@@ -154,6 +169,8 @@ def synthesize_to_wav(job: SynthJob) -> float:
     samples, rate = synthesize(job.text, job.voice, job.speed, job.pitch, job.utt)
     if rate != job.sample_rate:
         samples = soxr.resample(samples, rate, job.sample_rate, quality="HQ")
+    if job.noise_floor_db is not None:
+        samples = add_noise_floor(samples, job.noise_floor_db, job.utt)
     write_audio(job.wav, samples, job.sample_rate)
     return len(samples) / job.sample_rate
 
