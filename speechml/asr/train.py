@@ -45,7 +45,6 @@ from speechml.data.ops import random_utts, subset_data_dir
 from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import DataError
 from speechml.score.wer import score_wer
-from speechml.train.checkpoint import average_checkpoints, list_checkpoints, load_model_weights
 from speechml.train.trainer import TrainConfig, Trainer
 
 logger = logging.getLogger(__name__)
@@ -167,21 +166,10 @@ def train_recognizer(
         exp_dir,
         valid_fn=make_valid_fn(dev_set, recognizer, language),
     )
-    result = trainer.fit()
+    recognizer.model, _ = trainer.fit_best(config.average_last)
     if recognizer.tokenizer.unknown:
         unknown = dict(recognizer.tokenizer.unknown.most_common(10))
         logger.warning("characters outside the vocabulary (mapped to <unk>): %s", unknown)
-    final = trainer.unwrapped
-    if config.average_last > 0:
-        paths = [c.path for c in list_checkpoints(trainer.checkpoint_dir)][-config.average_last :]
-        final.load_state_dict(average_checkpoints(paths))
-        logger.info("final model: average of %d checkpoints", len(paths))
-    elif result.best is not None:
-        load_model_weights(final, result.best.path)
-        logger.info(
-            "final model: best checkpoint %s %s", result.best.path.name, result.best.metrics
-        )
-    recognizer.model = final.eval()
     recognizer.save(exp_dir / "model")
     return recognizer
 

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from speechml import __version__
 from speechml.errors import SpeechmlError
@@ -36,6 +36,11 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "streaming transducer ASR: train, adapters, pseudo-labels, merge, decode",
         ("speechml.cli.asr",),
     ),
+    "cls": (
+        "semantic classification of speech: n-gram and text classifiers (on transcripts or ASR "
+        "hypotheses), end-to-end speech classifiers; train, predict",
+        ("speechml.cli.cls",),
+    ),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 
@@ -52,8 +57,12 @@ def add_overrides(parser: argparse.ArgumentParser, example: str = "train.max_ste
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every group and verb."""
+def build_parser(verbs_of: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every group, with the verbs of the groups in ``verbs_of`` (None: all).
+
+    A group's verb modules import what its verbs need (torch, transformers, scikit-learn...),
+    so :func:`main` registers the verbs of the group on the command line only.
+    """
     parser = argparse.ArgumentParser(
         prog="speechml", description="Adapt speech models to new and under-served languages."
     )
@@ -63,16 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, modules) in GROUPS.items():
         group = groups.add_parser(name, help=help_text, description=help_text)
         verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
-        for module in modules:
-            importlib.import_module(module).register(verbs)
+        if verbs_of is None or name in verbs_of:
+            for module in modules:
+                importlib.import_module(module).register(verbs)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``speechml`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # for experiment replay scripts
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The group is the first argument that is not an option (the top level has no valued option).
+    group = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser({group} if group else set()).parse_args(argv)
+    args.argv = argv  # for experiment replay scripts
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -5,12 +5,13 @@ accelerate chooses the device (CPU or a GPU), mixed precision and, under ``torch
 need around it: duration-bucketed batches with a resumable order, AdamW with warm-up, gradient
 clipping, atomic safetensors checkpoints, resume from the last checkpoint, best-checkpoint
 tracking by a validation metric, TensorBoard and JSON-lines logs, a tqdm bar and a PNG of the
-training curves.
+training curves. :meth:`Trainer.fit_best` also gives back the final model: the best checkpoint's
+weights, or the average of the last checkpoints.
 
 Example:
     >>> trainer = Trainer(model, loss_fn, dataset, durations, collate, TrainConfig(max_steps=100),
     ...                   "exp/tiny", valid_fn=lambda m: {"valid_loss": 1.0})  # doctest: +SKIP
-    >>> result = trainer.fit()  # doctest: +SKIP
+    >>> model, result = trainer.fit_best()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from speechml.data.batching import DurationBatchSampler
 from speechml.train.checkpoint import (
     CheckpointInfo,
+    average_checkpoints,
     list_checkpoints,
     load_model_weights,
     load_trainer_state,
@@ -327,3 +329,31 @@ class Trainer:
             last=checkpoints[-1] if checkpoints else None,
             best=best_checkpoint(checkpoints, config.best_metric, config.best_mode),
         )
+
+    def fit_best(self, average_last: int = 0) -> tuple[torch.nn.Module, TrainResult]:
+        """:meth:`fit`, then put the final weights into the unwrapped model, in evaluation mode.
+
+        Args:
+            average_last: 0 (default) for the best checkpoint by ``config.best_metric`` (the
+                last weights when no checkpoint has the metric); N > 0 for the element-wise
+                average of the last N checkpoints.
+
+        Returns:
+            (the unwrapped model holding the final weights, the run's :class:`TrainResult`).
+
+        Example:
+            >>> model, result = trainer.fit_best()  # doctest: +SKIP
+            >>> model.save(exp_dir / "model")  # doctest: +SKIP
+        """
+        result = self.fit()
+        model = self.unwrapped
+        if average_last > 0:
+            paths = [c.path for c in list_checkpoints(self.checkpoint_dir)][-average_last:]
+            model.load_state_dict(average_checkpoints(paths))
+            logger.info("final model: average of the last %d checkpoints", len(paths))
+        elif result.best is not None:
+            load_model_weights(model, result.best.path)
+            logger.info(
+                "final model: best checkpoint %s %s", result.best.path.name, result.best.metrics
+            )
+        return model.eval(), result

@@ -1,4 +1,4 @@
-"""The shared trainer: learning, frozen parameters, resume, checkpoints, averaging, DDP."""
+"""The shared trainer: learning, frozen parameters, resume, checkpoints, final weights, DDP."""
 
 from __future__ import annotations
 
@@ -71,6 +71,21 @@ def test_average_of_checkpoints_is_elementwise_mean(tmp_path):
     first, second = (load_file(str(p / "model.safetensors")) for p in checkpoints)
     key = "head.weight"
     assert torch.allclose(average[key], (first[key] + second[key]) / 2)
+
+
+def test_fit_best_gives_the_best_or_the_averaged_weights(tmp_path):
+    trainer = make_trainer(tmp_path / "best", max_steps=30)
+    trainer.config.best_mode = "max"  # the highest loss, so that the best is not the last
+    model, result = trainer.fit_best()
+    assert result.best.step == 10 and result.last.step == 30 and not model.training
+    best, last = (load_file(str(c.path / "model.safetensors")) for c in (result.best, result.last))
+    assert all(torch.equal(value, best[key]) for key, value in model.state_dict().items())
+    assert not torch.equal(model.head.weight, last["head.weight"])
+
+    model, _ = make_trainer(tmp_path / "average", max_steps=30).fit_best(average_last=2)
+    paths = [c.path for c in list_checkpoints(tmp_path / "average" / "checkpoints")][-2:]
+    average = average_checkpoints(paths)
+    assert all(torch.equal(value, average[key]) for key, value in model.state_dict().items())
 
 
 @pytest.mark.slow

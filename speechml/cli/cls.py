@@ -1,0 +1,175 @@
+"""``speechml cls``: train semantic classifiers of speech and write their predictions.
+
+Three kinds of model, each a directory ``EXP/model``: the character n-gram baseline and the
+small transformer classify texts (the reference transcripts, or ASR hypotheses: the cascade);
+the end-to-end classifier listens to the audio. ``predict`` tells them apart by their files.
+
+Examples::
+
+    speechml cls train-ngram --train data/train --exp exp/cls_ngram
+    speechml cls train-text --train data/train --dev data/dev --exp exp/cls_text \\
+        --set train.max_steps=500
+    speechml cls train-e2e --train data/train --dev data/dev --exp exp/cls_e2e \\
+        --init exp/asr/model
+    speechml cls predict --model exp/cls_text/model --data data/test \\
+        --out exp/cls_text/decode_test --text-source exp/asr/decode_test
+    speechml score cls --data data/test --decode-dir exp/cls_text/decode_test
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from speechml.cli import add_overrides
+from speechml.cli.baseline import SYSTEM_FILE
+from speechml.cls import ngram, speech_model, text_model
+from speechml.cls.ngram import NgramClassifier, NgramConfig, train_ngram
+from speechml.cls.predict import predict_data_dir
+from speechml.cls.speech_model import classify_data_dir
+from speechml.cls.text_model import TextClassifier, TextClassifierConfig, train_text_classifier
+from speechml.cls.train_e2e import E2eConfig, train_e2e
+from speechml.config import load_config
+from speechml.errors import ConfigError, SpeechmlError
+from speechml.experiment import record_experiment
+from speechml.io import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+#: model kind -> the file that marks its directory
+MODEL_MARKERS = {
+    "n-gram": ngram.CONFIG_FILE,
+    "text": text_model.CLASSIFIER_FILE,
+    "speech": speech_model.LABELS_FILE,
+}
+
+
+def model_kind(model_dir: Path) -> str:
+    """``n-gram``, ``text`` or ``speech``: the kind of classifier in ``model_dir``.
+
+    Raises:
+        SpeechmlError: if ``model_dir`` holds none of the three (naming it and their files).
+    """
+    for kind, marker in MODEL_MARKERS.items():
+        if (model_dir / marker).is_file():
+            return kind
+    markers = ", ".join(MODEL_MARKERS.values())
+    raise SpeechmlError(f"{model_dir}: not a classifier model dir (it has none of {markers})")
+
+
+def _train_ngram(args: argparse.Namespace) -> None:
+    config = load_config(NgramConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    classifier = train_ngram(args.train, config, args.text_source)
+    model_dir = classifier.save(Path(args.exp) / "model")
+    print(f"{model_dir}: n-gram classifier of {len(classifier.classes)} classes")
+
+
+def _train_text(args: argparse.Namespace) -> None:
+    config = load_config(TextClassifierConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    classifier = train_text_classifier(
+        config, args.train, args.dev, args.exp, args.init, args.text_source
+    )
+    print(f"{Path(args.exp) / 'model'}: text classifier of {len(classifier.labels)} classes")
+
+
+def _train_e2e(args: argparse.Namespace) -> None:
+    config = load_config(E2eConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    print(f"{train_e2e(config, args.train, args.dev, args.exp, args.init)}: speech classifier")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    model_dir = Path(args.model)
+    kind = model_kind(model_dir)
+    if kind == "speech":
+        if args.text_source is not None:
+            raise ConfigError(f"--text-source is for text classifiers; {model_dir} hears audio")
+        predicted = classify_data_dir(model_dir, args.data, args.out, allow_pipes=args.allow_pipes)
+    else:
+        if kind == "n-gram":
+            classifier = NgramClassifier.load(model_dir)
+        else:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            classifier = TextClassifier.load(model_dir, device)
+        predicted = predict_data_dir(classifier.predict, args.data, args.out, args.text_source)
+    texts = "" if args.text_source is None else f" on the texts of {args.text_source}"
+    atomic_write_text(Path(args.out) / SYSTEM_FILE, f"{kind} classifier {model_dir}{texts}\n")
+    print(f"{kind} classifier: {len(predicted)} utterances -> {Path(args.out) / 'utt2label'}")
+
+
+def _add_text_source(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--text-source",
+        metavar="SRC",
+        help=f"{what} other texts than DATA/text: an ASR decode dir (its hyp.trn), a .trn file "
+        "or a Kaldi text table with a text for every utterance",
+    )
+
+
+def _training_verb(
+    verbs: argparse._SubParsersAction, name: str, help_text: str, config: str, dev: bool = True
+) -> argparse.ArgumentParser:
+    """A training verb with ``--config`` (of class ``config``), ``--train``, ``--dev``, ``--exp``
+    and ``--set``."""
+    parser = verbs.add_parser(name, help=help_text)
+    parser.add_argument("--config", help=f"{config} YAML (default: built-in defaults)")
+    parser.add_argument("--train", required=True, help="training data dir with utt2label")
+    if dev:
+        parser.add_argument("--dev", required=True, help="dev data dir (validation, best model)")
+    parser.add_argument("--exp", required=True, help="experiment dir")
+    add_overrides(parser, "train.max_steps=100" if dev else "ngram_range=[2,5]")
+    return parser
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``cls`` verbs: train-ngram, train-text, train-e2e, predict."""
+    ngram_verb = _training_verb(
+        verbs,
+        "train-ngram",
+        "fit the character n-gram TF-IDF + logistic regression classifier; writes EXP/model",
+        "NgramConfig",
+        dev=False,
+    )
+    _add_text_source(ngram_verb, "train on")
+    ngram_verb.set_defaults(func=_train_ngram)
+
+    text = _training_verb(
+        verbs,
+        "train-text",
+        "train (or resume) a small transformer text classifier, or fine-tune one; writes EXP/model",
+        "TextClassifierConfig",
+    )
+    text.add_argument("--init", help="a local transformers model dir (and tokenizer) to fine-tune")
+    _add_text_source(text, "train on")
+    text.set_defaults(func=_train_text)
+
+    e2e = _training_verb(
+        verbs,
+        "train-e2e",
+        "train (or resume) an end-to-end speech classifier; writes EXP/model",
+        "E2eConfig",
+    )
+    e2e.add_argument(
+        "--init",
+        help="conformer: a recogniser model dir to start from; hf: the transformers model dir "
+        "(required)",
+    )
+    e2e.set_defaults(func=_train_e2e)
+
+    predict = verbs.add_parser(
+        "predict",
+        help="classify every utterance of a data dir into OUT/utt2label (for speechml score cls)",
+    )
+    predict.add_argument(
+        "--model", required=True, help="a classifier model dir (EXP/model), of any kind"
+    )
+    predict.add_argument("--data", required=True, help="data dir to classify")
+    predict.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
+    _add_text_source(predict, "text models: classify")
+    predict.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
+    predict.set_defaults(func=_predict)

@@ -1,0 +1,457 @@
+"""A small transformer encoder that classifies texts, trained through the shared trainer.
+
+From scratch, a tokenizer (``tokenizers`` Unigram or BPE over the training text, with
+XLM-RoBERTa's special tokens ``<s> <pad> </s> <unk> <mask>`` = ids 0..4) and a small
+``XLMRobertaForSequenceClassification`` (:class:`TextModelConfig`: 128 hidden, 2 layers, 2
+heads by default) are built; or a pretrained encoder and its tokenizer are fine-tuned from a
+local directory (``from_pretrained(path)``, nothing downloaded, no remote code). Texts are
+normalised as for scoring (NFC, lowercase, punctuation removed) before tokenizing, so that
+reference texts and ASR hypotheses look alike.
+
+Training uses :class:`speechml.train.trainer.Trainer`: batches are bucketed by token count
+(the trainer's "durations" are tokens here, so ``train.max_batch_seconds`` caps padded tokens a
+batch), validation reports ``valid_loss`` and ``dev_accuracy``, and the best checkpoint by
+``dev_accuracy`` becomes the model.
+
+A model directory (:meth:`TextClassifier.save`) holds what ``save_pretrained`` writes for the
+model (``config.json`` with the labels as ``id2label``, ``model.safetensors``) and the tokenizer
+(``tokenizer.json``, ``tokenizer_config.json``), plus ``text_classifier.json`` (the text
+normaliser and the longest input in tokens).
+
+Example:
+    >>> config = load_config(TextClassifierConfig, "conf/cls_text.yaml")  # doctest: +SKIP
+    >>> train_text_classifier(config, "data/train", "data/dev", "exp/cls_text")  # doctest: +SKIP
+    >>> TextClassifier.load("exp/cls_text/model").predict(["januar märz"])  # doctest: +SKIP
+    ['month']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BatchEncoding,
+    DataCollatorWithPadding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
+)
+
+from speechml.cls.predict import read_labelled_texts
+from speechml.config import from_dict, read_json, to_dict
+from speechml.errors import DataError, SpeechmlError
+from speechml.io import atomic_dir
+from speechml.text.normalize import TextNormalizer
+from speechml.train.trainer import TrainConfig, Trainer, ValidFn
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIER_FILE = "text_classifier.json"
+TOKENIZER_DIR = "tokenizer"  # in the experiment dir: the tokenizer trained from scratch
+#: XLM-RoBERTa's special tokens, in id order: bos/cls, pad, eos/sep, unk, mask.
+SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+#: RoBERTa numbers positions after the padding id, so 2 position embeddings go unused.
+POSITION_OFFSET = 2
+
+
+@dataclass
+class TextModelConfig:
+    """The encoder built from scratch (XLM-RoBERTa layout) and its tokenizer."""
+
+    hidden_size: int = 128  # width of the encoder
+    num_layers: int = 2  # transformer layers
+    num_heads: int = 2  # attention heads (hidden_size must be a multiple)
+    intermediate_size: int = 256  # width of the feed-forward blocks
+    dropout: float = 0.1  # dropout of hidden states and attention weights
+    tokenizer: Literal["unigram", "bpe"] = "unigram"  # subword model trained on the train text
+    vocab_size: int = 4000  # most tokens (special ones included); small texts give fewer
+
+    def __post_init__(self) -> None:
+        if min(self.hidden_size, self.num_layers, self.num_heads, self.intermediate_size) < 1:
+            raise ValueError("hidden_size, num_layers, num_heads, intermediate_size must be >= 1")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads")
+        if not 0.0 <= self.dropout < 1.0 or self.vocab_size <= len(SPECIAL_TOKENS):
+            raise ValueError(f"dropout must be in [0, 1) and vocab_size > {len(SPECIAL_TOKENS)}")
+
+
+@dataclass
+class TextClassifierConfig:
+    """Everything a text-classifier training run needs besides the data paths."""
+
+    model: TextModelConfig = field(default_factory=TextModelConfig)  # from scratch only
+    normalizer: TextNormalizer = field(default_factory=TextNormalizer)  # applied to every text
+    max_length: int = 128  # tokens a text (special tokens included); longer texts are cut
+    valid_batch_size: int = 64  # texts a batch in validation
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            max_steps=1000,
+            lr=1e-3,
+            warmup_steps=100,
+            max_batch_seconds=4096.0,  # here: padded tokens a batch
+            num_buckets=4,
+            valid_every=100,
+            best_metric="dev_accuracy",
+            best_mode="max",
+        )
+    )  # optimisation and bookkeeping; batches are bucketed by token count
+
+    def __post_init__(self) -> None:
+        if self.max_length < 3 or self.valid_batch_size < 1:
+            raise ValueError("max_length must be >= 3 and valid_batch_size >= 1")
+
+
+def train_text_tokenizer(
+    texts: Sequence[str],
+    kind: Literal["unigram", "bpe"] = "unigram",
+    vocab_size: int = 4000,
+    max_length: int = 128,
+) -> PreTrainedTokenizerFast:
+    """Train a subword tokenizer on ``texts``, wrapped for transformers.
+
+    Words are split at spaces (a word starts with ``▁``, as in sentencepiece); encoding adds
+    ``<s>`` ... ``</s>``; ids 0..4 are :data:`SPECIAL_TOKENS`; a character never seen in
+    training becomes ``<unk>``.
+
+    Args:
+        texts: the training texts (already normalised).
+        kind: ``unigram`` or ``bpe``.
+        vocab_size: the most tokens, special ones included.
+        max_length: the tokenizer's ``model_max_length``.
+
+    Example:
+        >>> tok = train_text_tokenizer(["january march", "франция"], vocab_size=50)
+        >>> tok("march")["input_ids"][0], tok.pad_token_id
+        (0, 1)
+    """
+    special = list(SPECIAL_TOKENS)
+    if kind == "unigram":
+        model = models.Unigram()
+        trainer = trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=special, unk_token="<unk>"
+        )
+    else:
+        model = models.BPE(unk_token="<unk>")
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special)
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 2)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        cls_token="<s>",
+        pad_token="<pad>",
+        eos_token="</s>",
+        sep_token="</s>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        model_max_length=max_length,
+    )
+
+
+def build_model(
+    config: TextModelConfig, vocab_size: int, labels: Sequence[str], max_length: int
+) -> XLMRobertaForSequenceClassification:
+    """A randomly initialised classifier for ``labels`` over a vocabulary of ``vocab_size``."""
+    model_config = XLMRobertaConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_dropout_prob=config.dropout,
+        attention_probs_dropout_prob=config.dropout,
+        max_position_embeddings=max_length + POSITION_OFFSET,
+        type_vocab_size=1,
+        bos_token_id=0,
+        pad_token_id=1,
+        eos_token_id=2,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    return XLMRobertaForSequenceClassification(model_config)
+
+
+class TextClassifier:
+    """A sequence-classification model, its tokenizer and its text normaliser.
+
+    Args:
+        model: a transformers ``*ForSequenceClassification`` model; its labels are
+            ``model.config.id2label``.
+        tokenizer: its tokenizer (pads, adds special tokens).
+        normalizer: applied to each text before tokenizing.
+        max_length: longer inputs (in tokens) are cut.
+
+    Example:
+        >>> classifier = TextClassifier.load("exp/cls_text/model")  # doctest: +SKIP
+        >>> classifier.predict(["march may", "france"])  # doctest: +SKIP
+        ['month', 'country']
+    """
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        normalizer: TextNormalizer | None = None,
+        max_length: int = 128,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.normalizer = normalizer or TextNormalizer()
+        self.max_length = max_length
+        self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+
+    @property
+    def labels(self) -> list[str]:
+        """The class labels, in the order of the logits."""
+        id2label = self.model.config.id2label
+        return [id2label[i] for i in range(len(id2label))]
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each (normalised) text, cut to ``max_length``."""
+        normalized = [self.normalizer(text) for text in texts]
+        encoded = self.tokenizer(normalized, truncation=True, max_length=self.max_length)
+        return encoded["input_ids"]
+
+    @torch.no_grad()
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Scores of each class, shape ``(len(texts), len(labels))``, on the CPU."""
+        device = next(self.model.parameters()).device
+        out = [torch.zeros(0, len(self.labels))]
+        ids = self.encode(texts) if texts else []
+        for start in range(0, len(ids), batch_size):
+            batch = self.collate([{"input_ids": i} for i in ids[start : start + batch_size]])
+            out.append(self.model(**batch.to(device)).logits.float().cpu())
+        return torch.cat(out)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities, shape ``(len(texts), len(labels))``, rows summing to 1."""
+        return self.logits(texts, batch_size).softmax(-1).numpy()
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[str]:
+        """The most probable label of each text."""
+        labels = self.labels
+        return [labels[int(i)] for i in self.logits(texts, batch_size).argmax(-1)]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory (safetensors weights), replacing it whole."""
+        directory = Path(directory)
+        settings = {"normalizer": to_dict(self.normalizer), "max_length": self.max_length}
+        with atomic_dir(directory) as tmp:
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            text = json.dumps(settings, indent=1) + "\n"
+            (tmp / CLASSIFIER_FILE).write_text(text, encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> TextClassifier:
+        """Load a model directory written by :meth:`save` (in evaluation mode).
+
+        Raises:
+            SpeechmlError: if a file is missing or malformed (naming the directory or file).
+        """
+        directory = Path(directory)
+        settings_path = directory / CLASSIFIER_FILE
+        if not settings_path.is_file():
+            raise SpeechmlError(
+                f"{directory}: not a text classifier ({CLASSIFIER_FILE} is missing)"
+            )
+        settings = read_json(settings_path)
+        unknown = sorted(set(settings) - {"normalizer", "max_length"})
+        if unknown or not isinstance(settings.get("max_length"), int):
+            raise SpeechmlError(f"{settings_path}: expected 'normalizer' and 'max_length' only")
+        normalizer = from_dict(TextNormalizer, settings["normalizer"], str(settings_path))
+        tokenizer, model = load_pretrained(directory)
+        return cls(model.to(device).eval(), tokenizer, normalizer, settings["max_length"])
+
+
+def load_pretrained(
+    path: str | Path, labels: Sequence[str] | None = None
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """(tokenizer, sequence-classification model) from a local directory, safely.
+
+    Nothing is downloaded and no code from the directory runs; ``.bin`` weights are read with
+    ``torch.load(weights_only=True)`` by transformers, safetensors preferred.
+
+    Args:
+        path: a directory with ``config.json``, weights and tokenizer files.
+        labels: the labels to classify into; None keeps the directory's. If they differ from
+            the directory's, the classification head is resized (and re-initialised where its
+            shape changes).
+
+    Raises:
+        SpeechmlError: if the directory is missing or transformers cannot load it.
+    """
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise SpeechmlError(f"{path}: not a transformers model directory (config.json is missing)")
+    extra: dict[str, Any] = {}
+    if labels is not None:
+        extra = {
+            "id2label": dict(enumerate(labels)),
+            "label2id": {label: i for i, label in enumerate(labels)},
+            "ignore_mismatched_sizes": True,
+        }
+    options = {"local_files_only": True, "trust_remote_code": False}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+        model = AutoModelForSequenceClassification.from_pretrained(path, **options, **extra)
+    except (OSError, ValueError, KeyError) as err:
+        raise SpeechmlError(f"{path}: cannot load the model or tokenizer: {err}") from None
+    return tokenizer, model
+
+
+def _labels_in_order(pretrained: Path | None, labels: set[str]) -> list[str]:
+    """The training labels in the order of ``pretrained``'s head if it has the same labels."""
+    if pretrained is not None:
+        try:
+            known = AutoConfig.from_pretrained(pretrained, local_files_only=True).id2label
+        except (OSError, ValueError) as err:
+            raise SpeechmlError(f"{pretrained}: cannot read config.json: {err}") from None
+        ordered = [known[i] for i in sorted(known)]
+        if set(ordered) == labels:
+            return ordered
+        logger.info(
+            "%s has other labels %s: its classification head is replaced", pretrained, ordered
+        )
+    return sorted(labels)
+
+
+def _check_dev_labels(dev_dir: str | Path, dev_labels: Sequence[str], labels: list[str]) -> None:
+    unseen = sorted(set(dev_labels) - set(labels))
+    if unseen:
+        raise DataError(
+            f"labels {unseen} do not occur in training (training has {labels})",
+            Path(dev_dir) / "utt2label",
+        )
+
+
+def _scratch_tokenizer(
+    config: TextClassifierConfig, texts: Sequence[str], saved: Path
+) -> PreTrainedTokenizerBase:
+    """The tokenizer of a run from scratch, trained once and kept in ``saved``.
+
+    A resumed run reuses it, so that its vocabulary is the one of the checkpoints.
+    """
+    if saved.is_dir():
+        logger.info("tokenizer of an earlier run: %s", saved)
+        return AutoTokenizer.from_pretrained(saved, local_files_only=True)
+    normalized = [config.normalizer(text) for text in texts]
+    kind, size = config.model.tokenizer, config.model.vocab_size
+    tokenizer = train_text_tokenizer(normalized, kind, size, config.max_length)
+    with atomic_dir(saved) as tmp:
+        tokenizer.save_pretrained(tmp)
+    return tokenizer
+
+
+def make_valid_fn(
+    classifier: TextClassifier, texts: Sequence[str], labels: Sequence[str], batch_size: int
+) -> ValidFn:
+    """Validation of the model being trained: ``valid_loss`` and ``dev_accuracy`` on ``texts``."""
+    targets = torch.tensor([classifier.labels.index(label) for label in labels])
+
+    def valid_fn(model: torch.nn.Module) -> dict[str, float]:
+        classifier.model = model
+        logits = classifier.logits(texts, batch_size)
+        return {
+            "valid_loss": float(torch.nn.functional.cross_entropy(logits, targets)),
+            "dev_accuracy": float((logits.argmax(-1) == targets).float().mean()),
+        }
+
+    return valid_fn
+
+
+def classification_loss(
+    model: torch.nn.Module, batch: BatchEncoding
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The trainer's loss: cross-entropy of the labels, with the batch accuracy as a statistic."""
+    output = model(**batch)
+    accuracy = (output.logits.argmax(-1) == batch["labels"]).float().mean()
+    return output.loss, {"train_accuracy": float(accuracy)}
+
+
+def train_text_classifier(
+    config: TextClassifierConfig,
+    train_dir: str | Path,
+    dev_dir: str | Path,
+    exp_dir: str | Path,
+    init_from: str | Path | None = None,
+    text_source: str | Path | None = None,
+) -> TextClassifier:
+    """Train (or resume) a text classifier; the best dev checkpoint is saved to ``exp_dir/model``.
+
+    Args:
+        config: the run's settings; ``config.model`` is used from scratch only.
+        train_dir, dev_dir: data dirs with ``text`` and ``utt2label``; every dev label must
+            occur in training.
+        exp_dir: the experiment directory (checkpoints, logs, ``tokenizer`` from scratch,
+            ``model``); a run there resumes from its last checkpoint.
+        init_from: a local directory of a pretrained transformers encoder (or of an earlier
+            ``exp/*/model``) and its tokenizer to fine-tune; None trains a tokenizer and a small
+            XLM-RoBERTa from scratch.
+        text_source: train on other texts of the training utterances, e.g. ASR hypotheses
+            (see :func:`speechml.cls.predict.read_texts`); dev always uses its ``text``.
+
+    Raises:
+        DataError: on missing texts or labels, fewer than two classes, or unseen dev labels.
+    """
+    torch.manual_seed(config.train.seed)
+    texts, train_labels = read_labelled_texts(train_dir, text_source)
+    dev_texts, dev_labels = read_labelled_texts(dev_dir, min_classes=1)
+    pretrained = Path(init_from) if init_from is not None else None
+    labels = _labels_in_order(pretrained, set(train_labels))
+    _check_dev_labels(dev_dir, dev_labels, labels)
+    if pretrained is not None:
+        tokenizer, model = load_pretrained(pretrained, labels)
+        max_length = min(config.max_length, tokenizer.model_max_length)
+        logger.info("fine-tuning %s", pretrained)
+    else:
+        tokenizer = _scratch_tokenizer(config, texts, Path(exp_dir) / TOKENIZER_DIR)
+        model = build_model(config.model, len(tokenizer), labels, config.max_length)
+        max_length = config.max_length
+    classifier = TextClassifier(model, tokenizer, config.normalizer, max_length)
+    label_ids = {label: i for i, label in enumerate(labels)}
+    dataset = [
+        {"input_ids": ids, "labels": label_ids[label]}
+        for ids, label in zip(classifier.encode(texts), train_labels, strict=True)
+    ]
+    logger.info(
+        "text classifier: %.2fM parameters, %d tokens, %d classes, %d training texts",
+        model.num_parameters() / 1e6,
+        len(tokenizer),
+        len(labels),
+        len(dataset),
+    )
+    trainer = Trainer(
+        model,
+        classification_loss,
+        dataset,
+        [len(item["input_ids"]) for item in dataset],
+        classifier.collate,
+        config.train,
+        exp_dir,
+        valid_fn=make_valid_fn(classifier, dev_texts, dev_labels, config.valid_batch_size),
+    )
+    classifier.model, _ = trainer.fit_best()
+    classifier.save(Path(exp_dir) / "model")
+    return classifier
