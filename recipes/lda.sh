@@ -42,7 +42,7 @@ set -euo pipefail
 stage=0
 stop_stage=100
 lang=
-labelled=100
+labelled=300
 iterations=1
 min_confidence=0.5
 base_config=conf/asr_base.yaml

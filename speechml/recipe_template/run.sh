@@ -17,7 +17,7 @@
 #   --nj N                 parallel jobs inside a stage (default 2)
 #   --lang ISO             the tail language of this recipe, ISO 639-3 (default @@{iso}); the
 #                          data and baseline stages use every language of conf/corpus.yaml
-#   --labelled N           labelled tail-language utterances the base trains on (default 100)
+#   --labelled N           labelled tail-language utterances the base trains on (default 300)
 #   --iterations N         noisy-student iterations (default 1)
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
 #   --train-opts "OPTS"    more options of every training job, e.g. "--set train.max_steps=20"
@@ -34,7 +34,7 @@ stage=0
 stop_stage=100
 nj=2
 lang=@@{iso}
-labelled=100
+labelled=300
 iterations=1
 min_confidence=0.5
 train_opts=

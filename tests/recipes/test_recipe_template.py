@@ -13,7 +13,13 @@ from speechml.cli import main
 from speechml.config import load_config
 from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
 from speechml.errors import ConfigError, DataError
-from speechml.recipe import corpus_languages, language_spec, render_recipe, render_template
+from speechml.recipe import (
+    HEAD_LANGUAGES,
+    corpus_languages,
+    language_spec,
+    render_recipe,
+    render_template,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,13 +49,13 @@ def test_language_without_iso_639_1_needs_espeak_and_locale() -> None:
     assert language_spec("ast", espeak="an", locale="ast").script == "Latn"
 
 
-def test_corpus_languages_replace_or_append() -> None:
-    defaults = [lang.code for lang in CorpusConfig().languages]
-    assert [lang.code for lang in corpus_languages(language_spec("kat"))] == defaults
+def test_corpus_languages_are_the_heads_with_the_tail_replaced_or_appended() -> None:
+    heads = list(HEAD_LANGUAGES)
+    assert set(heads) <= {lang.code for lang in CorpusConfig().languages}
+    assert [lang.code for lang in corpus_languages(language_spec("kat"))] == [*heads, "kat"]
     replaced = corpus_languages(LanguageSpec("rus", "ru", "ru", "Latn"))
-    assert [lang.code for lang in replaced] == defaults
-    assert replaced[defaults.index("rus")].script == "Latn"
-    assert [lang.code for lang in corpus_languages(language_spec("amh"))] == [*defaults, "amh"]
+    assert [lang.code for lang in replaced] == heads
+    assert replaced[heads.index("rus")].script == "Latn"
 
 
 def test_corpus_yaml_quotes_values_yaml_would_misread() -> None:
@@ -87,7 +93,8 @@ def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
     config = load_config(CorpusConfig, amh / "conf/corpus.yaml")
     check_config(config, amh / "conf/corpus.yaml")
     assert config.languages[-1] == LanguageSpec("amh", "am", "am", "Ethi")
-    assert config.utts_per_lang == CorpusConfig().utts_per_lang
+    assert config.items_per_utt == (1, 2)  # the recipe's short utterances
+    assert config.classes == CorpusConfig().classes
 
 
 def test_rendered_run_sh_help_works(amh: Path) -> None:
