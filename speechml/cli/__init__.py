@@ -38,7 +38,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "cls": (
         "semantic classification of speech: n-gram and text classifiers (on transcripts or ASR "
-        "hypotheses), end-to-end speech classifiers; train, predict",
+        "hypotheses), end-to-end speech classifiers; train, predict, settings, report",
         ("speechml.cli.cls",),
     ),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),

@@ -14,6 +14,9 @@ Examples::
     speechml cls predict --model exp/cls_text/model --data data/test \\
         --out exp/cls_text/decode_test --text-source exp/asr/decode_test
     speechml score cls --data data/test --decode-dir exp/cls_text/decode_test
+    speechml cls settings --train data/train --dev data/dev --test data/test \\
+        --held-out kat --out-dir data/cls
+    speechml cls report --exp exp/cls --out exp/cls/summary.md
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from speechml.cli.baseline import SYSTEM_FILE
 from speechml.cls import ngram, speech_model, text_model
 from speechml.cls.ngram import NgramClassifier, NgramConfig, train_ngram
 from speechml.cls.predict import predict_data_dir
+from speechml.cls.report import write_report
+from speechml.cls.settings import SETTINGS_FILE, write_settings
 from speechml.cls.speech_model import classify_data_dir
 from speechml.cls.text_model import TextClassifier, TextClassifierConfig, train_text_classifier
 from speechml.cls.train_e2e import E2eConfig, train_e2e
 from speechml.config import load_config
+from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError, SpeechmlError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
@@ -102,6 +108,34 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"{kind} classifier: {len(predicted)} utterances -> {Path(args.out) / 'utt2label'}")
 
 
+def _settings(args: argparse.Namespace) -> None:
+    settings = write_settings(
+        DataDir.read(args.train),
+        DataDir.read(args.dev),
+        DataDir.read(args.test),
+        args.langs,
+        args.held_out,
+        args.out_dir,
+    )
+    languages = next(s for s in settings if s.name == "multi").test_langs
+    held_out = f" (held out: {', '.join(args.held_out)})" if args.held_out else ""
+    print(
+        f"{Path(args.out_dir) / SETTINGS_FILE}: {len(settings)} settings over "
+        f"{len(languages)} languages{held_out}"
+    )
+
+
+def _report(args: argparse.Namespace) -> None:
+    written = write_report(args.exp, args.out)
+    heat_maps = ", ".join(path.name for path in written[2:])
+    print(f"{written[0]}: {len(written) - 2} method(s); numbers in {written[1]}; {heat_maps}")
+
+
+def _language_list(text: str) -> list[str]:
+    """``"eng,rus"`` -> ``["eng", "rus"]`` (codes are checked by the settings)."""
+    return text.split(",")
+
+
 def _add_text_source(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--text-source",
@@ -127,7 +161,7 @@ def _training_verb(
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``cls`` verbs: train-ngram, train-text, train-e2e, predict."""
+    """Add the ``cls`` verbs: train-ngram, train-text, train-e2e, predict, settings, report."""
     ngram_verb = _training_verb(
         verbs,
         "train-ngram",
@@ -173,3 +207,40 @@ def register(verbs: argparse._SubParsersAction) -> None:
     _add_text_source(predict, "text models: classify")
     predict.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     predict.set_defaults(func=_predict)
+
+    settings = verbs.add_parser(
+        "settings",
+        help="write the data dirs of the mono, zero-shot, multi and held-out settings, and "
+        "OUT_DIR/settings.json listing them",
+    )
+    for part in ("train", "dev", "test"):
+        settings.add_argument(f"--{part}", required=True, help=f"{part} data dir with utt2lang")
+    settings.add_argument(
+        "--langs",
+        type=_language_list,
+        metavar="L1,L2,...",
+        help="ISO 639-3 codes to compare, in table order (default: every language of --train)",
+    )
+    settings.add_argument(
+        "--held-out",
+        type=_language_list,
+        default=[],
+        metavar="L1,...",
+        help="languages left out of train_heldout and tested on (default: no held-out setting)",
+    )
+    settings.add_argument("--out-dir", required=True, help="where the data dirs are written")
+    settings.set_defaults(func=_settings)
+
+    report = verbs.add_parser(
+        "report",
+        help="collect EXP/<method>/<train>/decode_<lang>/report.json into a markdown table of the "
+        "settings, a JSON beside it and a heat map per method",
+    )
+    report.add_argument("--exp", required=True, help="the experiment dir (EXP)")
+    report.add_argument(
+        "--out",
+        required=True,
+        help="the markdown file, e.g. EXP/summary.md (summary.json and <method>_zero_shot.png "
+        "go beside it)",
+    )
+    report.set_defaults(func=_report)

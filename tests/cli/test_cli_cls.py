@@ -128,3 +128,37 @@ def test_other_groups_do_not_import_the_classifiers():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "[]\n"
+
+
+def test_settings_then_report(speechml_cls, make_data_dir, tmp_path):
+    args = {"num_utts": 8, "num_speakers": 4, "languages": ("eng", "rus", "kat"), "utt2label": True}
+    parts = [make_data_dir(name, **args) for name in ("train", "dev", "test")]
+    out = tmp_path / "settings"
+    options = ["--train", parts[0], "--dev", parts[1], "--test", parts[2], "--out-dir", out]
+    status, stdout, _ = speechml_cls("cls", "settings", *options, "--held-out", "kat")
+    assert status == 0
+    assert stdout == f"{out / 'settings.json'}: 8 settings over 3 languages (held out: kat)\n"
+    assert (out / "trainings.txt").read_text().splitlines()[-1] == "train_heldout dev_heldout kat"
+    assert set(DataDir.read(out / "train_heldout").utt2lang.values()) == {"eng", "rus"}
+    status, _, err = speechml_cls("cls", "settings", *options, "--langs", "eng,ka")
+    assert status == 1 and "unknown ISO 639-3 language code 'ka' (did you mean 'kat'?)" in err
+
+    # Score one decode dir per setting's model against the test data, then report.
+    exp = tmp_path / "exp"
+    for train, lang in [("train_eng", "eng"), ("train_eng", "rus"), ("train_all", "eng")]:
+        decode = exp / "e2e" / train / f"decode_{lang}"
+        test = DataDir.read(out / f"test_{lang}")
+        decode.mkdir(parents=True)
+        (decode / "utt2label").write_text("".join(f"{u} even\n" for u in test.utts))
+        assert speechml_cls("score", "cls", "--data", test.path, "--decode-dir", decode)[0] == 0
+    status, stdout, _ = speechml_cls("cls", "report", "--exp", exp, "--out", exp / "summary.md")
+    assert status == 0
+    assert stdout == (
+        f"{exp / 'summary.md'}: 1 method(s); numbers in {exp / 'summary.json'}; e2e_zero_shot.png\n"
+    )
+    summary = (exp / "summary.md").read_text()
+    accuracy = summary.split("### Macro-F1")[0]
+    assert "| method | setting | eng | rus | mean |" in accuracy  # languages with a score
+    assert "| e2e | mono | 50.00 | - | 50.00 |" in accuracy  # 2 of the 4 eng utts are even
+    assert "| e2e | zero-shot | - | 0.00 | 0.00 |" in accuracy  # both rus utts are odd
+    assert (exp / "e2e_zero_shot.png").read_bytes().startswith(b"\x89PNG")
