@@ -1,5 +1,9 @@
 """Train transducer recognisers through the shared trainer: from scratch, fine-tuned, or adapters.
 
+A fourth start: a trained recogniser's encoder and front end (fbank options, CMVN) under a new
+tokenizer, with a new predictor, joiner and CTC head (:func:`encoder_initialised_recognizer`):
+e.g. a recogniser of uroman-romanized text made from a native-script one by a short fine-tune.
+
 The experiment config (:class:`AsrTrainConfig`, YAML in ``egs/<lang>/conf/``) gathers the model,
 the optimisation, the front end and augmentation. Validation decodes part of the dev set
 greedily and reports ``dev_wer``/``dev_cer`` (and the loss), so the best checkpoint is the one
@@ -13,10 +17,13 @@ Example:
     >>> config = load_config(AsrTrainConfig, "conf/asr.yaml")  # doctest: +SKIP
     >>> train_asr(config, "data/train", "data/dev", "exp/base", "data/lang_char",
     ...           "data/train/cmvn.json")  # doctest: +SKIP
+    >>> train_asr(config, "data/train_rom", "data/dev_rom", "exp/rom", "data/lang_rom",
+    ...           init_encoder_from="exp/base/model")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,6 +38,7 @@ from speechml.asr.adapters import (
     adapter_percent,
     add_adapters,
     freeze_base,
+    remove_adapter,
     save_adapter,
     set_languages,
 )
@@ -42,8 +50,8 @@ from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig
 from speechml.data.ops import random_utts, subset_data_dir
-from speechml.data.tokenizer import load_tokenizer
-from speechml.errors import DataError
+from speechml.data.tokenizer import Tokenizer, load_tokenizer
+from speechml.errors import ConfigError, DataError
 from speechml.score.wer import score_wer
 from speechml.train.trainer import TrainConfig, Trainer
 
@@ -174,6 +182,109 @@ def train_recognizer(
     return recognizer
 
 
+def _differences(used: Any, ignored: Any) -> str:
+    """``"d_model 32 (not 144), num_layers 2 (not 6)"``: the fields where two dataclasses differ."""
+    return ", ".join(
+        f"{f.name} {getattr(used, f.name)!r} (not {getattr(ignored, f.name)!r})"
+        for f in dataclasses.fields(used)
+        if getattr(used, f.name) != getattr(ignored, f.name)
+    )
+
+
+def encoder_initialised_recognizer(
+    model_config: TransducerConfig,
+    fbank: FbankConfig,
+    tokenizer: Tokenizer,
+    source_dir: str | Path,
+) -> Recognizer:
+    """A new recogniser for ``tokenizer`` whose encoder and front end are ``source_dir``'s.
+
+    The encoder (config and weights, BatchNorm statistics included), the fbank options and the
+    CMVN statistics are copied from the recogniser directory ``source_dir``; the predictor,
+    joiner and CTC head are new, sized by ``model_config`` for ``tokenizer.vocab_size``. The
+    source's language adapters are not copied (a warning names them). ``model_config.encoder``
+    and ``fbank`` are not used: where they differ from the source's, a warning says so.
+
+    Args:
+        model_config: the predictor and joiner sizes and the loss weights of the new model.
+        fbank: the experiment's fbank options (only compared with the source's).
+        tokenizer: the new vocabulary (e.g. uroman-romanized characters).
+        source_dir: a model directory (:meth:`Recognizer.save`).
+
+    Example:
+        >>> tokenizer = load_tokenizer("data/lang_rom")  # doctest: +SKIP
+        >>> rom = encoder_initialised_recognizer(config.model, config.fbank, tokenizer,
+        ...                                      "exp/base/model")  # doctest: +SKIP
+        >>> rom.model.config.vocab_size == tokenizer.vocab_size  # doctest: +SKIP
+        True
+    """
+    source = Recognizer.load(source_dir)
+    languages = adapter_languages(source.model)
+    if languages:
+        logger.warning(
+            "%s: its adapters (%s) are not copied, only the base encoder",
+            source_dir,
+            ", ".join(languages),
+        )
+        for lang in languages:
+            remove_adapter(source.model, lang)
+    encoder_config = source.model.config.encoder
+    for name, used, ignored in (
+        ("model.encoder", encoder_config, model_config.encoder),
+        ("fbank", source.fbank, fbank),
+    ):
+        if used != ignored:
+            logger.warning(
+                "config %s is not used, %s's is: %s", name, source_dir, _differences(used, ignored)
+            )
+    model = Transducer(
+        replace(model_config, vocab_size=tokenizer.vocab_size, encoder=encoder_config)
+    )
+    model.encoder.load_state_dict(source.model.encoder.state_dict())
+    logger.info(
+        "encoder, fbank options and CMVN of %s; new predictor, joiner and CTC head for %d tokens",
+        source_dir,
+        tokenizer.vocab_size,
+    )
+    return Recognizer(model, tokenizer, source.fbank, source.cmvn)
+
+
+def check_starting_point(
+    tokenizer_dir: str | Path | None = None,
+    cmvn_path: str | Path | None = None,
+    init_from: str | Path | None = None,
+    init_encoder_from: str | Path | None = None,
+) -> None:
+    """Refuse a combination of :func:`train_asr`'s starting points that would drop one of them.
+
+    Raises:
+        ConfigError: both ``init_from`` and ``init_encoder_from``; ``init_from`` with a tokenizer
+            or CMVN (the model's are used); ``init_encoder_from`` without a tokenizer or with a
+            CMVN (the encoder's is used); neither, and no tokenizer.
+    """
+    if init_from is not None and init_encoder_from is not None:
+        raise ConfigError(
+            f"--init {init_from} (fine-tune a whole model) and --init-encoder "
+            f"{init_encoder_from} (its encoder under a new tokenizer) exclude each other"
+        )
+    if init_from is not None and (tokenizer_dir is not None or cmvn_path is not None):
+        raise ConfigError(
+            f"--init {init_from} fine-tunes with that model's tokenizer and CMVN: drop "
+            "--tokenizer and --cmvn (or use --init-encoder for a new tokenizer)"
+        )
+    if init_encoder_from is not None and tokenizer_dir is None:
+        raise ConfigError(
+            f"--init-encoder {init_encoder_from} needs --tokenizer (the new vocabulary)"
+        )
+    if init_encoder_from is not None and cmvn_path is not None:
+        raise ConfigError(
+            f"--cmvn {cmvn_path} is not allowed with --init-encoder {init_encoder_from}: the "
+            "encoder keeps the CMVN it was trained with"
+        )
+    if init_from is None and tokenizer_dir is None:
+        raise ConfigError("--tokenizer is required unless --init gives a model to fine-tune")
+
+
 def train_asr(
     config: AsrTrainConfig,
     train_dir: str | Path,
@@ -182,26 +293,40 @@ def train_asr(
     tokenizer_dir: str | Path | None = None,
     cmvn_path: str | Path | None = None,
     init_from: str | Path | None = None,
+    init_encoder_from: str | Path | None = None,
 ) -> Recognizer:
-    """Train a transducer from scratch, or fine-tune every weight of a model directory.
+    """Train a transducer from scratch, from another recogniser's encoder, or fine-tune one.
 
     Args:
-        config: the experiment config; from scratch, ``model.vocab_size`` is taken from the
-            tokenizer. When fine-tuning, ``config.model`` and ``config.fbank`` are not used: the
-            architecture, tokenizer and front end are those of ``init_from``.
+        config: the experiment config; ``model.vocab_size`` is taken from the tokenizer. When
+            fine-tuning, ``config.model`` and ``config.fbank`` are not used: the architecture,
+            tokenizer and front end are those of ``init_from``. From an encoder,
+            ``config.model.encoder`` and ``config.fbank`` are not used (those of
+            ``init_encoder_from`` are).
         train_dir, dev_dir: data dirs with ``text``.
         exp_dir: the experiment directory.
-        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``); needed from scratch.
-        cmvn_path: CMVN statistics, or None for none (from scratch).
+        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``); needed from
+            scratch and from an encoder, not allowed with ``init_from``.
+        cmvn_path: CMVN statistics, or None for none; from scratch only.
         init_from: a model directory to fine-tune (its adapters, if any, are kept and trained).
+        init_encoder_from: a model directory whose encoder, fbank options and CMVN start a new
+            model for ``tokenizer_dir`` (see :func:`encoder_initialised_recognizer`); every
+            weight then trains.
+
+    Raises:
+        ConfigError: a combination of the above that :func:`check_starting_point` refuses.
     """
+    check_starting_point(tokenizer_dir, cmvn_path, init_from, init_encoder_from)
     torch.manual_seed(config.train.seed)
     if init_from is not None:
         recognizer = Recognizer.load(init_from)
         recognizer.model.requires_grad_(True)
         logger.info("fine-tuning every weight of %s", init_from)
-    elif tokenizer_dir is None:
-        raise ValueError("training from scratch needs a tokenizer (or a model to fine-tune)")
+    elif init_encoder_from is not None:
+        tokenizer = load_tokenizer(tokenizer_dir)
+        recognizer = encoder_initialised_recognizer(
+            config.model, config.fbank, tokenizer, init_encoder_from
+        )
     else:
         tokenizer = load_tokenizer(tokenizer_dir)
         model = Transducer(replace(config.model, vocab_size=tokenizer.vocab_size))

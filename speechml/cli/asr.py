@@ -10,23 +10,30 @@ from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
 from speechml.asr.recognizer import Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
-from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
+from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
 from speechml.cli import add_overrides
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
-from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.trn import write_trn
 
 
 def _train(args: argparse.Namespace) -> None:
+    check_starting_point(args.tokenizer, args.cmvn, args.init, args.init_encoder)
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
-    if args.init is None and args.tokenizer is None:
-        raise ConfigError("--tokenizer is required unless --init gives a model to fine-tune")
-    train_asr(config, args.train, args.dev, args.exp, args.tokenizer, args.cmvn, args.init)
+    train_asr(
+        config,
+        args.train,
+        args.dev,
+        args.exp,
+        args.tokenizer,
+        args.cmvn,
+        args.init,
+        args.init_encoder,
+    )
 
 
 def _tail_split(args: argparse.Namespace) -> None:
@@ -114,16 +121,30 @@ def register(verbs: argparse._SubParsersAction) -> None:
     split.add_argument("--seed", type=int, default=0)
     split.set_defaults(func=_tail_split)
 
-    train = verbs.add_parser("train", help="train (or resume) a transducer; writes EXP/model")
+    train = verbs.add_parser(
+        "train",
+        help="train (or resume) a transducer; writes EXP/model",
+        description="Train a transducer from scratch (--tokenizer, optional --cmvn), fine-tune "
+        "a whole model dir (--init), or start from a model dir's encoder, fbank options and "
+        "CMVN with a new tokenizer and new predictor, joiner and CTC head (--init-encoder "
+        "with --tokenizer), e.g. a recogniser of romanized text from a native-script one.",
+    )
     train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
     train.add_argument("--train", required=True, help="training data dir")
     train.add_argument("--dev", required=True, help="dev data dir (validation, best checkpoint)")
-    train.add_argument("--tokenizer", help="tokenizer dir (from scratch)")
+    train.add_argument("--tokenizer", help="tokenizer dir (from scratch or --init-encoder)")
     train.add_argument("--cmvn", help="CMVN statistics file (from scratch)")
     train.add_argument("--exp", required=True, help="experiment dir")
-    train.add_argument(
+    start = train.add_mutually_exclusive_group()
+    start.add_argument(
         "--init",
         help="model dir to fine-tune (all weights; its architecture, tokenizer and front end)",
+    )
+    start.add_argument(
+        "--init-encoder",
+        metavar="DIR",
+        help="model dir whose encoder, fbank options and CMVN start a model for --tokenizer "
+        "(new predictor, joiner and CTC head; config model.encoder and fbank not used)",
     )
     add_overrides(train)
     train.set_defaults(func=_train)

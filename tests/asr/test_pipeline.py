@@ -22,43 +22,16 @@ from speechml.data.features import FbankConfig, compute_cmvn_stats
 from speechml.data.tokenizer import train_tokenizer
 from speechml.errors import DataError
 
-TINY = {
-    "model": {
-        "encoder": {
-            "d_model": 32,
-            "num_heads": 2,
-            "ffn_dim": 64,
-            "num_layers": 2,
-            "num_second_pass_layers": 1,
-            "conv_kernel": 5,
-            "subsampling_channels": 8,
-            "chunk_size": 4,
-            "left_chunks": 2,
-        },
-        "predictor": {"embed_dim": 16, "output_dim": 16},
-        "joiner_dim": 16,
-    },
-    "train": {
-        "max_steps": 4,
-        "valid_every": 2,
-        "warmup_steps": 2,
-        "max_batch_size": 4,
-        "log_every": 1,
-        "best_metric": "dev_wer",
-    },
-    "valid_utts": 4,
-}
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir_writer):
+def trained(tmp_path_factory, data_dir_writer, tiny_asr_config):
     """A data dir, its tokenizer and CMVN, and a tiny model trained on it (4 steps)."""
     root = tmp_path_factory.mktemp("asr")
     data = data_dir_writer(root, num_utts=8, num_speakers=2, languages=("eng", "kat"))
     texts = DataDir.read(data).text.values()
     train_tokenizer(texts, "char", None, root / "lang")
     compute_cmvn_stats(DataDir.read(data), FbankConfig()).save(root / "cmvn.json")
-    config = from_dict(AsrTrainConfig, TINY)
+    config = from_dict(AsrTrainConfig, tiny_asr_config())
     recognizer = train_asr(config, data, data, root / "exp", root / "lang", root / "cmvn.json")
     return data, root, recognizer
 
@@ -112,10 +85,10 @@ def test_model_dir_with_adapters_saves_and_loads(trained):
     )
 
 
-def test_cli_train_records_config_and_resumes(trained):
+def test_cli_train_records_config_and_resumes(trained, tiny_asr_config):
     data, root, _ = trained
     config = root / "asr.yaml"
-    config.write_text(json.dumps(TINY))  # JSON is YAML
+    config.write_text(json.dumps(tiny_asr_config()))  # JSON is YAML
     exp = root / "exp_cli"
     args = [
         "asr",
@@ -145,10 +118,10 @@ def test_cli_train_records_config_and_resumes(trained):
     assert min(m["step"] for m in lines[len(first) :]) > 2  # continued, not restarted
 
 
-def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained):
+def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained, tiny_asr_config):
     data, root, _ = trained
     base = Recognizer.load(root / "exp" / "model")
-    config = from_dict(AsrTrainConfig, {**TINY, "adapter": {"bottleneck_dim": 4}})
+    config = from_dict(AsrTrainConfig, {**tiny_asr_config(), "adapter": {"bottleneck_dim": 4}})
     assert main(["data", "subset", str(data), str(root / "kat"), "--lang", "kat"]) == 0
     with pytest.raises(DataError, match="not kat"):
         train_adapter(config, root / "exp" / "model", "kat", data, data, root / "lda")
