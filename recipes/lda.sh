@@ -56,10 +56,7 @@ decode_cmd=run_local.sh
 # shellcheck source=utils/stage.sh
 . "$(dirname "${BASH_SOURCE[0]}")/utils/stage.sh"
 
-if [[ -z $lang ]]; then
-  log "error: --lang ISO is required (the tail language)"
-  exit 1
-fi
+require_option lang "ISO 639-3 code of the tail language"
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true

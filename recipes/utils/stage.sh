@@ -19,6 +19,7 @@
 # changed, the old and the new one) and removes MARKER, so a stage that fails never looks done;
 # when the outputs are up to date it logs that it reuses them. Without a MARKER the stage runs
 # whenever it is in the range (for a command that checks its own outputs, or a cheap one).
+# `require_option NAME WHAT` stops the recipe unless the option --NAME was given.
 # `stage_done [MARKER]` writes the marker (the time, then the signature given to the stage
 # begun last) and logs the time the stage took.
 
@@ -84,4 +85,12 @@ _stage_up_to_date() {
     [[ -e $input ]] || return 1
   done
   (($# == 0)) || [[ -z $(find "$@" -newer "$marker" -print -quit) ]]
+}
+
+# require_option NAME WHAT: stop with an error unless the option --NAME (variable NAME) is set.
+require_option() {
+  if [[ -z ${!1} ]]; then
+    log "error: --${1//_/-} is required ($2)"
+    exit 1
+  fi
 }

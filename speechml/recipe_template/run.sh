@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# @@{name} (@@{iso}) as a tail language: data, trivial baselines, and language-dependent adapters on a
-# frozen multilingual streaming transducer, on the synthesised corpus or your data.
+# @@{name} (@@{iso}) as a tail language: data, trivial baselines, language-dependent adapters on a
+# frozen multilingual streaming transducer, and semantic classification of speech (end to end vs
+# cascades, with @@{iso} held out), on the synthesised corpus or your data.
 #
 # Usage: ./run.sh [options]   (from egs/@@{iso}/)
-#   e.g. ./run.sh                              everything, stages 0-27
+#   e.g. ./run.sh                              everything, stages 0-36
 #        ./run.sh --stage 2 --stop-stage 3     your own data in data/{train,dev,test}
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
 #        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
-# Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh; README.md says
-# what each does.
+#        ./run.sh --stage 30 --cls-langs eng,rus,@@{iso}   classification over three languages
+# Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh, 30-36
+# recipes/cls.sh; README.md says what each does.
 #
 # Options:
 #   --stage N              first stage to run (default 0)
 #   --stop-stage N         last stage to run (default 100)
 #   --nj N                 parallel jobs inside a stage (default 2)
 #   --lang ISO             the tail language of this recipe, ISO 639-3 (default @@{iso}); the
-#                          data and baseline stages use every language of conf/corpus.yaml
+#                          data and baseline stages use every language of conf/corpus.yaml;
+#                          classification holds it out
 #   --labelled N           labelled tail-language utterances the base trains on (default 300)
 #   --iterations N         noisy-student iterations (default 1)
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
-#   --train-opts "OPTS"    more options of every training job, e.g. "--set train.max_steps=20"
+#   --train-opts "OPTS"    more options of every recogniser training job, e.g.
+#                          "--set train.max_steps=20"
+#   --cls-langs "L1,..."   languages the classification compares (default: every language)
+#   --e2e-opts "OPTS"      more options of the end-to-end classifiers' training (default none)
 #   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
 #   --corpus-dir DIR       where the corpus is built (default corpus/default)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
@@ -38,6 +44,8 @@ labelled=300
 iterations=1
 min_confidence=0.5
 train_opts=
+cls_langs=
+e2e_opts=
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
@@ -52,3 +60,5 @@ baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
 lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$labelled" \
   --iterations "$iterations" --min-confidence "$min_confidence" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
+  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"

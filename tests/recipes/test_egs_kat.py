@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 import yaml
 
 from speechml.asr.train import AsrTrainConfig
+from speechml.cls.ngram import NgramConfig
+from speechml.cls.train_e2e import E2eConfig
 from speechml.config import load_config
 from speechml.data.corpus.config import CorpusConfig, check_config
 from speechml.recipe import language_spec, render_template
@@ -41,24 +45,44 @@ def test_egs_kat_corpus_config_loads() -> None:
     assert "kat" in [lang.code for lang in corpus.languages]
 
 
-@pytest.mark.parametrize(
-    "config",
-    sorted(p for p in EGS.glob("conf/*.yaml") if p.name != "corpus.yaml"),
-    ids=lambda p: p.name,
-)
-def test_egs_kat_training_configs_load(config: Path) -> None:
-    loaded = load_config(AsrTrainConfig, config)
-    # adapters (and their comparison) are picked by dev WER; the base by dev CER, which tells
-    # apart the early checkpoints that all have 100% WER
-    expected = "dev_cer" if config.name == "asr_base.yaml" else "dev_wer"
-    assert loaded.train.best_metric == expected
+#: the config class of each file of egs/kat/conf: a new file must be added here to be loaded
+CONFIG_CLASSES = {
+    "adapter.yaml": AsrTrainConfig,
+    "asr_base.yaml": AsrTrainConfig,
+    "asr_rom.yaml": AsrTrainConfig,
+    "cls_e2e.yaml": E2eConfig,
+    "cls_ngram.yaml": NgramConfig,
+    "corpus.yaml": CorpusConfig,
+    "finetune.yaml": AsrTrainConfig,
+}
+#: the dev metric (and direction) that picks each training's model: adapters (and their
+#: comparison) by WER; the recognisers trained from scratch or with new heads by CER, which tells
+#: apart the early checkpoints that all have 100% WER; classifiers by accuracy
+BEST_METRICS = {
+    "adapter.yaml": ("dev_wer", "min"),
+    "asr_base.yaml": ("dev_cer", "min"),
+    "asr_rom.yaml": ("dev_cer", "min"),
+    "cls_e2e.yaml": ("dev_accuracy", "max"),
+    "finetune.yaml": ("dev_wer", "min"),
+}
+
+
+def test_every_egs_kat_config_has_a_known_class() -> None:
+    assert sorted(path.name for path in EGS.glob("conf/*.yaml")) == sorted(CONFIG_CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(set(CONFIG_CLASSES) - {"corpus.yaml"}))
+def test_egs_kat_training_configs_load(name: str) -> None:
+    loaded = load_config(CONFIG_CLASSES[name], EGS / "conf" / name)
+    if name in BEST_METRICS:
+        assert (loaded.train.best_metric, loaded.train.best_mode) == BEST_METRICS[name]
 
 
 def run_sh(egs: Path, *options: str) -> subprocess.CompletedProcess[str]:
     """Run ``egs/run.sh OPTIONS`` with this repository's recipes and environment."""
     env = {**os.environ, "SPEECHML_ROOT": str(REPO)}
     return subprocess.run(
-        ["./run.sh", *options], cwd=egs, env=env, capture_output=True, text=True, timeout=900
+        ["./run.sh", *options], cwd=egs, env=env, capture_output=True, text=True, timeout=1500
     )
 
 
@@ -79,6 +103,14 @@ TINY_TRAINING = " ".join(
         "model.joiner_dim=16",
     )
 )
+#: The end-to-end classifiers' budget (their encoder is the tiny base's).
+TINY_E2E = " ".join(
+    f"--set {x}"
+    for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1", "valid_utts=4")
+)
+#: The methods of the classification comparison (exp/cls/<method>) and its settings.
+CLS_METHODS = ("ca", "ca_rom", "e2e")
+CLS_SETTINGS = ("mono", "zero-shot", "multi", "held-out")
 
 
 @pytest.mark.slow
@@ -94,10 +126,11 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         "--corpus-config", "conf/quick.yaml", "--corpus-dir", "corpus/quick", "--corpus-opts",
         "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4",
         "--labelled", "4", "--min-confidence", "0", "--train-opts", TINY_TRAINING,
+        "--e2e-opts", TINY_E2E,
     ]  # fmt: skip
     result = run_sh(egs, *quick)
     assert result.returncode == 0, result.stderr[-4000:]
-    for stage in (0, 1, 2, 3, 10, 11, 12, 20, 21, 22, 23, 24, 25, 26, 27):
+    for stage in (0, 1, 2, 3, 10, 11, 12, 20, 21, 22, 23, 24, 25, 26, 27, *range(30, 37)):
         assert f"] Stage {stage} (" in result.stderr
     for split in ("train", "dev", "test"):
         for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2label", "utt2dur"):
@@ -131,7 +164,50 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert "## Language-dependent adapter: kat" in summary
     assert "identical to the base" in summary  # eng decodes as before through the merged model
     assert "Language-dependent adapter: kat" in (egs / "RESULTS.md").read_text()
+    check_classification_outputs(egs)
 
     again = run_sh(egs, *quick, "--stage", "1")
     assert again.returncode == 0, again.stderr[-4000:]
     assert "Stage 11 (score the baselines): outputs are newer than the inputs" in again.stderr
+    assert (
+        "Stage 34 (end-to-end classifier trained on train_all): outputs are newer than the inputs"
+        in again.stderr
+    )
+    assert "Classification settings" in (egs / "RESULTS.md").read_text()  # stage 36 ran last
+
+
+def check_classification_outputs(egs: Path) -> None:
+    """What stages 30-36 leave on the tiny eng + kat corpus, kat held out."""
+    trainings = (egs / "data/cls/trainings.txt").read_text().splitlines()
+    assert trainings == [
+        "train_eng dev_eng eng kat",
+        "train_kat dev_kat eng kat",
+        "train_all dev_all eng kat",
+        "train_heldout dev_heldout kat",
+    ]
+    romanized = (egs / "data/train_base_rom/text").read_text()
+    assert "kat" in (egs / "data/train_base_rom/utt2lang").read_text()
+    assert not re.search("[\u10a0-\u10ff]", romanized), "Georgian letters left by uroman"
+    assert (egs / "exp/asr_rom/model/model.safetensors").is_file()
+    for recogniser in ("asr", "asr_rom"):
+        for code in ("eng", "kat"):
+            assert (egs / f"exp/cls/{recogniser}/decode_{code}/hyp.trn").is_file()
+    for line in trainings:
+        train, _, *test_langs = line.split()
+        for method in CLS_METHODS:
+            for code in test_langs:
+                decode_dir = egs / f"exp/cls/{method}/{train}/decode_{code}"
+                report = json.loads((decode_dir / "report.json").read_text())
+                assert 0 <= report["accuracy"] <= 1, decode_dir
+    summary = (egs / "exp/cls_summary.md").read_text()
+    accuracy = summary.split("### Accuracy %")[1].split("###")[0]
+    assert "| method | setting | eng | kat | mean |" in accuracy
+    number = r"\d+\.\d\d"
+    for method in CLS_METHODS:
+        for setting in CLS_SETTINGS:
+            eng = "-" if setting == "held-out" else number  # only kat is held out
+            row = rf"^\| {method} \| {setting} \| {eng} \| {number} \| {number} \|$"
+            assert re.search(row, accuracy, re.MULTILINE), f"{method} {setting}"
+        heat_map = egs / f"exp/{method}_zero_shot.png"
+        assert heat_map.read_bytes().startswith(b"\x89PNG"), heat_map
+    assert "## Classification settings" in (egs / "RESULTS.md").read_text()

@@ -386,6 +386,16 @@ def test_baseline_runs_the_majority_class_with_utt2label(egs) -> None:
     assert "skipping" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("script", "role"), [("lda.sh", "the tail language"), ("cls.sh", "the held-out language")]
+)
+def test_recipes_without_their_language_stop_before_any_job(egs, script: str, role: str) -> None:
+    result = egs(script)
+    assert result.returncode != 0
+    assert f"error: --lang is required (ISO 639-3 code of {role})" in result.stderr
+    assert result.calls == []
+
+
 def run_local(tmp_path: Path, *args: str):
     return run([str(UTILS / "run_local.sh"), *args], tmp_path)
 
