@@ -7,7 +7,9 @@
 #   Stage 20  data plan: data/train_base (head languages + --labelled utterances of LANG),
 #             data/LANG_labelled, data/LANG_untranscribed (the rest of LANG, no text),
 #             data/dev_LANG, data/test_LANG
-#   Stage 21  train the multilingual base (causal streaming pass + non-causal second pass)
+#   Stage 21  train the multilingual base (causal streaming pass + non-causal second pass):
+#             first its encoder with CTC alone (exp/base_ctc), then the transducer on that
+#             encoder (exp/base)
 #   Stage 22  noisy student, for each iteration: the teacher (the base's second pass, then the
 #             last adapted model) pseudo-labels data/LANG_untranscribed; confident hypotheses
 #             plus data/LANG_labelled (data/LANG_pseudo_I), speed-perturbed
@@ -29,7 +31,8 @@
 #   --labelled N             labelled utterances of the tail language in the base's training data
 #   --iterations N           noisy-student iterations
 #   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
-#   --base-config FILE       AsrTrainConfig of the base
+#   --ctc-config FILE        AsrTrainConfig of the base's CTC stage (its encoder)
+#   --base-config FILE       AsrTrainConfig of the base's transducer stage
 #   --adapter-config FILE    AsrTrainConfig of the adapter (its train, spec_augment, adapter)
 #   --finetune-config FILE   AsrTrainConfig of full fine-tuning (its train, spec_augment)
 #   --train-opts "OPTS"      more options of every `speechml asr train*`, e.g. "--set train.max_steps=20"
@@ -45,6 +48,7 @@ lang=
 labelled=300
 iterations=1
 min_confidence=0.5
+ctc_config=conf/asr_ctc.yaml
 base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
 finetune_config=conf/finetune.yaml
@@ -60,6 +64,7 @@ require_option lang "ISO 639-3 code of the tail language"
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true
+base_ctc=exp/base_ctc
 base=exp/base
 lda=exp/lda_$lang
 finetune=exp/finetune_$lang
@@ -77,11 +82,18 @@ if stage_begin 20 "data plan of the tail language" --signature "lang=$lang label
   stage_done data/.done/20.tail
 fi
 
-if stage_begin 21 "train the multilingual base" --signature "$train_opts" exp/.done/21.base \
-  data/train_base data/dev data/lang_char "$base_config"; then
+if stage_begin 21 "multilingual base, CTC stage" --signature "$train_opts" \
+  exp/.done/21.base_ctc data/train_base data/dev data/lang_char "$ctc_config"; then
+  "${runner[@]}" "$base_ctc/log/train.log" \
+    speechml asr train --config "$ctc_config" --train data/train_base --dev data/dev \
+    --tokenizer data/lang_char --cmvn data/train/cmvn.json --exp "$base_ctc" "${extra[@]}"
+  stage_done exp/.done/21.base_ctc
+fi
+if stage_begin 21 "multilingual base, transducer on the CTC encoder" --signature "$train_opts" \
+  exp/.done/21.base exp/.done/21.base_ctc "$base_config"; then
   "${runner[@]}" "$base/log/train.log" \
-    speechml asr train --config "$base_config" --train data/train_base --dev data/dev \
-    --tokenizer data/lang_char --cmvn data/train/cmvn.json --exp "$base" "${extra[@]}"
+    speechml asr train --config "$base_config" --init-encoder "$base_ctc/model" \
+    --tokenizer data/lang_char --train data/train_base --dev data/dev --exp "$base" "${extra[@]}"
   stage_done exp/.done/21.base
 fi
 

@@ -46,6 +46,7 @@ from speechml.asr.data import AsrDataset, collate_asr
 from speechml.asr.search import (
     Hypothesis,
     StreamingGreedyDecoder,
+    ctc_greedy_search,
     greedy_search,
     modified_beam_search,
 )
@@ -63,7 +64,9 @@ FBANK_CONFIG = "fbank.json"
 CMVN_STATS = "cmvn.json"
 TOKENIZER_DIR = "tokenizer"
 
-SearchMethod = Literal["greedy", "beam", "streaming"]
+SearchMethod = Literal["greedy", "beam", "streaming", "ctc"]
+#: the batched searches over encoder outputs, by method name
+SEARCHES = {"greedy": greedy_search, "beam": modified_beam_search, "ctc": ctc_greedy_search}
 
 
 @dataclass
@@ -135,8 +138,9 @@ class Recognizer:
 
         Args:
             data: the data dir.
-            method: ``greedy`` (batched), ``beam`` (modified beam search) or ``streaming``
-                (greedy, features fed chunk by chunk through the cached causal encoder).
+            method: ``greedy`` (batched), ``beam`` (modified beam search), ``streaming``
+                (greedy, features fed chunk by chunk through the cached causal encoder) or
+                ``ctc`` (best path of the CTC head, batched: a CTC-trained encoder's search).
             second_pass: decode the non-causal second pass (not with ``streaming``).
             beam: beam size of ``beam``.
             batch_size: utterances a batch (``greedy`` and ``beam``).
@@ -167,7 +171,7 @@ class Recognizer:
             else:
                 out = self.model.encoder(feats, lengths)
                 enc = out.second_pass if second_pass else out.causal
-                search = greedy_search if method == "greedy" else modified_beam_search
+                search = SEARCHES[method]
                 extra = {"beam": beam} if method == "beam" else {}
                 hyps = search(self.model, enc, out.lengths, **extra)
             hypotheses.update(zip(batch["utts"], hyps, strict=True))

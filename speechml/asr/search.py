@@ -122,6 +122,30 @@ def greedy_search(
 
 
 @torch.no_grad()
+def ctc_greedy_search(model: Transducer, enc: Tensor, lengths: Tensor) -> list[Hypothesis]:
+    """Best path of the CTC head over ``enc`` (B, T, D): the argmax of each frame, repeats
+    merged, blanks removed. The search of a CTC-trained encoder (``ctc_weight`` 1), whose
+    predictor and joiner never learned."""
+    log_probs = F.log_softmax(model.ctc_head(enc).float(), dim=-1)
+    best, best_ids = log_probs.max(dim=-1)  # (B, T)
+    hypotheses = []
+    for row, length in enumerate(lengths.tolist()):
+        ids = best_ids[row, :length]
+        keep = (ids != model.config.blank_id) & torch.cat(
+            [ids.new_ones(1, dtype=torch.bool), ids[1:] != ids[:-1]]
+        )
+        chosen = best[row, :length]
+        hypotheses.append(
+            Hypothesis(
+                tokens=ids[keep].tolist(),
+                log_prob=float(chosen[keep].sum()),
+                confidence=math.exp(float(chosen.mean())) if length else 1.0,
+            )
+        )
+    return hypotheses
+
+
+@torch.no_grad()
 def modified_beam_search(
     model: Transducer, enc: Tensor, lengths: Tensor, beam: int = 4
 ) -> list[Hypothesis]:

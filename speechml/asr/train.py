@@ -44,7 +44,7 @@ from speechml.asr.adapters import (
 )
 from speechml.asr.data import AsrDataset, collate_asr
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.search import greedy_search
+from speechml.asr.search import ctc_greedy_search, greedy_search
 from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
@@ -100,7 +100,8 @@ def make_loss_fn(
 def make_valid_fn(
     dataset: AsrDataset, recognizer: Recognizer, language: str | None = None, batch_size: int = 32
 ) -> Callable[[torch.nn.Module], dict[str, float]]:
-    """Validation: loss and greedy WER/CER of the causal pass on ``dataset``."""
+    """Validation: loss and greedy WER/CER of the causal pass on ``dataset`` (with the CTC head
+    when only CTC trains)."""
 
     def valid_fn(model: torch.nn.Module) -> dict[str, float]:
         device = next(model.parameters()).device
@@ -119,7 +120,8 @@ def make_valid_fn(
             loss, _ = model.loss(out, targets, target_lengths)
             n = int(batch["target_lengths"].sum())
             loss_sum, tokens = loss_sum + float(loss) * n, tokens + n
-            found = greedy_search(model, out.causal, out.lengths)
+            search = ctc_greedy_search if model.config.ctc_only else greedy_search
+            found = search(model, out.causal, out.lengths)
             for utt, hyp in zip(batch["utts"], found, strict=True):
                 hyps[utt] = recognizer.tokenizer.decode(hyp.tokens)
                 refs[utt] = dataset.data.text[utt]
@@ -200,10 +202,12 @@ def encoder_initialised_recognizer(
     """A new recogniser for ``tokenizer`` whose encoder and front end are ``source_dir``'s.
 
     The encoder (config and weights, BatchNorm statistics included), the fbank options and the
-    CMVN statistics are copied from the recogniser directory ``source_dir``; the predictor,
-    joiner and CTC head are new, sized by ``model_config`` for ``tokenizer.vocab_size``. The
+    CMVN statistics are copied from the recogniser directory ``source_dir``; the predictor and
+    joiner are new, sized by ``model_config`` for ``tokenizer.vocab_size``, and so is the CTC
+    head unless the two vocabularies are the same (a CTC stage's encoder and head go on). The
     source's language adapters are not copied (a warning names them). ``model_config.encoder``
-    and ``fbank`` are not used: where they differ from the source's, a warning says so.
+    and ``fbank`` are not used: where they are set (not the defaults) and differ from the
+    source's, a warning says so.
 
     Args:
         model_config: the predictor and joiner sizes and the loss weights of the new model.
@@ -233,7 +237,7 @@ def encoder_initialised_recognizer(
         ("model.encoder", encoder_config, model_config.encoder),
         ("fbank", source.fbank, fbank),
     ):
-        if used != ignored:
+        if used != ignored and ignored != type(ignored)():  # set in the config, and not used
             logger.warning(
                 "config %s is not used, %s's is: %s", name, source_dir, _differences(used, ignored)
             )
@@ -241,9 +245,14 @@ def encoder_initialised_recognizer(
         replace(model_config, vocab_size=tokenizer.vocab_size, encoder=encoder_config)
     )
     model.encoder.load_state_dict(source.model.encoder.state_dict())
+    same_vocabulary = source.tokenizer.tokens == tokenizer.tokens
+    if same_vocabulary:
+        model.ctc_head.load_state_dict(source.model.ctc_head.state_dict())
     logger.info(
-        "encoder, fbank options and CMVN of %s; new predictor, joiner and CTC head for %d tokens",
+        "%s, fbank options and CMVN of %s; new %s for %d tokens",
+        "encoder and CTC head" if same_vocabulary else "encoder",
         source_dir,
+        "predictor and joiner" if same_vocabulary else "predictor, joiner and CTC head",
         tokenizer.vocab_size,
     )
     return Recognizer(model, tokenizer, source.fbank, source.cmvn)

@@ -49,9 +49,20 @@ class TransducerConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)  # the Conformer encoder
     predictor: PredictorConfig = field(default_factory=PredictorConfig)  # the predictor
     joiner_dim: int = 256  # joiner hidden width
-    ctc_weight: float = 0.3  # weight of the auxiliary CTC loss (RNN-T gets 1 - ctc_weight)
+    ctc_weight: float = 0.3  # weight of the auxiliary CTC loss (RNN-T gets 1 - ctc_weight);
+    # 1.0 trains the encoder and CTC head alone (a CTC stage that initialises a transducer)
     second_pass_weight: float = 0.5  # weight of the second-pass losses when it exists
     blank_id: int = 0  # blank token id
+
+    def __post_init__(self) -> None:
+        for name in ("ctc_weight", "second_pass_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+    @property
+    def ctc_only(self) -> bool:
+        """Whether only the CTC loss trains (the predictor and joiner get no gradient)."""
+        return self.ctc_weight == 1.0
 
 
 PREDICTORS = Registry("predictor")
@@ -174,12 +185,16 @@ class Transducer(nn.Module):
     def _pass_losses(
         self, enc: Tensor, enc_lengths: Tensor, targets: Tensor, target_lengths: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """(RNN-T loss, CTC loss), each summed over the batch."""
+        """(RNN-T loss, CTC loss), each summed over the batch; the RNN-T loss is not computed
+        (a zero) when it has no weight."""
         blank = self.config.blank_id
-        start = targets.new_full((targets.shape[0], 1), blank)
-        pred, _ = self.predictor(torch.cat([start, targets], dim=1))  # (B, U+1, Dp)
-        logits = self.joiner(enc[:, :, None, :], pred[:, None, :, :])  # (B, T, U+1, V)
-        rnnt = rnnt_loss_sum(logits, targets, enc_lengths, target_lengths, blank)
+        if self.config.ctc_only:
+            rnnt = enc.new_zeros(())
+        else:
+            start = targets.new_full((targets.shape[0], 1), blank)
+            pred, _ = self.predictor(torch.cat([start, targets], dim=1))  # (B, U+1, Dp)
+            logits = self.joiner(enc[:, :, None, :], pred[:, None, :, :])  # (B, T, U+1, V)
+            rnnt = rnnt_loss_sum(logits, targets, enc_lengths, target_lengths, blank)
         log_probs = F.log_softmax(self.ctc_head(enc).float(), dim=-1).transpose(0, 1)
         ctc = F.ctc_loss(
             log_probs,
@@ -212,12 +227,15 @@ class Transducer(nn.Module):
         w = self.config.ctc_weight
         rnnt, ctc = self._pass_losses(out.causal, out.lengths, targets, target_lengths)
         loss = ((1 - w) * rnnt + w * ctc) / tokens
-        stats = {"rnnt": float(rnnt.detach() / tokens), "ctc": float(ctc.detach() / tokens)}
+        stats = {"rnnt": rnnt, "ctc": ctc}
         if out.second_pass is not None:
             rnnt2, ctc2 = self._pass_losses(out.second_pass, out.lengths, targets, target_lengths)
             second = ((1 - w) * rnnt2 + w * ctc2) / tokens
             s = self.config.second_pass_weight
             loss = (1 - s) * loss + s * second
-            stats["rnnt_second"] = float(rnnt2.detach() / tokens)
-            stats["ctc_second"] = float(ctc2.detach() / tokens)
-        return loss, stats
+            stats.update(rnnt_second=rnnt2, ctc_second=ctc2)
+        return loss, {
+            name: float(value.detach() / tokens)
+            for name, value in stats.items()
+            if not (self.config.ctc_only and name.startswith("rnnt"))
+        }

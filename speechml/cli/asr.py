@@ -206,7 +206,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     decode.add_argument("--model", required=True, help="model dir (EXP/model)")
     decode.add_argument("--data", required=True, help="data dir to decode")
     decode.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
-    decode.add_argument("--method", choices=["greedy", "beam", "streaming"], default="greedy")
+    decode.add_argument(
+        "--method",
+        choices=["greedy", "beam", "streaming", "ctc"],
+        default="greedy",
+        help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
+    )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
     decode.add_argument("--beam", type=int, default=4, help="beam size (--method beam)")
     decode.add_argument("--batch-size", type=int, default=16)

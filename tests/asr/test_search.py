@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from speechml.asr.search import StreamingGreedyDecoder, greedy_search, modified_beam_search
+from speechml.asr.search import (
+    StreamingGreedyDecoder,
+    ctc_greedy_search,
+    greedy_search,
+    modified_beam_search,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_transducer import tiny_batch, tiny_model  # noqa: E402
@@ -76,3 +81,16 @@ def test_confidence_is_low_for_an_untrained_model():
     feats, lengths, _, _ = tiny_batch()
     out = model.encoder(feats, lengths)
     assert all(h.confidence < 0.5 for h in greedy_search(model, out.causal, out.lengths))
+
+
+def test_ctc_greedy_merges_repeats_and_drops_blanks():
+    model = tiny_model().eval()
+    with torch.no_grad():  # the CTC head reads token i off dimension i of the encoder output
+        model.ctc_head.weight.zero_()
+        model.ctc_head.bias.zero_()
+        model.ctc_head.weight[:, :12] = 10 * torch.eye(12)
+    frames = [[3, 3, 0, 3, 5, 5, 0], [0, 4, 4, 7, 7, 7, 7]]  # row 2: 3 frames, then padding
+    enc = torch.nn.functional.one_hot(torch.tensor(frames), 32).float()
+    hyps = ctc_greedy_search(model, enc, torch.tensor([7, 3]))
+    assert [h.tokens for h in hyps] == [[3, 3, 5], [4]]
+    assert all(0.99 < h.confidence <= 1.0 for h in hyps)

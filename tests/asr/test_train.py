@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 import torch
@@ -82,10 +83,15 @@ def test_init_copies_encoder_front_end_and_cmvn_under_the_new_vocabulary(native,
     source = Recognizer.load(source_dir)
     tokenizer = load_tokenizer(lang)
     assert tokenizer.vocab_size != source.tokenizer.vocab_size
-    config = AsrTrainConfig()  # default encoder and fbank: not used, and said so
+    config = AsrTrainConfig()  # default encoder and fbank: not used, and no warning
     with caplog.at_level(logging.INFO, logger="speechml.asr.train"):
         new = encoder_initialised_recognizer(config.model, config.fbank, tokenizer, source_dir)
-    assert "d_model 32 (not 144)" in caplog.text
+    assert "is not used" not in caplog.text
+    set_encoder = replace(config.model, encoder=replace(config.model.encoder, num_layers=3))
+    with caplog.at_level(logging.INFO, logger="speechml.asr.train"):
+        encoder_initialised_recognizer(set_encoder, config.fbank, tokenizer, source_dir)
+    assert "d_model 32 (not 144)" in caplog.text  # set, and not used: said so
+    assert "num_layers 2 (not 3)" in caplog.text
     assert new.model.config.encoder == source.model.config.encoder
     assert_same_state(source.model.encoder.state_dict(), new.model.encoder.state_dict())
     assert new.fbank == source.fbank
@@ -103,6 +109,38 @@ def test_init_copies_encoder_front_end_and_cmvn_under_the_new_vocabulary(native,
     hyps = new.decode_data_dir(DataDir.read(rom)).texts
     assert sum(len(text) for text in hyps.values()) > 0
     assert_latin(list(hyps.values()))
+
+
+def test_same_vocabulary_keeps_the_ctc_head_of_a_ctc_stage(native, tiny):
+    path, source_dir = native
+    config = from_dict(AsrTrainConfig, tiny)
+    tokenizer = load_tokenizer(path.parent / "lang")
+    new = encoder_initialised_recognizer(config.model, config.fbank, tokenizer, source_dir)
+    source = Recognizer.load(source_dir).model
+    assert_same_state(source.ctc_head.state_dict(), new.model.ctc_head.state_dict())
+    assert not torch.equal(source.joiner.out.weight, new.model.joiner.out.weight)
+
+
+def metrics(exp_dir) -> list[dict[str, float]]:
+    lines = (exp_dir / "log/metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_ctc_stage_validates_with_the_ctc_head_then_starts_a_transducer(native, tiny, tmp_path):
+    path, _ = native
+    lang, cmvn = path.parent / "lang", path.parent / "cmvn.json"
+    ctc = from_dict(AsrTrainConfig, {**tiny, "model": {**tiny["model"], "ctc_weight": 1.0}})
+    train_asr(ctc, path, path, tmp_path / "ctc", lang, cmvn)
+    assert all("rnnt" not in step for step in metrics(tmp_path / "ctc"))
+    assert any("dev_cer" in step for step in metrics(tmp_path / "ctc"))
+    decoded = Recognizer.load(tmp_path / "ctc/model").decode_data_dir(DataDir.read(path), "ctc")
+    assert decoded.texts.keys() == set(DataDir.read(path).utts)
+    config = from_dict(AsrTrainConfig, tiny)
+    rnnt = train_asr(
+        config, path, path, tmp_path / "rnnt", lang, init_encoder_from=tmp_path / "ctc/model"
+    )
+    assert rnnt.model.config.ctc_weight == 0.3
+    assert any("rnnt" in step for step in metrics(tmp_path / "rnnt"))
 
 
 def test_adapters_of_the_source_are_not_copied(native, romanized, tmp_path, caplog, tiny):

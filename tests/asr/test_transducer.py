@@ -57,6 +57,24 @@ def test_loss_falls_on_a_tiny_batch(kind, second_pass):
     assert loss.item() < 0.5 * first.item()
 
 
+def test_ctc_only_trains_the_encoder_and_ctc_head_alone():
+    model = tiny_model(second_pass=1)
+    model.config.ctc_weight = 1.0
+    loss, stats = model(*tiny_batch())
+    assert sorted(stats) == ["ctc", "ctc_second"]
+    assert loss.item() == pytest.approx(0.5 * stats["ctc"] + 0.5 * stats["ctc_second"], rel=1e-5)
+    loss.backward()
+    for name, param in model.named_parameters():
+        trained = name.startswith(("encoder.", "ctc_head."))
+        assert (param.grad is not None) == trained, name
+
+
+@pytest.mark.parametrize("field", ["ctc_weight", "second_pass_weight"])
+def test_loss_weights_outside_zero_one_are_refused(field):
+    with pytest.raises(ValueError, match=f"{field} must be in"):
+        TransducerConfig(vocab_size=12, **{field: 1.5})
+
+
 def test_unknown_predictor_is_a_config_error():
     with pytest.raises(ConfigError, match="stateless"):
         tiny_model(kind="transformer")

@@ -49,6 +49,7 @@ def test_egs_kat_corpus_config_loads() -> None:
 CONFIG_CLASSES = {
     "adapter.yaml": AsrTrainConfig,
     "asr_base.yaml": AsrTrainConfig,
+    "asr_ctc.yaml": AsrTrainConfig,
     "asr_rom.yaml": AsrTrainConfig,
     "cls_e2e.yaml": E2eConfig,
     "cls_ngram.yaml": NgramConfig,
@@ -61,6 +62,7 @@ CONFIG_CLASSES = {
 BEST_METRICS = {
     "adapter.yaml": ("dev_wer", "min"),
     "asr_base.yaml": ("dev_cer", "min"),
+    "asr_ctc.yaml": ("dev_cer", "min"),
     "asr_rom.yaml": ("dev_cer", "min"),
     "cls_e2e.yaml": ("dev_accuracy", "max"),
     "finetune.yaml": ("dev_wer", "min"),

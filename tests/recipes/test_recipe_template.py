@@ -81,8 +81,9 @@ def amh(tmp_path: Path, capsys) -> Path:
 def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
     files = sorted(str(p.relative_to(amh)) for p in amh.rglob("*") if p.is_file())
     assert files == [
-        "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml", "conf/asr_rom.yaml",
-        "conf/cls_e2e.yaml", "conf/cls_ngram.yaml", "conf/corpus.yaml", "conf/finetune.yaml",
+        "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml", "conf/asr_ctc.yaml",
+        "conf/asr_rom.yaml", "conf/cls_e2e.yaml", "conf/cls_ngram.yaml", "conf/corpus.yaml",
+        "conf/finetune.yaml",
         "local/README.md", "path.sh", "run.sh",
     ]  # fmt: skip
     assert os.access(amh / "run.sh", os.X_OK)
