@@ -28,7 +28,7 @@
 #             exp/<method>_zero_shot.png) and RESULTS.md with lda.sh's summary and this one
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
 # inputs reuses its outputs (stages 33 and 34 keep a marker per train dir). Logs are in
-# exp/asr_rom/log/ and exp/cls/<method>/[<train>/]log/.
+# exp/asr_rom/log/, exp/cls/log/ and exp/cls/<method>/[<train>/]log/.
 #
 # Options:
 #   --stage N              first stage to run
@@ -185,10 +185,13 @@ if stage_begin 35 "score the classifiers" exp/.done/35.cls_score "${decode_dirs[
     log "error: no $cls/<method>/<train>/decode_<lang> to score: run stages 33 and 34 first"
     exit 1
   fi
+  scored=()  # the test languages, each scored in one call over every classifier's decode dir
   for decode_dir in "${decode_dirs[@]}"; do
     code=${decode_dir##*/decode_}
-    "${decoder[@]}" "${decode_dir%/*}/log/score_$code.log" \
-      speechml score cls --data "$settings/test_$code" --decode-dir "$decode_dir"
+    [[ " ${scored[*]} " == *" $code "* ]] && continue
+    scored+=("$code")
+    "${decoder[@]}" "$cls/log/score_$code.log" \
+      speechml score cls --data "$settings/test_$code" --decode-dir "$cls"/*/*/"decode_$code"
   done
   stage_done exp/.done/35.cls_score
 fi

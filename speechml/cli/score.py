@@ -26,11 +26,12 @@ def _wer(args: argparse.Namespace) -> None:
 
 
 def _cls(args: argparse.Namespace) -> None:
-    report = score_cls_dir(args.data, args.decode_dir)
-    print(
-        f"accuracy {100 * report.accuracy:.2f} macro-F1 {100 * report.macro_f1:.2f} "
-        f"[ {report.num_utts} utts ] {args.decode_dir}"
-    )
+    for decode_dir in args.decode_dir:
+        report = score_cls_dir(args.data, decode_dir)
+        print(
+            f"accuracy {100 * report.accuracy:.2f} macro-F1 {100 * report.macro_f1:.2f} "
+            f"[ {report.num_utts} utts ] {decode_dir}"
+        )
 
 
 def _results(args: argparse.Namespace) -> None:
@@ -66,12 +67,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="score utt2label of a decode dir against a data dir's utt2label",
         description=(
             "Score DECODE_DIR/utt2label (predicted labels) against DATA/utt2label; write "
-            "report.txt, report.json and confusion.png into the decode dir."
+            "report.txt, report.json and confusion.png into the decode dir. Several decode "
+            "dirs of the same data (e.g. every method's) are scored in one call."
         ),
     )
     cls.add_argument("--data", required=True, metavar="DIR", help="Kaldi data dir with utt2label")
     cls.add_argument(
-        "--decode-dir", required=True, metavar="DIR", help="decode dir holding utt2label"
+        "--decode-dir",
+        required=True,
+        nargs="+",
+        metavar="DIR",
+        help="decode dirs holding utt2label",
     )
     cls.set_defaults(func=_cls)
 

@@ -72,6 +72,18 @@ def test_ngram_train_predict_score_and_the_cascade(speechml_cls, labelled, tmp_p
         utt: flipped[label] for utt, label in labelled.utt2label.items()
     }
 
+    # several decode dirs of one data dir in one call: the cascade's and the reference text's
+    reference = tmp_path / "exp" / "decode_ref"
+    speechml_cls(
+        "cls", "predict", "--model", exp / "model", "--data", labelled.path, "--out", reference
+    )
+    status, out, _ = speechml_cls(
+        "score", "cls", "--data", labelled.path, "--decode-dir", decode, reference
+    )
+    assert status == 0
+    assert [line.split()[1] for line in out.splitlines()] == ["0.00", "100.00"]
+    assert (reference / "report.json").is_file() and (decode / "report.json").is_file()
+
 
 def test_text_classifier_from_scratch(speechml_cls, labelled, tmp_path):
     exp = tmp_path / "exp"
