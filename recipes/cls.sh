@@ -137,6 +137,7 @@ fi
 for line in "${trainings[@]}"; do
   read -r -a fields <<<"$line"
   train=${fields[0]}
+  codes=("${fields[@]:2}")  # the test languages of this training set
   if stage_begin 33 "cascades trained on $train" "exp/.done/33.cascades_$train" \
     "$settings/$train" "$ngram_config" exp/.done/32.cls_decode; then
     "${runner[@]}" "$cls/ca_rom/$train/log/romanize.log" \
@@ -146,11 +147,9 @@ for line in "${trainings[@]}"; do
       exp_dir=$cls/$method/$train
       "${runner[@]}" "$exp_dir/log/train.log" \
         speechml cls train-ngram --config "$ngram_config" --train "$texts/$train" --exp "$exp_dir"
-      for code in "${fields[@]:2}"; do
-        "${decoder[@]}" "$exp_dir/log/predict_$code.log" \
-          speechml cls predict --model "$exp_dir/model" --data "$settings/test_$code" \
-          --out "$exp_dir/decode_$code" --text-source "$asr_dir/decode_$code"
-      done
+      "${decoder[@]}" "$exp_dir/log/predict.log" \
+        speechml cls predict --model "$exp_dir/model" --data "${codes[@]/#/$settings/test_}" \
+        --out "${codes[@]/#/$exp_dir/decode_}" --text-source "${codes[@]/#/$asr_dir/decode_}"
     done
     stage_done "exp/.done/33.cascades_$train"
   fi
@@ -159,6 +158,7 @@ done
 for line in "${trainings[@]}"; do
   read -r -a fields <<<"$line"
   train=${fields[0]}
+  codes=("${fields[@]:2}")
   exp_dir=$cls/e2e/$train
   if stage_begin 34 "end-to-end classifier trained on $train" \
     --signature "base=$base_model $e2e_opts" "exp/.done/34.e2e_$train" \
@@ -166,11 +166,9 @@ for line in "${trainings[@]}"; do
     "${runner[@]}" "$exp_dir/log/train.log" \
       speechml cls train-e2e --config "$e2e_config" --init "$base_model" \
       --train "$settings/$train" --dev "$settings/${fields[1]}" --exp "$exp_dir" "${e2e_extra[@]}"
-    for code in "${fields[@]:2}"; do
-      "${decoder[@]}" "$exp_dir/log/predict_$code.log" \
-        speechml cls predict --model "$exp_dir/model" --data "$settings/test_$code" \
-        --out "$exp_dir/decode_$code"
-    done
+    "${decoder[@]}" "$exp_dir/log/predict.log" \
+      speechml cls predict --model "$exp_dir/model" --data "${codes[@]/#/$settings/test_}" \
+      --out "${codes[@]/#/$exp_dir/decode_}"
     stage_done "exp/.done/34.e2e_$train"
   fi
 done

@@ -92,20 +92,26 @@ def _train_e2e(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     model_dir = Path(args.model)
     kind = model_kind(model_dir)
-    if kind == "speech":
-        if args.text_source is not None:
-            raise ConfigError(f"--text-source is for text classifiers; {model_dir} hears audio")
-        predicted = classify_data_dir(model_dir, args.data, args.out, allow_pipes=args.allow_pipes)
-    else:
-        if kind == "n-gram":
-            classifier = NgramClassifier.load(model_dir)
+    sources = args.text_source or [None] * len(args.data)
+    if len(args.out) != len(args.data) or len(sources) != len(args.data):
+        raise ConfigError(
+            f"--data names {len(args.data)} dirs: --out (got {len(args.out)}) and --text-source "
+            f"(got {len(args.text_source or [])}, or none) need one each, in the same order"
+        )
+    if kind == "speech" and args.text_source:
+        raise ConfigError(f"--text-source is for text classifiers; {model_dir} hears audio")
+    if kind == "n-gram":
+        classifier = NgramClassifier.load(model_dir)
+    elif kind != "speech":
+        classifier = TextClassifier.load(model_dir, "cuda" if torch.cuda.is_available() else "cpu")
+    for data, out, source in zip(args.data, args.out, sources, strict=True):
+        if kind == "speech":
+            predicted = classify_data_dir(model_dir, data, out, allow_pipes=args.allow_pipes)
         else:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            classifier = TextClassifier.load(model_dir, device)
-        predicted = predict_data_dir(classifier.predict, args.data, args.out, args.text_source)
-    texts = "" if args.text_source is None else f" on the texts of {args.text_source}"
-    atomic_write_text(Path(args.out) / SYSTEM_FILE, f"{kind} classifier {model_dir}{texts}\n")
-    print(f"{kind} classifier: {len(predicted)} utterances -> {Path(args.out) / 'utt2label'}")
+            predicted = predict_data_dir(classifier.predict, data, out, source)
+        texts = "" if source is None else f" on the texts of {source}"
+        atomic_write_text(Path(out) / SYSTEM_FILE, f"{kind} classifier {model_dir}{texts}\n")
+        print(f"{kind} classifier: {len(predicted)} utterances -> {Path(out) / 'utt2label'}")
 
 
 def _settings(args: argparse.Namespace) -> None:
@@ -202,9 +208,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--model", required=True, help="a classifier model dir (EXP/model), of any kind"
     )
-    predict.add_argument("--data", required=True, help="data dir to classify")
-    predict.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
-    _add_text_source(predict, "text models: classify")
+    predict.add_argument(
+        "--data", required=True, nargs="+", help="data dirs to classify (one model load for all)"
+    )
+    predict.add_argument(
+        "--out", required=True, nargs="+", help="a decode dir (EXP/decode_<set>) per data dir"
+    )
+    predict.add_argument(
+        "--text-source",
+        nargs="+",
+        metavar="SRC",
+        help="text models: classify other texts than DATA/text, one SRC per data dir: an ASR "
+        "decode dir (its hyp.trn), a .trn file or a Kaldi text table with every utterance",
+    )
     predict.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     predict.set_defaults(func=_predict)
 

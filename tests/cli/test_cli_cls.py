@@ -174,3 +174,20 @@ def test_settings_then_report(speechml_cls, make_data_dir, tmp_path):
     assert "| e2e | mono | 50.00 | - | 50.00 |" in accuracy  # 2 of the 4 eng utts are even
     assert "| e2e | zero-shot | - | 0.00 | 0.00 |" in accuracy  # both rus utts are odd
     assert (exp / "e2e_zero_shot.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_predict_classifies_several_data_dirs_in_one_call(speechml_cls, labelled, tmp_path):
+    exp, outs = tmp_path / "exp", [tmp_path / "decode_a", tmp_path / "decode_b"]
+    assert speechml_cls("cls", "train-ngram", "--train", labelled.path, "--exp", exp)[0] == 0
+    model = exp / "model"
+    status, out, _ = speechml_cls(
+        "cls", "predict", "--model", model, "--data", labelled.path, labelled.path, "--out", *outs
+    )
+    assert status == 0 and len(out.splitlines()) == 2
+    for decode in outs:
+        assert read_table(decode / "utt2label") == labelled.utt2label
+    status, _, err = speechml_cls(
+        "cls", "predict", "--model", model, "--data", labelled.path, labelled.path,
+        "--out", outs[0],
+    )  # fmt: skip
+    assert status != 0 and "need one each" in err
