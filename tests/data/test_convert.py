@@ -255,6 +255,49 @@ def test_class_labels_become_names(tmp_path: Path) -> None:
     assert [s.reason for s in report.skipped] == ["empty intent"]
 
 
+def test_speechtaxi_columns_give_native_and_romanized_data_dirs(tmp_path: Path) -> None:
+    """SpeechTaxi's features (its datasets loader, saved with save_to_disk): verse_ref,
+    language, transcription, transcription_romanized and a 6-class ClassLabel."""
+    wavs = []
+    for number in range(2):
+        wavs.append(str(tmp_path / f"v{number}.wav"))
+        write_audio(wavs[-1], tone(0.2, 300 + 100 * number), RATE)
+    classes = ["Recommendation", "Faith", "Description", "Sin", "Grace", "Violence"]
+    features = datasets.Features(
+        {
+            "verse_ref": datasets.Value("string"),
+            "text_en": datasets.Value("string"),
+            "language": datasets.Value("string"),
+            "transcription": datasets.Value("string"),
+            "transcription_romanized": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=classes),
+            "audio": datasets.Value("string"),
+        }
+    )
+    rows = {
+        "verse_ref": ["MAT_1_1", "MAT_1_2"],
+        "text_en": ["the book", "abraham begat isaac"],
+        "language": ["ukr", "ukr"],
+        "transcription": ["книга родоводу", "авраам породив ісака"],
+        "transcription_romanized": ["knyha rodovodu", "avraam porodyv isaka"],
+        "label": [2, 1],
+        "audio": wavs,
+    }
+    splits = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features)})
+    splits.save_to_disk(str(tmp_path / "speechtaxi_ukr"))
+
+    for column, out in (("transcription", "native"), ("transcription_romanized", "rom")):
+        hf_to_datadir(
+            tmp_path / "speechtaxi_ukr", tmp_path / out, text_column=column, id_column="verse_ref"
+        )
+    native, rom = (DataDir.read(tmp_path / out / "train") for out in ("native", "rom"))
+    assert native.text == {"MAT_1_1": "книга родоводу", "MAT_1_2": "авраам породив ісака"}
+    assert rom.text == {"MAT_1_1": "knyha rodovodu", "MAT_1_2": "avraam porodyv isaka"}
+    for data in (native, rom):
+        assert data.utt2label == {"MAT_1_1": "Description", "MAT_1_2": "Faith"}
+        assert data.utt2lang == {"MAT_1_1": "ukr", "MAT_1_2": "ukr"}
+
+
 # ---------------------------------------------------------------- Common Voice
 
 CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\n"
