@@ -184,19 +184,18 @@ class Transducer(nn.Module):
 
     def _pass_losses(
         self, enc: Tensor, enc_lengths: Tensor, targets: Tensor, target_lengths: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """(RNN-T loss, CTC loss), each summed over the batch; the RNN-T loss is not computed
-        (a zero) when it has no weight."""
+    ) -> dict[str, Tensor]:
+        """The losses of one pass, each summed over the batch: ``rnnt`` (not computed when it
+        has no weight) and ``ctc``."""
         blank = self.config.blank_id
-        if self.config.ctc_only:
-            rnnt = enc.new_zeros(())
-        else:
+        losses: dict[str, Tensor] = {}
+        if not self.config.ctc_only:
             start = targets.new_full((targets.shape[0], 1), blank)
             pred, _ = self.predictor(torch.cat([start, targets], dim=1))  # (B, U+1, Dp)
             logits = self.joiner(enc[:, :, None, :], pred[:, None, :, :])  # (B, T, U+1, V)
-            rnnt = rnnt_loss_sum(logits, targets, enc_lengths, target_lengths, blank)
+            losses["rnnt"] = rnnt_loss_sum(logits, targets, enc_lengths, target_lengths, blank)
         log_probs = F.log_softmax(self.ctc_head(enc).float(), dim=-1).transpose(0, 1)
-        ctc = F.ctc_loss(
+        losses["ctc"] = F.ctc_loss(
             log_probs,
             targets,
             enc_lengths,
@@ -205,7 +204,12 @@ class Transducer(nn.Module):
             reduction="sum",
             zero_infinity=True,
         )
-        return rnnt, ctc
+        return losses
+
+    def _weighted(self, losses: dict[str, Tensor]) -> Tensor:
+        """A pass's training loss: ``(1 - ctc_weight) * rnnt + ctc_weight * ctc``."""
+        w = self.config.ctc_weight
+        return (1 - w) * losses.get("rnnt", 0.0) + w * losses["ctc"]
 
     def forward(
         self, feats: Tensor, feat_lengths: Tensor, targets: Tensor, target_lengths: Tensor
@@ -224,18 +228,12 @@ class Transducer(nn.Module):
         """The loss of :meth:`forward` from encoder outputs already computed (e.g. to decode
         the same outputs during validation)."""
         tokens = target_lengths.sum().clamp(min=1)
-        w = self.config.ctc_weight
-        rnnt, ctc = self._pass_losses(out.causal, out.lengths, targets, target_lengths)
-        loss = ((1 - w) * rnnt + w * ctc) / tokens
-        stats = {"rnnt": rnnt, "ctc": ctc}
+        first = self._pass_losses(out.causal, out.lengths, targets, target_lengths)
+        loss = self._weighted(first) / tokens
+        stats = dict(first)
         if out.second_pass is not None:
-            rnnt2, ctc2 = self._pass_losses(out.second_pass, out.lengths, targets, target_lengths)
-            second = ((1 - w) * rnnt2 + w * ctc2) / tokens
+            second = self._pass_losses(out.second_pass, out.lengths, targets, target_lengths)
             s = self.config.second_pass_weight
-            loss = (1 - s) * loss + s * second
-            stats.update(rnnt_second=rnnt2, ctc_second=ctc2)
-        return loss, {
-            name: float(value.detach() / tokens)
-            for name, value in stats.items()
-            if not (self.config.ctc_only and name.startswith("rnnt"))
-        }
+            loss = (1 - s) * loss + s * (self._weighted(second) / tokens)
+            stats.update({f"{name}_second": value for name, value in second.items()})
+        return loss, {name: float(value.detach() / tokens) for name, value in stats.items()}
