@@ -142,12 +142,17 @@ def _language_list(text: str) -> list[str]:
     return text.split(",")
 
 
-def _add_text_source(parser: argparse.ArgumentParser, what: str) -> None:
+def _add_text_source(
+    parser: argparse.ArgumentParser, what: str, per_data_dir: bool = False
+) -> None:
+    """``--text-source``: one source, or (``per_data_dir``) one per ``--data`` dir."""
     parser.add_argument(
         "--text-source",
         metavar="SRC",
-        help=f"{what} other texts than DATA/text: an ASR decode dir (its hyp.trn), a .trn file "
-        "or a Kaldi text table with a text for every utterance",
+        nargs="+" if per_data_dir else None,
+        help=f"{what} other texts than DATA/text{', one SRC per data dir' if per_data_dir else ''}"
+        ": an ASR decode dir (its hyp.trn), a .trn file or a Kaldi text table with a text for "
+        "every utterance",
     )
 
 
@@ -214,13 +219,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--out", required=True, nargs="+", help="a decode dir (EXP/decode_<set>) per data dir"
     )
-    predict.add_argument(
-        "--text-source",
-        nargs="+",
-        metavar="SRC",
-        help="text models: classify other texts than DATA/text, one SRC per data dir: an ASR "
-        "decode dir (its hyp.trn), a .trn file or a Kaldi text table with every utterance",
-    )
+    _add_text_source(predict, "text models: classify", per_data_dir=True)
     predict.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     predict.set_defaults(func=_predict)
 
