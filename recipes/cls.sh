@@ -105,7 +105,7 @@ fi
 # The lines of trainings.txt ("<train> <dev> <test-lang>...") and every language tested.
 trainings=()
 test_langs=()
-if ((stage <= 34 && stop_stage >= 32)); then
+if ((stage <= 35 && stop_stage >= 32)); then
   if [[ ! -f $settings/settings.json ]]; then
     log "error: $settings/settings.json is missing: run stage 30 first"
     exit 1
@@ -183,11 +183,7 @@ if stage_begin 35 "score the classifiers" exp/.done/35.cls_score "${decode_dirs[
     log "error: no $cls/<method>/<train>/decode_<lang> to score: run stages 33 and 34 first"
     exit 1
   fi
-  scored=()  # the test languages, each scored in one call over every classifier's decode dir
-  for decode_dir in "${decode_dirs[@]}"; do
-    code=${decode_dir##*/decode_}
-    [[ " ${scored[*]} " == *" $code "* ]] && continue
-    scored+=("$code")
+  for code in "${test_langs[@]}"; do  # one call per language over every classifier's dirs
     "${decoder[@]}" "$cls/log/score_$code.log" \
       speechml score cls --data "$settings/test_$code" --decode-dir "$cls"/*/*/"decode_$code"
   done
