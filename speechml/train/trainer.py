@@ -333,6 +333,9 @@ class Trainer:
     def fit_best(self, average_last: int = 0) -> tuple[torch.nn.Module, TrainResult]:
         """:meth:`fit`, then put the final weights into the unwrapped model, in evaluation mode.
 
+        The model stays on the training device, in full precision: the mixed-precision
+        wrapper of its forward pass is removed, so that it predicts as the saved model does.
+
         Args:
             average_last: 0 (default) for the best checkpoint by ``config.best_metric`` (the
                 last weights when no checkpoint has the metric); N > 0 for the element-wise
@@ -346,7 +349,7 @@ class Trainer:
             >>> model.save(exp_dir / "model")  # doctest: +SKIP
         """
         result = self.fit()
-        model = self.unwrapped
+        model = self.accelerator.unwrap_model(self.model, keep_fp32_wrapper=False)
         if average_last > 0:
             paths = [c.path for c in list_checkpoints(self.checkpoint_dir)][-average_last:]
             model.load_state_dict(average_checkpoints(paths))

@@ -143,7 +143,7 @@ def test_fine_tunes_a_local_pretrained_model(
     model = build_model(small, len(tokenizer), pretrained_labels, max_length=24)
     model.save_pretrained(tmp_path / "pretrained")
     tokenizer.save_pretrained(tmp_path / "pretrained")
-    mask_embedding = model.roberta.embeddings.word_embeddings.weight[4].detach().clone()
+    mask_embedding = model.roberta.embeddings.word_embeddings.weight[4].detach().cpu().clone()
 
     fine_tuned = train_text_classifier(
         tiny_config(max_steps=5),
@@ -157,7 +157,7 @@ def test_fine_tunes_a_local_pretrained_model(
     assert fine_tuned.tokenizer.get_vocab() == tokenizer.get_vocab()
     assert fine_tuned.max_length == 16  # the config's, below the tokenizer's 24
     # <mask> never occurs in the input: its row keeps its pretrained value (but weight decay).
-    embedding = fine_tuned.model.roberta.embeddings.word_embeddings.weight[4].detach()
+    embedding = fine_tuned.model.roberta.embeddings.word_embeddings.weight[4].detach().cpu()
     torch.testing.assert_close(embedding, mask_embedding, rtol=1e-3, atol=1e-6)
     reloaded = TextClassifier.load(tmp_path / "exp" / "model")
     assert reloaded.labels == fine_tuned.labels

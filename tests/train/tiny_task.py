@@ -59,7 +59,9 @@ def make_trainer(exp_dir: Path, max_steps: int, freeze: bool = False) -> Trainer
     valid = Points(32)
 
     def validate(m):
-        return {"valid_loss": float(torch.nn.functional.mse_loss(m(valid.x), valid.y))}
+        device = next(m.parameters()).device  # the trainer's: a GPU when there is one
+        loss = torch.nn.functional.mse_loss(m(valid.x.to(device)), valid.y.to(device))
+        return {"valid_loss": float(loss)}
 
     config = TrainConfig(
         max_steps=max_steps,
