@@ -11,14 +11,15 @@
 #             first its encoder with CTC alone (exp/base_ctc), then the transducer on that
 #             encoder (exp/base)
 #   Stage 22  noisy student, for each iteration: the teacher (the base's second pass, then the
-#             last adapted model) pseudo-labels data/LANG_untranscribed; confident hypotheses
+#             last adapted model's; by default its CTC head, see --teacher-search)
+#             pseudo-labels data/LANG_untranscribed; confident hypotheses
 #             plus data/LANG_labelled (data/LANG_pseudo_I), speed-perturbed
 #             (data/LANG_student_I), train the LANG adapter on the frozen base
 #   Stage 23  full fine-tuning of every weight of the base on the same data and steps
 #   Stage 24  merge: the base plus the LANG adapter (its best dev checkpoint), one model that
 #             routes each utterance by its language
 #   Stage 25  decode data/test (every language): base, merged and fine-tuned, full-context greedy
-#             on the causal pass; base and merged also streaming, chunk by chunk
+#             on the causal pass; base and merged also data/test_LANG streaming, chunk by chunk
 #   Stage 26  score every decode dir (WER/CER per language)
 #   Stage 27  the LDA summary table and RESULTS.md
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
@@ -31,6 +32,9 @@
 #   --labelled N             labelled utterances of the tail language in the base's training data
 #   --iterations N           noisy-student iterations
 #   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
+#   --teacher-search NAME    how the teacher transcribes: ctc (its CTC head's best path: measured
+#                            far better than its transducer after the default base's short
+#                            transducer stage), greedy or beam (its transducer)
 #   --ctc-config FILE        AsrTrainConfig of the base's CTC stage (its encoder)
 #   --base-config FILE       AsrTrainConfig of the base's transducer stage
 #   --adapter-config FILE    AsrTrainConfig of the adapter (its train, spec_augment, adapter)
@@ -48,6 +52,7 @@ lang=
 labelled=300
 iterations=1
 min_confidence=0.5
+teacher_search=ctc
 ctc_config=conf/asr_ctc.yaml
 base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
@@ -102,11 +107,13 @@ for ((i = 1; i <= iterations; i++)); do
   exp_i=$lda
   ((i == iterations)) || exp_i=${lda}_iter$i
   if stage_begin 22 "noisy student, iteration $i of $iterations" \
-    --signature "lang=$lang min_confidence=$min_confidence $train_opts" "exp/.done/22.student_$i" \
+    --signature "lang=$lang min_confidence=$min_confidence teacher=$teacher_search $train_opts" \
+    "exp/.done/22.student_$i" \
     "$teacher" "data/${lang}_labelled" "data/${lang}_untranscribed" "$adapter_config"; then
     "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
       speechml asr pseudo-label --model "$teacher" --data "data/${lang}_untranscribed" \
-      --min-confidence "$min_confidence" --combine-with "data/${lang}_labelled" \
+      --min-confidence "$min_confidence" --method "$teacher_search" \
+      --combine-with "data/${lang}_labelled" \
       --out "data/${lang}_pseudo_$i"
     "${runner[@]}" "$exp_i/log/speed_perturb.log" \
       speechml data speed-perturb "data/${lang}_pseudo_$i" "${student}_$i"
@@ -133,29 +140,31 @@ if stage_begin 24 "merge the adapters" exp/.done/24.merge "$base/model" "$lda/ad
   stage_done exp/.done/24.merge
 fi
 
-# system:method:decode dir of every decoding of data/test
+# system:method:test set:decode dir of every decoding: every language full-context; the tail
+# language also streaming (the table's streaming column; chunk by chunk is the slow search)
 decodes=()
 for system in "$base" "$merged" "$finetune"; do
-  decodes+=("$system:greedy:$system/decode_test")
+  decodes+=("$system:greedy:test:$system/decode_test")
 done
 for system in "$base" "$merged"; do
-  decodes+=("$system:streaming:$system/decode_test_streaming")
+  decodes+=("$system:streaming:test_$lang:$system/decode_test_${lang}_streaming")
 done
-if stage_begin 25 "decode" exp/.done/25.decode data/test "$base/model" "$merged/model" \
-  "$finetune/model"; then
+if stage_begin 25 "decode" exp/.done/25.decode data/test "data/test_$lang" "$base/model" \
+  "$merged/model" "$finetune/model"; then
   for entry in "${decodes[@]}"; do
-    IFS=: read -r system method out <<<"$entry"
-    "${decoder[@]}" "$system/log/decode_test_$method.log" \
-      speechml asr decode --model "$system/model" --data data/test --out "$out" --method "$method"
+    IFS=: read -r system method set out <<<"$entry"
+    "${decoder[@]}" "$system/log/decode_${set}_$method.log" \
+      speechml asr decode --model "$system/model" --data "data/$set" --out "$out" \
+      --method "$method"
   done
   stage_done exp/.done/25.decode
 fi
 
 if stage_begin 26 "score" exp/.done/26.score exp/.done/25.decode; then
   for entry in "${decodes[@]}"; do
-    IFS=: read -r system method out <<<"$entry"
-    "${decoder[@]}" "$system/log/score_test_$method.log" \
-      speechml score wer --data data/test --decode-dir "$out"
+    IFS=: read -r system method set out <<<"$entry"
+    "${decoder[@]}" "$system/log/score_${set}_$method.log" \
+      speechml score wer --data "data/$set" --decode-dir "$out"
   done
   stage_done exp/.done/26.score
 fi

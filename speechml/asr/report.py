@@ -82,7 +82,8 @@ def lda_summary(
         lang: the tail language.
         base, lda, merged, finetune: experiment dirs of the base, the adapter run, the merged
             model and full fine-tuning; each decoded ``data/test`` into ``decode_test`` (and the
-            base and merged ones into ``decode_test_streaming``) and scored it.
+            base and merged ones ``data/test_<lang>`` into ``decode_test_<lang>_streaming``)
+            and scored it.
         pseudo_label_dirs: pseudo-label data dirs whose reports are summarised.
     """
     base, lda, merged, finetune = Path(base), Path(lda), Path(merged), Path(finetune)
@@ -93,7 +94,7 @@ def lda_summary(
         for name, path in (("base", base), ("lda", merged), ("finetune", finetune))
     }
     streaming = {
-        name: read_rates(path / "decode_test_streaming")
+        name: read_rates(path / f"decode_test_{lang}_streaming")
         for name, path in (("base", base), ("lda", merged))
     }
     tail = {name: rates[lang] for name, rates in greedy.items()}

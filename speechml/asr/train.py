@@ -38,6 +38,7 @@ from speechml.asr.adapters import (
     adapter_percent,
     add_adapters,
     freeze_base,
+    merge_adapters,
     remove_adapter,
     save_adapter,
     set_languages,
@@ -363,15 +364,17 @@ def train_adapter(
     train_dir: str | Path,
     dev_dir: str | Path,
     exp_dir: str | Path,
+    init_adapter: str | Path | None = None,
 ) -> Recognizer:
     """Train one language's adapter on a frozen base model directory.
 
-    Only the adapter of ``lang`` is trained (``config.adapter`` sets its size and placement);
-    every base weight stays bit-identical. Every utterance of ``train_dir`` and ``dev_dir`` must
-    be of ``lang`` (or have no ``utt2lang``). Writes ``exp_dir/model`` (base + adapter, routed by
-    ``utt2lang``) and ``exp_dir/adapter`` (the adapter alone, in peft's layout, with the
-    fingerprint of its base). The model, tokenizer and front end come from ``base_dir``;
-    ``config.model`` and ``config.fbank`` are not used.
+    Only the adapter of ``lang`` is trained (``config.adapter`` sets its size and placement, or
+    it starts from ``init_adapter``, e.g. the previous noisy-student iteration's adapter, and
+    keeps that one's size); every base weight stays bit-identical. Every utterance of
+    ``train_dir`` and ``dev_dir`` must be of ``lang`` (or have no ``utt2lang``). Writes
+    ``exp_dir/model`` (base + adapter, routed by ``utt2lang``) and ``exp_dir/adapter`` (the
+    adapter alone, in peft's layout, with the fingerprint of its base). The model, tokenizer
+    and front end come from ``base_dir``; ``config.model`` and ``config.fbank`` are not used.
     """
     for path in (train_dir, dev_dir):
         _check_one_language(DataDir.read(path), lang)
@@ -379,7 +382,11 @@ def train_adapter(
     recognizer = Recognizer.load(base_dir)
     if lang in adapter_languages(recognizer.model):
         raise ValueError(f"{base_dir} already has an adapter for {lang}")
-    add_adapters(recognizer.model, [lang], config.adapter)
+    if init_adapter is None:
+        add_adapters(recognizer.model, [lang], config.adapter)
+    else:
+        merge_adapters(recognizer.model, {lang: init_adapter})
+        logger.info("adapter %s starts from %s", lang, init_adapter)
     freeze_base(recognizer.model, [lang])
     logger.info("adapter %s: %.2f%% of the model", lang, adapter_percent(recognizer.model, lang))
     recognizer = train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir, language=lang)

@@ -46,7 +46,7 @@ def _tail_split(args: argparse.Namespace) -> None:
 def _train_adapter(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
-    train_adapter(config, args.model, args.lang, args.train, args.dev, args.exp)
+    train_adapter(config, args.model, args.lang, args.train, args.dev, args.exp, args.init_adapter)
 
 
 def _pseudo_label(args: argparse.Namespace) -> None:
@@ -159,6 +159,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     adapter.add_argument("--train", required=True, help="training data dir (utt2lang = LANG)")
     adapter.add_argument("--dev", required=True, help="dev data dir of LANG")
     adapter.add_argument("--exp", required=True, help="experiment dir")
+    adapter.add_argument(
+        "--init-adapter",
+        metavar="DIR",
+        help="start from this adapter of LANG (trained on the same base), e.g. the teacher's",
+    )
     add_overrides(adapter)
     adapter.set_defaults(func=_train_adapter)
 
@@ -169,7 +174,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument("--data", required=True, help="untranscribed data dir")
     label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
     label.add_argument("--min-confidence", type=float, default=0.5, help="threshold in [0, 1]")
-    label.add_argument("--method", choices=["greedy", "beam"], default="greedy")
+    label.add_argument(
+        "--method",
+        choices=["greedy", "beam", "ctc"],
+        default="greedy",
+        help="the teacher's search: transducer greedy or beam, or the CTC head's best path",
+    )
     label.add_argument(
         "--combine-with", help="a labelled data dir to add to the pseudo-labels (the student's)"
     )

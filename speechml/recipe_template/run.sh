@@ -23,6 +23,7 @@
 #   --labelled N           labelled tail-language utterances the base trains on (default 300)
 #   --iterations N         noisy-student iterations (default 1)
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
+#   --teacher-search NAME  the teacher's search: ctc (default), greedy or beam
 #   --train-opts "OPTS"    more options of every recogniser training job, e.g.
 #                          "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
@@ -43,6 +44,7 @@ lang=@@{iso}
 labelled=300
 iterations=1
 min_confidence=0.5
+teacher_search=ctc
 train_opts=
 cls_langs=
 e2e_opts=
@@ -58,7 +60,8 @@ data.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --cmd "$train_cmd
   --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts"
 baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
 lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$labelled" \
-  --iterations "$iterations" --min-confidence "$min_confidence" --train-opts "$train_opts" \
+  --iterations "$iterations" --min-confidence "$min_confidence" \
+  --teacher-search "$teacher_search" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
   --train-opts "$train_opts" --e2e-opts "$e2e_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from speechml.asr.adapters import (
+    ADAPTER_WEIGHTS,
     adapter_percent,
     add_adapters,
     base_state_dict,
@@ -20,7 +23,7 @@ from speechml.config import from_dict
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig, compute_cmvn_stats
 from speechml.data.tokenizer import train_tokenizer
-from speechml.errors import DataError
+from speechml.errors import DataError, SpeechmlError
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +131,7 @@ def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained, tiny_
     kat = root / "kat"
     adapted = train_adapter(config, root / "exp" / "model", "kat", kat, kat, root / "lda")
     for name, value in base_state_dict(adapted.model).items():
-        assert torch.equal(value, base.model.state_dict()[name]), name
+        assert torch.equal(value.cpu(), base.model.state_dict()[name]), name
     adapter_dir = root / "lda" / "adapter"
     assert read_adapter_config(adapter_dir)["language"] == "kat"
     assert adapter_percent(adapted.model, "kat") < 5.0  # tiny model; the default is ~0.5%
@@ -159,6 +162,31 @@ def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained, tiny_
     assert Recognizer.load(merged).decode_data_dir(test).texts == with_adapter
 
 
+def test_a_student_adapter_starts_from_its_teacher_adapter(trained, tiny_asr_config):
+    data, root, _ = trained
+    base = root / "exp" / "model"
+    for lang in ("kat", "eng"):
+        assert main(["data", "subset", str(data), str(root / f"only_{lang}"), "--lang", lang]) == 0
+    kat = root / "only_kat"
+    teacher = {**tiny_asr_config(), "adapter": {"bottleneck_dim": 4}}
+    train_adapter(from_dict(AsrTrainConfig, teacher), base, "kat", kat, kat, root / "teacher")
+    # lr 0: the student's adapter must come out as the one it started from, size included
+    frozen = copy.deepcopy(teacher)
+    frozen["train"]["lr"] = 0.0
+    frozen["adapter"]["bottleneck_dim"] = 16
+    start = root / "teacher" / "adapter"
+    config = from_dict(AsrTrainConfig, frozen)
+    train_adapter(config, base, "kat", kat, kat, root / "student", init_adapter=start)
+    found = load_file(root / "student" / "adapter" / ADAPTER_WEIGHTS)
+    expected = load_file(start / ADAPTER_WEIGHTS)
+    assert found.keys() == expected.keys()
+    assert all(torch.equal(found[k], expected[k]) for k in expected)
+    assert read_adapter_config(root / "student" / "adapter")["bottleneck_dim"] == 4
+    eng = root / "only_eng"
+    with pytest.raises(SpeechmlError, match="adapter is for 'kat', not 'eng'"):
+        train_adapter(config, base, "eng", eng, eng, root / "wrong", init_adapter=start)
+
+
 def pseudo_label(model, data, out, min_confidence, *options) -> int:
     """``speechml asr pseudo-label`` through the CLI; returns its exit status."""
     return main(["asr", "pseudo-label", "--model", str(model), "--data", str(data),
@@ -180,6 +208,14 @@ def test_pseudo_labels_are_filtered_and_reported(trained):
     # nothing kept, but labelled data to combine with: the student gets the labelled data
     assert pseudo_label(model, data, root / "student", 1, "--combine-with", str(data)) == 0
     assert len(DataDir.read(root / "student")) == 8
+    # the CTC head as the teacher: each utterance gets a decision, the report names the search
+    for lang in ("eng", "kat"):
+        assert main(["data", "subset", str(data), str(root / f"part_{lang}"), "--lang", lang]) == 0
+    options = ("--method", "ctc", "--combine-with", str(root / "part_eng"))
+    assert pseudo_label(model, root / "part_kat", root / "ctc", 0, *options) == 0
+    lines = (root / "ctc" / "pseudo_label_report.txt").read_text().splitlines()
+    assert "teacher: CTC head, second pass" in lines[0] and len(lines) == 1 + 4
+    assert len(DataDir.read(root / "ctc")) == 4 + sum(x.endswith(" kept") for x in lines)
 
 
 def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained):

@@ -43,16 +43,16 @@ def test_summary_reads_scores_and_flags_changed_languages(tmp_path):
     )
     base_hyps = {"kat-1": "ა x y z", "eng-1": "one two three four", "rus-1": "раз два"}
     write_scores(tmp_path / "base" / "decode_test", base_hyps)  # kat WER 75
-    write_scores(tmp_path / "base" / "decode_test_streaming", base_hyps)
+    write_scores(tmp_path / "base" / "decode_test_kat_streaming", base_hyps)
     lda_hyps = {**base_hyps, "kat-1": "ა ბ y z"}  # kat WER 50
     write_scores(tmp_path / "merged" / "decode_test", lda_hyps)
-    write_scores(tmp_path / "merged" / "decode_test_streaming", lda_hyps)
+    write_scores(tmp_path / "merged" / "decode_test_kat_streaming", lda_hyps)
     ft_hyps = {"kat-1": "ა ბ გ z", "eng-1": "one", "rus-1": "раз два"}  # forgets English
     write_scores(tmp_path / "finetune" / "decode_test", ft_hyps)
     pseudo = tmp_path / "kat_pseudo_1"
     pseudo.mkdir()
     (pseudo / "pseudo_label_report.txt").write_text(
-        "# 5 kept, 2 dropped of 7 (min confidence 0.5)\n"
+        "# 5 kept, 2 dropped of 7 (min confidence 0.5; teacher: CTC head, second pass)\n"
     )
 
     text = lda_summary(
@@ -69,10 +69,10 @@ def test_summary_reads_scores_and_flags_changed_languages(tmp_path):
     assert "| 25.00 |" in ft_row
     assert "| eng | 0.00 | 0.00 | 75.00 |" in text
     assert "identical to the base" in text
-    assert "5 kept, 2 dropped" in text
+    assert "5 kept, 2 dropped" in text and "teacher: CTC head, second pass" in text
 
     write_scores(tmp_path / "merged2" / "decode_test", {**lda_hyps, "eng-1": "one"})
-    write_scores(tmp_path / "merged2" / "decode_test_streaming", lda_hyps)
+    write_scores(tmp_path / "merged2" / "decode_test_kat_streaming", lda_hyps)
     changed = lda_summary(
         "kat", tmp_path / "base", tmp_path / "lda", tmp_path / "merged2", tmp_path / "finetune"
     )

@@ -161,7 +161,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     for system in ("base", "lda_merged", "finetune_kat"):
         assert (egs / f"exp/{system}/decode_test/wer").read_text().startswith("%WER ")
     for system in ("base", "lda_merged"):
-        assert (egs / f"exp/{system}/decode_test_streaming/rtf").read_text().startswith("RTF ")
+        assert (egs / f"exp/{system}/decode_test_kat_streaming/rtf").read_text().startswith("RTF ")
     summary = (egs / "exp/lda_summary.md").read_text()
     assert "## Language-dependent adapter: kat" in summary
     assert "identical to the base" in summary  # eng decodes as before through the merged model
