@@ -71,7 +71,6 @@ fi
 
 # No marker: collecting is cheap, and the scores may be anywhere under exp/.
 if stage_begin 12 "collect RESULTS.md"; then
-  "${runner[@]}" exp/results/log/results.log speechml score results . --out RESULTS.md
-  log "results: $(pwd)/RESULTS.md"
+  write_results "${runner[@]}"
   stage_done
 fi

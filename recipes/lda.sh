@@ -173,8 +173,6 @@ if stage_begin 27 "LDA summary and RESULTS.md"; then
   "${runner[@]}" exp/results/log/lda_report.log \
     speechml asr lda-report --lang "$lang" --base "$base" --lda "$lda" --merged "$merged" \
     --finetune "$finetune" --pseudo-labels "data/${lang}"_pseudo_* --out exp/lda_summary.md
-  "${runner[@]}" exp/results/log/results.log \
-    speechml score results . --out RESULTS.md --include exp/lda_summary.md
-  log "results: $(pwd)/RESULTS.md"
+  write_results "${runner[@]}"
   stage_done
 fi

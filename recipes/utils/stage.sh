@@ -94,3 +94,14 @@ require_option() {
     exit 1
   fi
 }
+
+# write_results RUNNER...: RESULTS.md from every scored decode dir under exp/ and every recipe
+# summary there (exp/{lda,cls,cpt}_summary.md), through the job runner RUNNER.
+write_results() {
+  local includes=() summary
+  for summary in exp/lda_summary.md exp/cls_summary.md exp/cpt_summary.md; do
+    [[ ! -f $summary ]] || includes+=(--include "$summary")
+  done
+  "$@" exp/results/log/results.log speechml score results . --out RESULTS.md "${includes[@]}"
+  log "results: $(pwd)/RESULTS.md"
+}

@@ -14,36 +14,13 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import safe_open
 
 from speechml.asr.adapters import BASE_WEIGHTS, read_adapter_config
 from speechml.asr.pseudo_label import REPORT_FILE
-from speechml.config import read_json
-from speechml.errors import SpeechmlError
-
-
-@dataclass(frozen=True)
-class Rates:
-    """WER and CER (percent) of one system on one language."""
-
-    wer: float
-    cer: float
-    utts: int
-
-
-def read_rates(decode_dir: Path) -> dict[str, Rates]:
-    """Language -> rates from a decode dir's ``score.json`` (``all``: the whole set)."""
-    path = decode_dir / "score.json"
-    if not path.is_file():
-        raise SpeechmlError(f"{path}: not found (run `speechml score wer` on {decode_dir})")
-    record = read_json(path)
-    rates = {"all": Rates(record["wer"]["rate"], record["cer"]["rate"], record["num_utts"])}
-    for lang, score in record.get("per_lang", {}).items():
-        rates[lang] = Rates(score["wer"]["rate"], score["cer"]["rate"], score["num_utts"])
-    return rates
+from speechml.score.rates import read_rates
 
 
 def parameter_count(model_dir: Path) -> int:

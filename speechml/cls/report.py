@@ -163,8 +163,9 @@ def _percent(score: Score | None, metric: str) -> str:
 
 
 def summary_markdown(methods: dict[str, MethodScores], exp_dir: str | Path) -> str:
-    """The markdown section: one table each for accuracy and macro-F1, rows method x setting,
-    columns the languages then their mean (over the languages with a score in the row)."""
+    """The markdown section: one table each for accuracy and macro-F1, rows method x setting
+    (the settings each method ran in), columns the languages then their mean (over the
+    languages with a score in the row)."""
     langs = _languages(methods)
     out = [
         f"## Classification settings: `{exp_dir}`",
@@ -179,7 +180,9 @@ def summary_markdown(methods: dict[str, MethodScores], exp_dir: str | Path) -> s
         for method, scores in sorted(methods.items()):
             for name in SETTING_NAMES:
                 by_lang = scores.setting(name)
-                mean = mean_score(list(by_lang.values())) if by_lang else None
+                if not by_lang:
+                    continue  # the method was not run in this setting
+                mean = mean_score(list(by_lang.values()))
                 cells = [_percent(by_lang.get(lang), metric) for lang in langs]
                 rows.append([method, name.replace("_", "-"), *cells, _percent(mean, metric)])
         header = ["method", "setting", *langs, "mean"]
@@ -253,7 +256,8 @@ def write_report(exp_dir: str | Path, out: str | Path) -> list[Path]:
             ``.json``, the heat maps into its directory as ``<method>_zero_shot.png``.
 
     Returns:
-        The files written: the markdown, the JSON, then one PNG per method (sorted).
+        The files written: the markdown, the JSON, then one PNG per method (sorted) that has
+        models trained on a single language.
 
     Raises:
         DataError, ConfigError: as :func:`collect_scores`.
@@ -267,6 +271,8 @@ def write_report(exp_dir: str | Path, out: str | Path) -> list[Path]:
     atomic_write_text(record_path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     written = [out, record_path]
     for method, scores in sorted(methods.items()):
+        if not scores.cross:
+            continue  # no model of this method trained on a single language
         written.append(out.parent / f"{method}_zero_shot.png")
         plot_zero_shot(scores, langs, written[-1], title=f"{method}: accuracy % (diagonal: mono)")
     return written

@@ -38,7 +38,6 @@ from typing import Any, Literal
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
@@ -50,10 +49,9 @@ from speechml.asr.recognizer import CMVN_STATS, FBANK_CONFIG, Recognizer
 from speechml.cls.labels import write_predictions
 from speechml.cls.pooling import make_pooling
 from speechml.config import Registry, from_dict, read_json, read_yaml, save_config
-from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
-from speechml.data.durations import compute_durations
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_cmvn_stats
+from speechml.data.waveform import WaveformCollator, WaveformDataset
 from speechml.errors import ConfigError, SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
 from speechml.train.checkpoint import MODEL_FILE, model_state
@@ -223,62 +221,6 @@ class ConformerSpeechEncoder(nn.Module):
         out = self.encoder(feats, lengths)
         frames = out.second_pass if self.use_second_pass else out.causal
         return frames, out.lengths
-
-
-class WaveformDataset(Dataset):
-    """Utterances of a data dir as ``{"utt", "lang", "audio" (N,)}`` float32 at ``sample_rate``.
-
-    Args:
-        data: the data dir.
-        sample_rate: rate the audio is resampled to, Hz.
-        allow_pipes: allow ``wav.scp`` pipes.
-    """
-
-    def __init__(self, data: DataDir, sample_rate: int, allow_pipes: bool = False) -> None:
-        self.data = data
-        self.sample_rate = sample_rate
-        self.allow_pipes = allow_pipes
-        self.utts = data.utts
-        durations = data.utt2dur or compute_durations(data, allow_pipes=allow_pipes)
-        self.durations = [float(durations[utt]) for utt in self.utts]
-
-    def __len__(self) -> int:
-        return len(self.utts)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        utt = self.utts[index]
-        samples = load_utterance(self.data, utt, self.sample_rate, allow_pipe=self.allow_pipes)
-        return {"utt": utt, "lang": self.data.utt2lang.get(utt), "audio": torch.from_numpy(samples)}
-
-
-@dataclass
-class WaveformCollator:
-    """Pad waveform items: ``utts``, ``langs``, ``inputs`` (B, N), ``input_lengths`` (B,).
-
-    With a feature extractor, it normalises the audio (over each utterance's own samples) and
-    pads it as the pretrained model expects; without one, the audio is zero-padded as it is.
-    """
-
-    feature_extractor: Any  # a transformers feature extractor, or None
-
-    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        waves = [item["audio"] for item in items]
-        if self.feature_extractor is None:
-            inputs = pad_sequence(waves, batch_first=True)
-        else:
-            inputs = self.feature_extractor(
-                [wave.numpy() for wave in waves],
-                sampling_rate=self.feature_extractor.sampling_rate,
-                padding=True,
-                return_attention_mask=True,
-                return_tensors="pt",
-            )["input_values"]
-        return {
-            "utts": [item["utt"] for item in items],
-            "langs": [item["lang"] for item in items],
-            "inputs": inputs,
-            "input_lengths": torch.tensor([len(wave) for wave in waves]),
-        }
 
 
 @ENCODERS.register("hf")
