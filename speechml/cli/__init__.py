@@ -41,6 +41,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "hypotheses), end-to-end speech classifiers; train, predict, settings, report",
         ("speechml.cli.cls",),
     ),
+    "ssl": (
+        "wav2vec2: (continued) self-supervised pretraining, CTC fine-tuning, decoding",
+        ("speechml.cli.ssl",),
+    ),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 

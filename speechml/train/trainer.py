@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 #: ``valid_fn(model) -> metrics``, run on the main process: ``{"valid_loss": .., "dev_wer": ..}``.
 ValidFn = Callable[[torch.nn.Module], dict[str, float]]
+#: ``step_hook(model, step)``: called before each step's loss with the unwrapped model and the
+#: number of steps taken so far (e.g. to set a temperature that follows a schedule).
+StepHook = Callable[[torch.nn.Module, int], None]
 
 
 @dataclass
@@ -127,6 +130,8 @@ class Trainer:
         exp_dir: experiment directory; checkpoints go to ``exp_dir/checkpoints``, logs to
             ``exp_dir/log``, TensorBoard events to ``exp_dir/tensorboard``.
         valid_fn: optional validation, run every ``valid_every`` steps and at the end.
+        step_hook: optional, called before each step's loss (a resumed run calls it with the
+            resumed step count).
     """
 
     def __init__(
@@ -139,8 +144,10 @@ class Trainer:
         config: TrainConfig,
         exp_dir: str | Path,
         valid_fn: ValidFn | None = None,
+        step_hook: StepHook | None = None,
     ) -> None:
         self.config = config
+        self.step_hook = step_hook
         self.exp_dir = Path(exp_dir)
         self.checkpoint_dir = self.exp_dir / "checkpoints"
         self.loss_fn = loss_fn
@@ -277,6 +284,8 @@ class Trainer:
         while self.step < config.max_steps:
             for batch in self._batches():
                 batch = send_to_device(batch, self.accelerator.device)
+                if self.step_hook is not None:
+                    self.step_hook(self.unwrapped, self.step)
                 with self.accelerator.autocast():
                     loss, stats = self.loss_fn(self.model, batch)
                 self.batch_in_epoch += 1
