@@ -5,6 +5,9 @@
 #   ca      cascade: the recogniser (--asr-model), then a character n-gram classifier of its text
 #   ca_rom  romanized cascade: a recogniser of uroman-romanized text, then an n-gram classifier
 #           trained on romanized text
+#   ca_nn   cascade with a neural text classifier (a small XLM-R-layout transformer and its
+#           tokenizer, trained from scratch) instead of the n-gram one: does it earn its cost?
+#           (costly on CPU: by default only for the multilingual setting, see --neural-trains)
 # Settings (speechml cls settings): mono (train and test on L), zero-shot (train on L, test on
 # every other language), multi (train on every language) and held-out (train on every language
 # but --lang, test on --lang; with the default languages, its script occurs in no other).
@@ -20,7 +23,8 @@
 #   Stage 33  cascades, for each line of trainings.txt: an n-gram classifier of the train dir's
 #             text (exp/cls/ca/<train>) and of its romanized text (data/cls_rom/<train>,
 #             exp/cls/ca_rom/<train>), each classifying the matching recogniser's hypotheses of
-#             every test language into decode_<L>
+#             every test language into decode_<L>; for the train dirs of --neural-trains also
+#             the neural text classifier (exp/cls/ca_nn/<train>) on the native recogniser's text
 #   Stage 34  end to end, for each line: train a speech classifier from the base's encoder
 #             (exp/cls/e2e/<train>) and classify every test language's audio into decode_<L>
 #   Stage 35  score every exp/cls/<method>/<train>/decode_<L> against data/cls/test_<L>
@@ -40,10 +44,14 @@
 #   --asr-model DIR        recogniser of the cascade (it routes each language to its adapter)
 #   --rom-config FILE      AsrTrainConfig of the romanized recogniser
 #   --ngram-config FILE    NgramConfig of the cascades' text classifiers
+#   --text-config FILE     TextClassifierConfig of the neural cascade (ca_nn)
+#   --neural-trains "T1 T2"  train dirs of data/cls that also get ca_nn (default "train_all";
+#                          e.g. "train_eng train_all"; "" for none)
 #   --e2e-config FILE      E2eConfig of the end-to-end classifiers
 #   --train-opts "OPTS"    more options of `speechml asr train` (the romanized recogniser)
 #   --e2e-opts "OPTS"      more options of `speechml cls train-e2e`, e.g.
 #                          "--set train.max_steps=20"
+#   --text-opts "OPTS"     more options of `speechml cls train-text` (ca_nn)
 #   --cmd "RUNNER"         job runner of the training jobs (cmd.sh's train_cmd)
 #   --decode-cmd "RUNNER"  job runner of the decoding, classifying and scoring jobs
 
@@ -58,9 +66,12 @@ base_model=exp/base/model
 asr_model=exp/lda_merged/model
 rom_config=conf/asr_rom.yaml
 ngram_config=conf/cls_ngram.yaml
+text_config=conf/cls_text.yaml
+neural_trains=train_all
 e2e_config=conf/cls_e2e.yaml
 train_opts=
 e2e_opts=
+text_opts=
 cmd=run_local.sh
 decode_cmd=run_local.sh
 # shellcheck source=utils/parse_options.sh
@@ -73,6 +84,7 @@ read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a rom_extra <<<"$train_opts" || true
 read -r -d "" -a e2e_extra <<<"$e2e_opts" || true
+read -r -d "" -a text_extra <<<"$text_opts" || true
 settings=data/cls
 settings_rom=data/cls_rom
 rom=exp/asr_rom
@@ -138,8 +150,11 @@ for line in "${trainings[@]}"; do
   read -r -a fields <<<"$line"
   train=${fields[0]}
   codes=("${fields[@]:2}")  # the test languages of this training set
-  if stage_begin 33 "cascades trained on $train" "exp/.done/33.cascades_$train" \
-    "$settings/$train" "$ngram_config" exp/.done/32.cls_decode; then
+  neural=false
+  [[ " $neural_trains " != *" $train "* ]] || neural=true
+  if stage_begin 33 "cascades trained on $train" --signature "neural=$neural $text_opts" \
+    "exp/.done/33.cascades_$train" "$settings/$train" "$ngram_config" "$text_config" \
+    exp/.done/32.cls_decode; then
     "${runner[@]}" "$cls/ca_rom/$train/log/romanize.log" \
       speechml text romanize "$settings/$train" "$settings_rom/$train"
     for entry in "${cascades[@]}"; do
@@ -151,6 +166,15 @@ for line in "${trainings[@]}"; do
         speechml cls predict --model "$exp_dir/model" --data "${codes[@]/#/$settings/test_}" \
         --out "${codes[@]/#/$exp_dir/decode_}" --text-source "${codes[@]/#/$asr_dir/decode_}"
     done
+    if [[ $neural == true ]]; then
+      exp_dir=$cls/ca_nn/$train
+      "${runner[@]}" "$exp_dir/log/train.log" \
+        speechml cls train-text --config "$text_config" --train "$settings/$train" \
+        --dev "$settings/${fields[1]}" --exp "$exp_dir" "${text_extra[@]}"
+      "${decoder[@]}" "$exp_dir/log/predict.log" \
+        speechml cls predict --model "$exp_dir/model" --data "${codes[@]/#/$settings/test_}" \
+        --out "${codes[@]/#/$exp_dir/decode_}" --text-source "${codes[@]/#/$cls/asr/decode_}"
+    fi
     stage_done "exp/.done/33.cascades_$train"
   fi
 done
@@ -194,12 +218,6 @@ fi
 if stage_begin 36 "classification summary and RESULTS.md"; then
   "${runner[@]}" exp/results/log/cls_report.log \
     speechml cls report --exp "$cls" --out exp/cls_summary.md
-  includes=()
-  for summary in exp/lda_summary.md exp/cls_summary.md; do
-    [[ ! -f $summary ]] || includes+=(--include "$summary")
-  done
-  "${runner[@]}" exp/results/log/results.log \
-    speechml score results . --out RESULTS.md "${includes[@]}"
-  log "results: $(pwd)/RESULTS.md"
+  write_results "${runner[@]}"
   stage_done
 fi

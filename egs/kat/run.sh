@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Georgian (kat) as a tail language: data, trivial baselines, language-dependent adapters on a
 # frozen multilingual streaming transducer, and semantic classification of speech (end to end vs
-# cascades, with kat held out), on the synthesised corpus or your data.
+# cascades, with kat held out), and wav2vec2 continued pretraining, on the synthesised corpus
+# or your data.
 #
 # Usage: ./run.sh [options]   (from egs/kat/)
-#   e.g. ./run.sh                              everything, stages 0-36
+#   e.g. ./run.sh                              everything, stages 0-45
 #        ./run.sh --stage 2 --stop-stage 3     your own data in data/{train,dev,test}
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
 #        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
 #        ./run.sh --stage 30 --cls-langs eng,rus,kat   classification over three languages
+#        ./run.sh --stage 40 --init-model /path/to/xls-r   continued pretraining of XLS-R
 # Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh, 30-36
-# recipes/cls.sh; README.md says what each does.
+# recipes/cls.sh, 40-45 recipes/cpt.sh; README.md says what each does.
 #
 # Options:
 #   --stage N              first stage to run (default 0)
@@ -28,6 +30,12 @@
 #                          "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
 #   --e2e-opts "OPTS"      more options of the end-to-end classifiers' training (default none)
+#   --text-opts "OPTS"     more options of the neural text classifiers' training (default none)
+#   --related-lang ISO     language whose labelled data the wav2vec2 fine-tuning mixes in
+#                          (default rus)
+#   --init-model DIR       a pretrained wav2vec2 (XLS-R, MMS) to continue instead of the
+#                          stand-in that stage 40 pretrains (default none)
+#   --ssl-opts "OPTS"      more options of the wav2vec2 training jobs (default none)
 #   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
 #   --corpus-dir DIR       where the corpus is built (default corpus/default)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
@@ -48,6 +56,10 @@ teacher_search=ctc
 train_opts=
 cls_langs=
 e2e_opts=
+text_opts=
+related_lang=rus
+init_model=
+ssl_opts=
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
@@ -64,4 +76,7 @@ lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$l
   --teacher-search "$teacher_search" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
-  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-opts "$text_opts" \
+  --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
+  --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"

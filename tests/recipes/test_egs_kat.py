@@ -14,10 +14,13 @@ import yaml
 
 from speechml.asr.train import AsrTrainConfig
 from speechml.cls.ngram import NgramConfig
+from speechml.cls.text_model import TextClassifierConfig
 from speechml.cls.train_e2e import E2eConfig
 from speechml.config import load_config
 from speechml.data.corpus.config import CorpusConfig, check_config
 from speechml.recipe import language_spec, render_template
+from speechml.ssl.finetune import CtcConfig
+from speechml.ssl.pretrain import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 EGS = REPO / "egs" / "kat"
@@ -53,8 +56,12 @@ CONFIG_CLASSES = {
     "asr_rom.yaml": AsrTrainConfig,
     "cls_e2e.yaml": E2eConfig,
     "cls_ngram.yaml": NgramConfig,
+    "cls_text.yaml": TextClassifierConfig,
     "corpus.yaml": CorpusConfig,
     "finetune.yaml": AsrTrainConfig,
+    "w2v_cpt.yaml": PretrainConfig,
+    "w2v_ctc.yaml": CtcConfig,
+    "w2v_pretrain.yaml": PretrainConfig,
 }
 #: the dev metric (and direction) that picks each training's model: adapters (and their
 #: comparison) by WER; the recognisers trained from scratch or with new heads by CER, which tells
@@ -65,7 +72,9 @@ BEST_METRICS = {
     "asr_ctc.yaml": ("dev_cer", "min"),
     "asr_rom.yaml": ("dev_cer", "min"),
     "cls_e2e.yaml": ("dev_accuracy", "max"),
+    "cls_text.yaml": ("dev_accuracy", "max"),
     "finetune.yaml": ("dev_wer", "min"),
+    "w2v_ctc.yaml": ("dev_cer", "min"),
 }
 
 
@@ -110,6 +119,21 @@ TINY_E2E = " ".join(
     f"--set {x}"
     for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1", "valid_utts=4")
 )
+#: The neural text classifier's budget (ca_nn, trained on the multilingual setting only).
+TINY_TEXT = " ".join(
+    f"--set {x}"
+    for x in (
+        "train.max_steps=2",
+        "train.valid_every=2",
+        "train.warmup_steps=1",
+        "model.vocab_size=64",
+    )
+)
+#: The wav2vec2 runs' budget (pretraining and CTC fine-tuning; the models of conf/w2v_*.yaml).
+TINY_SSL = " ".join(
+    f"--set {x}"
+    for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1", "valid_utts=4")
+)
 #: The methods of the classification comparison (exp/cls/<method>) and its settings.
 CLS_METHODS = ("ca", "ca_rom", "e2e")
 CLS_SETTINGS = ("mono", "zero-shot", "multi", "held-out")
@@ -128,11 +152,13 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         "--corpus-config", "conf/quick.yaml", "--corpus-dir", "corpus/quick", "--corpus-opts",
         "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4",
         "--labelled", "4", "--min-confidence", "0", "--train-opts", TINY_TRAINING,
-        "--e2e-opts", TINY_E2E,
+        "--e2e-opts", TINY_E2E, "--text-opts", TINY_TEXT,
+        "--related-lang", "eng", "--ssl-opts", TINY_SSL,
     ]  # fmt: skip
     result = run_sh(egs, *quick)
     assert result.returncode == 0, result.stderr[-4000:]
-    for stage in (0, 1, 2, 3, 10, 11, 12, 20, 21, 22, 23, 24, 25, 26, 27, *range(30, 37)):
+    stages = (0, 1, 2, 3, 10, 11, 12, *range(20, 28), *range(30, 37), *range(40, 46))
+    for stage in stages:
         assert f"] Stage {stage} (" in result.stderr
     for split in ("train", "dev", "test"):
         for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2label", "utt2dur"):
@@ -167,6 +193,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert "identical to the base" in summary  # eng decodes as before through the merged model
     assert "Language-dependent adapter: kat" in (egs / "RESULTS.md").read_text()
     check_classification_outputs(egs)
+    check_continued_pretraining_outputs(egs)
 
     again = run_sh(egs, *quick, "--stage", "1")
     assert again.returncode == 0, again.stderr[-4000:]
@@ -176,6 +203,23 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         in again.stderr
     )
     assert "Classification settings" in (egs / "RESULTS.md").read_text()  # stage 36 ran last
+
+
+def check_continued_pretraining_outputs(egs: Path) -> None:
+    """What stages 40-45 leave: the stand-in, the continued model, three scored systems."""
+    for model in ("w2v_multi", "w2v_cpt_kat"):
+        assert (egs / f"exp/{model}/model/preprocessor_config.json").is_file(), model
+    langs = {line.split()[1] for line in (egs / "data/ssl_multi/utt2lang").open()}
+    assert langs == {"eng"}  # the stand-in never hears the target language
+    for system in ("w2v_ft_kat", "w2v_cpt_ft_kat", "w2v_cpt_rel_ft_kat"):
+        assert (egs / f"exp/{system}/decode_test_kat/wer").read_text().startswith("%WER ")
+    summary = (egs / "exp/cpt_summary.md").read_text()
+    for label in ("fine-tuning only", "CPT + fine-tuning", "CPT + fine-tuning + eng data"):
+        assert re.search(rf"^\| {re.escape(label)} \| \d+\.\d\d \|", summary, re.M), label
+    assert "| stand-in for XLS-R | 2 |" in summary and "| continued on kat | 2 |" in summary
+    results = (egs / "RESULTS.md").read_text()
+    for section in ("wav2vec2 continued pretraining", "Language-dependent adapter", "Classif"):
+        assert section in results, section
 
 
 def check_classification_outputs(egs: Path) -> None:
@@ -212,4 +256,7 @@ def check_classification_outputs(egs: Path) -> None:
             assert re.search(row, accuracy, re.MULTILINE), f"{method} {setting}"
         heat_map = egs / f"exp/{method}_zero_shot.png"
         assert heat_map.read_bytes().startswith(b"\x89PNG"), heat_map
+    # the neural cascade: the multilingual setting only, on the native recogniser's text
+    assert re.search(rf"^\| ca_nn \| multi \| {number} \| {number} \| {number} \|$", accuracy, re.M)
+    assert "| ca_nn | mono |" not in accuracy and not (egs / "exp/ca_nn_zero_shot.png").exists()
     assert "## Classification settings" in (egs / "RESULTS.md").read_text()
