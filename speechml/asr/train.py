@@ -50,7 +50,7 @@ from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig
-from speechml.data.ops import random_utts, subset_data_dir
+from speechml.data.ops import at_most
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
 from speechml.errors import ConfigError, DataError
 from speechml.score.wer import score_wer
@@ -155,8 +155,7 @@ def train_recognizer(
     model = recognizer.model
     train_set = recognizer.dataset(DataDir.read(train_dir), with_text=True)
     dev_data = DataDir.read(dev_dir)
-    if len(dev_data) > config.valid_utts:
-        dev_data = subset_data_dir(dev_data, random_utts(dev_data, config.valid_utts, seed=0))
+    dev_data = at_most(dev_data, config.valid_utts)
     dev_set = recognizer.dataset(dev_data, with_text=True)
     augment = SpecAugment(config.spec_augment) if config.use_spec_augment else None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -30,7 +30,7 @@ from speechml.cls.labels import utt_labels
 from speechml.cls.speech_model import ENCODERS, SpeechClassifier, SpeechClassifierConfig
 from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
-from speechml.data.ops import random_utts, subset_data_dir
+from speechml.data.ops import at_most
 from speechml.train.trainer import TrainConfig, Trainer
 
 logger = logging.getLogger(__name__)
@@ -137,8 +137,7 @@ def train_e2e(
     train_data, dev_data = DataDir.read(train_dir), DataDir.read(dev_dir)
     labels = sorted(set(utt_labels(train_data, min_classes=2).values()))
     utt_labels(dev_data)
-    if len(dev_data) > config.valid_utts:
-        dev_data = subset_data_dir(dev_data, random_utts(dev_data, config.valid_utts, seed=0))
+    dev_data = at_most(dev_data, config.valid_utts)
     torch.manual_seed(config.train.seed)
     kind = ENCODERS.get_component(config.model.encoder)
     options = getattr(config.model, config.model.encoder)

@@ -93,6 +93,14 @@ def random_utts(data: DataDir, count: int, seed: int = 0) -> list[str]:
     return sorted(random.Random(seed).sample(data.utts, count), key=sort_key)
 
 
+def at_most(data: DataDir, count: int, seed: int = 0) -> DataDir:
+    """``data`` itself when it has at most ``count`` utterances, else ``count`` of them drawn
+    at random (the same for the same seed): e.g. a fixed validation subset of a dev set."""
+    if len(data) <= count:
+        return data
+    return subset_data_dir(data, random_utts(data, count, seed))
+
+
 def _utts_by_language(data: DataDir) -> dict[str, list[str]]:
     if not data.utt2lang:
         raise DataError("the data dir has no utt2lang", data.path)

@@ -76,3 +76,14 @@ class WaveformCollator:
             "inputs": inputs,
             "input_lengths": torch.tensor([len(wave) for wave in waves]),
         }
+
+
+def attention_mask_for(model: Any, batch: dict[str, Any]) -> torch.Tensor | None:
+    """The sample-level attention mask of a collated batch for a wav2vec2-family ``model``
+    (DDP-wrapped or not) whose feature encoder uses layer norm (XLS-R, MMS); None for those
+    trained on zero padding without a mask (wav2vec2-base)."""
+    config = getattr(model, "module", model).config
+    if config.feat_extract_norm != "layer":
+        return None
+    inputs, lengths = batch["inputs"], batch["input_lengths"]
+    return (torch.arange(inputs.shape[1], device=inputs.device) < lengths[:, None]).long()

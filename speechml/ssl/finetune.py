@@ -42,14 +42,14 @@ from transformers import (
 )
 
 from speechml.data.datadir import DataDir
-from speechml.data.ops import combine_data_dirs, random_utts, subset_data_dir
-from speechml.data.waveform import WaveformCollator, WaveformDataset
+from speechml.data.ops import at_most, combine_data_dirs, random_utts, subset_data_dir
+from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_dir
 from speechml.score.wer import score_wer
-from speechml.ssl.pretrain import PREPROCESSOR_FILE
+from speechml.ssl.pretrain import PREPROCESSOR_FILE, fit_waveforms
 from speechml.text.normalize import TextNormalizer
-from speechml.train.trainer import TrainConfig, Trainer
+from speechml.train.trainer import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -146,14 +146,6 @@ def _labels(
     return labels.to(device)
 
 
-def _attention_mask(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
-    """Sample-level attention mask for layer-norm feature encoders, None for zero padding."""
-    if getattr(model, "module", model).config.feat_extract_norm != "layer":
-        return None
-    inputs, lengths = batch["inputs"], batch["input_lengths"]
-    return (torch.arange(inputs.shape[1], device=inputs.device) < lengths[:, None]).long()
-
-
 @torch.no_grad()
 def greedy_transcripts(
     model: Wav2Vec2ForCTC,
@@ -171,7 +163,7 @@ def greedy_transcripts(
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     for batch in tqdm(loader, desc="decode (ctc)", unit="batch", disable=not progress):
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        logits = model(batch["inputs"], attention_mask=_attention_mask(model, batch)).logits
+        logits = model(batch["inputs"], attention_mask=attention_mask_for(model, batch)).logits
         decoded = tokenizer.batch_decode(logits.argmax(dim=-1))
         texts.update(zip(batch["utts"], decoded, strict=True))
     model.train(was_training)
@@ -234,8 +226,7 @@ def train_ctc(
         )
         logger.info("related language: %d utterances of %s mixed in", count, related)
     dev_data = DataDir.read(dev_dir)
-    if len(dev_data) > config.valid_utts:
-        dev_data = subset_data_dir(dev_data, random_utts(dev_data, config.valid_utts, seed=0))
+    dev_data = at_most(dev_data, config.valid_utts)
     texts = {}
     for data in (train_data, dev_data):
         for utt in data.utts:
@@ -252,7 +243,7 @@ def train_ctc(
 
     def loss_fn(net: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         labels = _labels(tokenizer, [texts[u] for u in batch["utts"]], batch["inputs"].device)
-        out = net(batch["inputs"], attention_mask=_attention_mask(net, batch), labels=labels)
+        out = net(batch["inputs"], attention_mask=attention_mask_for(net, batch), labels=labels)
         return out.loss, {}
 
     def valid_fn(net: nn.Module) -> dict[str, float]:
@@ -268,17 +259,7 @@ def train_ctc(
         len(train_set),
         sum(train_set.durations) / 3600,
     )
-    trainer = Trainer(
-        model,
-        loss_fn,
-        train_set,
-        train_set.durations,
-        collate,
-        config.train,
-        exp_dir,
-        valid_fn=valid_fn,
-    )
-    trained, _ = trainer.fit_best()
+    trained = fit_waveforms(model, loss_fn, train_set, collate, config.train, exp_dir, valid_fn)
     out_dir = Path(exp_dir) / "model"
     with atomic_dir(out_dir) as staging:
         trained.save_pretrained(staging)

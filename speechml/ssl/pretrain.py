@@ -49,11 +49,11 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import (
 )
 
 from speechml.data.datadir import DataDir
-from speechml.data.ops import random_utts, subset_data_dir
-from speechml.data.waveform import WaveformCollator, WaveformDataset
+from speechml.data.ops import at_most
+from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import ConfigError, SpeechmlError
 from speechml.io import atomic_dir
-from speechml.train.trainer import TrainConfig, Trainer
+from speechml.train.trainer import LossFn, StepHook, TrainConfig, Trainer, ValidFn
 
 logger = logging.getLogger(__name__)
 
@@ -204,15 +204,6 @@ def load_pretraining_model(
     return model, extractor
 
 
-def _attention_mask(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
-    """The sample-level attention mask, for models trained with one (layer-norm feature
-    encoders); None for those that expect zero padding instead (wav2vec2-base)."""
-    if _core(model).config.feat_extract_norm != "layer":
-        return None
-    inputs, lengths = batch["inputs"], batch["input_lengths"]
-    return (torch.arange(inputs.shape[1], device=inputs.device) < lengths[:, None]).long()
-
-
 def sample_masks(
     model: nn.Module, batch: dict[str, Any], config: PretrainConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -252,7 +243,7 @@ def pretraining_loss(
     frames, masked, negatives = sample_masks(model, batch, config)
     out = model(
         batch["inputs"],
-        attention_mask=_attention_mask(model, batch),
+        attention_mask=attention_mask_for(model, batch),
         mask_time_indices=masked,
         sampled_negative_indices=negatives,
     )
@@ -333,6 +324,32 @@ def make_valid_fn(dev: WaveformDataset, collate: WaveformCollator, config: Pretr
     return validate
 
 
+def fit_waveforms(
+    model: nn.Module,
+    loss_fn: LossFn,
+    train_set: WaveformDataset,
+    collate: WaveformCollator,
+    config: TrainConfig,
+    exp_dir: str | Path,
+    valid_fn: ValidFn,
+    step_hook: StepHook | None = None,
+) -> nn.Module:
+    """Train (or resume) ``model`` on waveforms through the shared trainer, duration-bucketed;
+    returns it with the best checkpoint's weights."""
+    trainer = Trainer(
+        model,
+        loss_fn,
+        train_set,
+        train_set.durations,
+        collate,
+        config,
+        exp_dir,
+        valid_fn=valid_fn,
+        step_hook=step_hook,
+    )
+    return trainer.fit_best()[0]
+
+
 def save_pretrained_dir(model: nn.Module, extractor: Any, out_dir: str | Path) -> Path:
     """Write ``model`` and its feature extractor with ``save_pretrained``, atomically."""
     out_dir = Path(out_dir)
@@ -367,8 +384,7 @@ def pretrain(
     rate = extractor.sampling_rate
     train_set = WaveformDataset(DataDir.read(train_dir), rate)
     dev_data = DataDir.read(dev_dir)
-    if len(dev_data) > config.valid_utts:
-        dev_data = subset_data_dir(dev_data, random_utts(dev_data, config.valid_utts, seed=0))
+    dev_data = at_most(dev_data, config.valid_utts)
     collate = WaveformCollator(extractor)
     guard = CollapseGuard(
         config.collapse_floor * codebook_size(model),
@@ -396,16 +412,14 @@ def pretrain(
         len(train_set),
         sum(train_set.durations) / 3600,
     )
-    trainer = Trainer(
+    trained = fit_waveforms(
         model,
         loss_fn,
         train_set,
-        train_set.durations,
         collate,
         config.train,
         exp_dir,
-        valid_fn=make_valid_fn(WaveformDataset(dev_data, rate), collate, config),
+        make_valid_fn(WaveformDataset(dev_data, rate), collate, config),
         step_hook=set_temperature,
     )
-    trained, _ = trainer.fit_best()
     return save_pretrained_dir(trained, extractor, Path(exp_dir) / "model")

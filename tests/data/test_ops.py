@@ -8,6 +8,7 @@ import pytest
 
 from speechml.data.datadir import DataDir, Segment
 from speechml.data.ops import (
+    at_most,
     combine_data_dirs,
     first_utts,
     random_utts,
@@ -69,6 +70,8 @@ def test_first_and_random_choices():
         random_utts(data, 1000)
     with pytest.raises(ConfigError, match="must be positive"):
         first_utts(data, 0)
+    assert at_most(data, 45) is data  # small enough: itself
+    assert at_most(data, 10, seed=3).utts == chosen  # else a fixed random subset
 
 
 def test_per_language_and_one_language(caplog):
