@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
@@ -103,6 +104,17 @@ def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
         return 1.0
 
     return factor
+
+
+def _numpy_rng_state() -> tuple[str, torch.Tensor, int, int, float]:
+    """numpy's global generator state, as types ``torch.load(weights_only=True)`` accepts."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)
+
+
+def _set_numpy_rng_state(state: tuple[str, torch.Tensor, int, int, float]) -> None:
+    name, keys, pos, has_gauss, cached = state
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
 
 
 def best_checkpoint(
@@ -197,6 +209,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy_rng": _numpy_rng_state(),
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -213,6 +227,15 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        cuda_states = state.get("cuda_rng", [])
+        if (
+            cuda_states
+            and torch.cuda.is_available()
+            and len(cuda_states) == torch.cuda.device_count()
+        ):
+            torch.cuda.set_rng_state_all(cuda_states)  # dropout on the GPU
+        if "numpy_rng" in state:
+            _set_numpy_rng_state(state["numpy_rng"])  # e.g. transformers' span masks
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         logger.info("resumed from %s (step %d)", last.path, self.step)

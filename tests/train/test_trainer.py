@@ -79,13 +79,13 @@ def test_fit_best_gives_the_best_or_the_averaged_weights(tmp_path):
     model, result = trainer.fit_best()
     assert result.best.step == 10 and result.last.step == 30 and not model.training
     best, last = (load_file(str(c.path / "model.safetensors")) for c in (result.best, result.last))
-    assert all(torch.equal(value, best[key]) for key, value in model.state_dict().items())
-    assert not torch.equal(model.head.weight, last["head.weight"])
+    assert all(torch.equal(value.cpu(), best[key]) for key, value in model.state_dict().items())
+    assert not torch.equal(model.head.weight.cpu(), last["head.weight"])
 
     model, _ = make_trainer(tmp_path / "average", max_steps=30).fit_best(average_last=2)
     paths = [c.path for c in list_checkpoints(tmp_path / "average" / "checkpoints")][-2:]
     average = average_checkpoints(paths)
-    assert all(torch.equal(value, average[key]) for key, value in model.state_dict().items())
+    assert all(torch.equal(value.cpu(), average[key]) for key, value in model.state_dict().items())
 
 
 @pytest.mark.slow
