@@ -47,7 +47,7 @@ from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_dir
 from speechml.score.wer import score_wer
-from speechml.ssl.pretrain import PREPROCESSOR_FILE, fit_waveforms
+from speechml.ssl.pretrain import PREPROCESSOR_FILE, fit_waveforms, wav2vec2_training
 from speechml.text.normalize import TextNormalizer
 from speechml.train.trainer import TrainConfig
 
@@ -66,17 +66,7 @@ class CtcConfig:
     mask_time_length: int = 5  # frames a masked span
     related_ratio: float = 0.3  # share of training utterances from the related language, if any
     valid_utts: int = 200  # dev utterances a validation (a fixed random subset)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            max_steps=1000,
-            lr=5e-4,
-            warmup_steps=100,
-            max_batch_seconds=60.0,
-            max_batch_size=16,
-            valid_every=100,
-            best_metric="dev_cer",
-        )
-    )
+    train: TrainConfig = field(default_factory=lambda: wav2vec2_training(best_metric="dev_cer"))
 
     def __post_init__(self) -> None:
         if not 0 <= self.related_ratio < 1:

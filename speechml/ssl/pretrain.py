@@ -122,6 +122,12 @@ class GumbelSchedule:
         return max(self.start * self.decay**step, self.end)
 
 
+def wav2vec2_training(**changes: Any) -> TrainConfig:
+    """The default optimisation of the wav2vec2 runs (pretraining and fine-tuning), changed."""
+    defaults = {"max_steps": 1000, "lr": 5e-4, "warmup_steps": 100, "max_batch_seconds": 60.0}
+    return TrainConfig(**{**defaults, "max_batch_size": 16, "valid_every": 100, **changes})
+
+
 @dataclass
 class PretrainConfig:
     """Everything a pretraining run needs besides the data paths and the starting model."""
@@ -136,16 +142,7 @@ class PretrainConfig:
     collapse_patience: int = 50  # consecutive steps under the floor before it is reported
     stop_on_collapse: bool = False  # stop the run (the last checkpoint stays) on collapse
     valid_utts: int = 100  # dev utterances a validation (a fixed random subset)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            max_steps=1000,
-            lr=5e-4,
-            warmup_steps=100,
-            max_batch_seconds=60.0,
-            max_batch_size=16,
-            valid_every=100,
-        )
-    )
+    train: TrainConfig = field(default_factory=lambda: wav2vec2_training())
 
     def __post_init__(self) -> None:
         if not 0 < self.mask_time_prob < 1 or self.mask_time_length < 1:
