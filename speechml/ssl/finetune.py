@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate.utils import send_to_device
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import (
-    AutoFeatureExtractor,
     Wav2Vec2CTCTokenizer,
-    Wav2Vec2FeatureExtractor,
     Wav2Vec2ForCTC,
     Wav2Vec2Processor,
 )
@@ -44,10 +43,15 @@ from transformers import (
 from speechml.data.datadir import DataDir
 from speechml.data.ops import at_most, combine_data_dirs, random_utts, subset_data_dir
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
-from speechml.errors import ConfigError, DataError
+from speechml.errors import DataError
 from speechml.io import atomic_dir
 from speechml.score.wer import score_wer
-from speechml.ssl.pretrain import PREPROCESSOR_FILE, fit_waveforms, wav2vec2_training
+from speechml.ssl.pretrain import (
+    feature_extractor_for,
+    fit_waveforms,
+    require_model_dir,
+    wav2vec2_training,
+)
 from speechml.text.normalize import TextNormalizer
 from speechml.train.trainer import TrainConfig
 
@@ -117,14 +121,6 @@ def mix_related(
     return combine_data_dirs([target, chosen]), count
 
 
-def _feature_extractor(init: Path, model: Wav2Vec2ForCTC) -> Any:
-    """The feature extractor of ``init``, or one that fits the model's feature encoder."""
-    if (init / PREPROCESSOR_FILE).is_file():
-        return AutoFeatureExtractor.from_pretrained(init)
-    layer_norm = model.config.feat_extract_norm == "layer"
-    return Wav2Vec2FeatureExtractor(return_attention_mask=layer_norm, do_normalize=True)
-
-
 def _labels(
     tokenizer: Wav2Vec2CTCTokenizer, texts: list[str], device: torch.device
 ) -> torch.Tensor:
@@ -152,7 +148,7 @@ def greedy_transcripts(
     texts: dict[str, str] = {}
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     for batch in tqdm(loader, desc="decode (ctc)", unit="batch", disable=not progress):
-        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        batch = send_to_device(batch, device)
         logits = model(batch["inputs"], attention_mask=attention_mask_for(model, batch)).logits
         decoded = tokenizer.batch_decode(logits.argmax(dim=-1))
         texts.update(zip(batch["utts"], decoded, strict=True))
@@ -166,11 +162,8 @@ def load_ctc_model(init: str | Path, vocab_size: int, config: CtcConfig) -> Wav2
     Raises:
         ConfigError: ``init`` is not a transformers model directory.
     """
-    init = Path(init)
-    if not (init / "config.json").is_file():
-        raise ConfigError(f"{init}: no config.json (not a transformers model directory)")
     model = Wav2Vec2ForCTC.from_pretrained(
-        init,
+        require_model_dir(init),
         dtype=torch.float32,
         vocab_size=vocab_size,
         pad_token_id=0,
@@ -226,7 +219,7 @@ def train_ctc(
             texts[utt] = text
     tokenizer = make_tokenizer(build_vocabulary([texts[u] for u in train_data.utts]))
     model = load_ctc_model(init, len(tokenizer), config)
-    extractor = _feature_extractor(Path(init), model)
+    extractor = feature_extractor_for(model, Path(init))
     collate = WaveformCollator(extractor)
     train_set = WaveformDataset(train_data, extractor.sampling_rate)
     dev_set = WaveformDataset(dev_data, extractor.sampling_rate)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils import send_to_device
 from torch import nn
 from torch.utils.data import DataLoader
 from transformers import (
@@ -168,6 +169,27 @@ def codebook_size(model: nn.Module) -> int:
     return config.num_codevector_groups * config.num_codevectors_per_group
 
 
+def require_model_dir(directory: str | Path) -> Path:
+    """``directory`` as a Path, checked to hold a transformers model (``config.json``).
+
+    Raises:
+        ConfigError: it does not.
+    """
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ConfigError(f"{directory}: no config.json (not a transformers model directory)")
+    return directory
+
+
+def feature_extractor_for(model: nn.Module, directory: Path | None = None) -> Any:
+    """The feature extractor saved in ``directory``, or else one that fits ``model``'s feature
+    encoder: normalised audio, with an attention mask for layer-norm encoders only."""
+    if directory is not None and (directory / PREPROCESSOR_FILE).is_file():
+        return AutoFeatureExtractor.from_pretrained(directory)
+    layer_norm = _core(model).config.feat_extract_norm == "layer"
+    return Wav2Vec2FeatureExtractor(return_attention_mask=layer_norm, do_normalize=True)
+
+
 def load_pretraining_model(
     config: PretrainConfig, init: str | Path | None = None
 ) -> tuple[Wav2Vec2ForPreTraining, Any]:
@@ -186,8 +208,11 @@ def load_pretraining_model(
         hf_config = config.model.hf_config()
         hf_config.diversity_loss_weight = config.diversity_loss_weight
         model = Wav2Vec2ForPreTraining(hf_config)
-        extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
-        return model, extractor
+        return model, feature_extractor_for(model)
+    init = require_model_dir(init)
+    model = Wav2Vec2ForPreTraining.from_pretrained(init, dtype=torch.float32)
+    model.config.diversity_loss_weight = config.diversity_loss_weight
+    return model, feature_extractor_for(model, init)
     init = Path(init)
     if not (init / "config.json").is_file():
         raise ConfigError(f"{init}: no config.json (not a transformers model directory)")
@@ -305,7 +330,7 @@ def make_valid_fn(dev: WaveformDataset, collate: WaveformCollator, config: Pretr
         losses, perplexities, weights = [], [], []
         with _numpy_seed(0):
             for batch in DataLoader(dev, batch_size=8, collate_fn=collate):
-                batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+                batch = send_to_device(batch, device)
                 loss, stats = pretraining_loss(model, batch, config)
                 losses.append(stats["contrastive"])
                 perplexities.append(stats["perplexity"])
