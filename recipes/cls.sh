@@ -25,6 +25,8 @@
 #             exp/cls/ca_rom/<train>), each classifying the matching recogniser's hypotheses of
 #             every test language into decode_<L>; for the train dirs of --neural-trains also
 #             the neural text classifier (exp/cls/ca_nn/<train>) on the native recogniser's text
+#             (a config with an encoder section first pretrains its encoder and adapts its
+#             vocabulary to --lang's training text, read without labels: conf/cls_text_xfer.yaml)
 #   Stage 34  end to end, for each line: train a speech classifier from the base's encoder
 #             (exp/cls/e2e/<train>) and classify every test language's audio into decode_<L>
 #   Stage 35  score every exp/cls/<method>/<train>/decode_<L> against data/cls/test_<L>
@@ -44,7 +46,8 @@
 #   --asr-model DIR        recogniser of the cascade (it routes each language to its adapter)
 #   --rom-config FILE      AsrTrainConfig of the romanized recogniser
 #   --ngram-config FILE    NgramConfig of the cascades' text classifiers
-#   --text-config FILE     TextClassifierConfig of the neural cascade (ca_nn)
+#   --text-config FILE     TextClassifierConfig of the neural cascade (ca_nn); e.g.
+#                          conf/cls_text_xfer.yaml with --neural-trains train_heldout
 #   --neural-trains "T1 T2"  train dirs of data/cls that also get ca_nn (default "train_all";
 #                          e.g. "train_eng train_all"; "" for none)
 #   --e2e-config FILE      E2eConfig of the end-to-end classifiers
@@ -170,7 +173,8 @@ for line in "${trainings[@]}"; do
       exp_dir=$cls/ca_nn/$train
       "${runner[@]}" "$exp_dir/log/train.log" \
         speechml cls train-text --config "$text_config" --train "$settings/$train" \
-        --dev "$settings/${fields[1]}" --exp "$exp_dir" "${text_extra[@]}"
+        --dev "$settings/${fields[1]}" --exp "$exp_dir" --unlabelled "$settings/train_$lang" \
+        "${text_extra[@]}"
       "${decoder[@]}" "$exp_dir/log/predict.log" \
         speechml cls predict --model "$exp_dir/model" --data "${codes[@]/#/$settings/test_}" \
         --out "${codes[@]/#/$exp_dir/decode_}" --text-source "${codes[@]/#/$cls/asr/decode_}"

@@ -27,7 +27,11 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("speechml.cli.corpus",),
     ),
     "score": ("WER/CER and classification scoring, RESULTS.md", ("speechml.cli.score",)),
-    "text": ("text tools: romanize a data dir's transcripts (uroman)", ("speechml.cli.text",)),
+    "text": (
+        "text tools: romanize (uroman), pretrain a text encoder (MLM, LangSAMP, TransliCo), "
+        "expand its vocabulary (OFA, TransMI...), cross-script retrieval",
+        ("speechml.cli.text",),
+    ),
     "baseline": (
         "trivial reference systems (most frequent transcript / class)",
         ("speechml.cli.baseline",),

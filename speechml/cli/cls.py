@@ -78,7 +78,7 @@ def _train_text(args: argparse.Namespace) -> None:
     config = load_config(TextClassifierConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     classifier = train_text_classifier(
-        config, args.train, args.dev, args.exp, args.init, args.text_source
+        config, args.train, args.dev, args.exp, args.init, args.text_source, args.unlabelled
     )
     print(f"{Path(args.exp) / 'model'}: text classifier of {len(classifier.labels)} classes")
 
@@ -190,6 +190,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "TextClassifierConfig",
     )
     text.add_argument("--init", help="a local transformers model dir (and tokenizer) to fine-tune")
+    text.add_argument(
+        "--unlabelled",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="data dir of unlabelled text of a new language, for the config's "
+        "encoder.expansion (repeatable)",
+    )
     _add_text_source(text, "train on")
     text.set_defaults(func=_train_text)
 

@@ -1,19 +1,78 @@
-"""``speechml text romanize``: text tools over data dirs.
+"""``speechml text``: romanize, pretrain a text encoder, expand its vocabulary, retrieval.
 
 Example::
 
     speechml text romanize data/train data/train_rom
+    speechml text pretrain --config conf/text_lm.yaml --train data/train --exp exp/text_lm
+    speechml text expand-vocab --model exp/text_lm/model --text data/kat_untranscribed \
+        --init ofa --out exp/text_lm_kat
+    speechml text retrieval --model exp/text_lm_kat --data data/test_kat
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from speechml.cli import add_overrides
+from speechml.config import load_config
+from speechml.data.datadir import DataDir
+from speechml.errors import DataError
+from speechml.experiment import record_experiment
+from speechml.text.adapt import adapt_vocabulary
+from speechml.text.langsamp import LangSampForMaskedLM
+from speechml.text.normalize import TextNormalizer
+from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
+from speechml.text.retrieval import transliteration_retrieval
 from speechml.text.romanize import romanize_data_dir
+from speechml.text.vocab import VocabExpansionConfig
+
+
+def texts_and_langs(dirs: list[str]) -> tuple[list[str], list[str]]:
+    """The normalised transcripts of data dirs and their ``utt2lang`` languages.
+
+    Raises:
+        DataError: naming the first utterance without a language.
+    """
+    normalize = TextNormalizer()
+    texts, langs = [], []
+    for path in dirs:
+        data = DataDir.read(path)
+        for utt in sorted(data.text):
+            if utt not in data.utt2lang:
+                raise DataError("no language in utt2lang", Path(path) / "utt2lang", utt=utt)
+            texts.append(normalize(data.text[utt]))
+            langs.append(data.utt2lang[utt])
+    return texts, langs
+
+
+def run_pretrain(args: argparse.Namespace) -> None:
+    config = load_config(TextPretrainConfig, args.config, args.overrides)
+    record_experiment(args.exp, config, args.argv)
+    texts, langs = texts_and_langs(args.train)
+    _, model = pretrain_text_encoder(config, texts, langs, args.exp, args.init)
+    if isinstance(model, LangSampForMaskedLM):
+        model.plot_language_similarity(Path(args.exp) / "language_similarity.png")
+    print(f"{Path(args.exp) / 'model'}: {config.objective} text encoder")
+
+
+def run_expand(args: argparse.Namespace) -> None:
+    texts, _ = texts_and_langs(args.text) if args.text else ([], [])
+    expansion = None
+    if args.init != "none":
+        expansion = VocabExpansionConfig(init=args.init, vocab_size=args.vocab_size)
+    for report in adapt_vocabulary(args.model, args.out, texts, expansion, args.transmi):
+        print(f"{args.out}: {report}")
+
+
+def run_retrieval(args: argparse.Namespace) -> None:
+    texts, langs = texts_and_langs([args.data])
+    accuracy, pairs = transliteration_retrieval(args.model, texts, langs, args.layer)
+    print(f"{args.data}: native -> romanized retrieval {100 * accuracy:.2f}% of {pairs}")
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``romanize`` verb to the ``text`` group."""
+    """Add the ``romanize``, ``pretrain``, ``expand-vocab`` and ``retrieval`` verbs."""
     romanize = verbs.add_parser(
         "romanize",
         help="copy a data dir with its text romanized by uroman (per utt2lang language)",
@@ -27,6 +86,57 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--keep-case", action="store_true", help="keep uroman's letter case (default: lowercase)"
     )
     romanize.set_defaults(func=run_romanize)
+
+    pretrain = verbs.add_parser(
+        "pretrain",
+        help="masked-LM pretraining of the text encoder (mlm, langsamp, translico); "
+        "writes EXP/model",
+    )
+    pretrain.add_argument("--config", help="TextPretrainConfig YAML (default: built-in defaults)")
+    pretrain.add_argument(
+        "--train", action="append", required=True, help="data dir (text, utt2lang); repeatable"
+    )
+    pretrain.add_argument("--exp", required=True, help="experiment dir")
+    pretrain.add_argument("--init", help="a local masked-LM dir to continue (XLM-R, Glot500...)")
+    add_overrides(pretrain)
+    pretrain.set_defaults(func=run_pretrain)
+
+    expand = verbs.add_parser(
+        "expand-vocab",
+        help="copy a masked LM with new pieces from a new language's text and/or TransMI",
+    )
+    expand.add_argument("--model", required=True, help="masked-LM dir with its tokenizer")
+    expand.add_argument("--out", required=True, help="output model dir")
+    expand.add_argument(
+        "--text", action="append", default=[], help="data dir of the new text; repeatable"
+    )
+    expand.add_argument(
+        "--init",
+        default="ofa",
+        choices=["none", "random", "multivariate", "mean", "ofa"],
+        help="initialisation of the new pieces' rows (default: ofa; none: no new-text pieces)",
+    )
+    expand.add_argument(
+        "--vocab-size", type=int, default=1000, help="pieces of the new text's sentencepiece model"
+    )
+    expand.add_argument(
+        "--transmi",
+        default="none",
+        choices=["none", "max", "min", "mean"],
+        help="also add the romanized forms of the vocabulary, merging scores this way",
+    )
+    expand.set_defaults(func=run_expand)
+
+    retrieval = verbs.add_parser(
+        "retrieval",
+        help="native -> uroman transliteration retrieval accuracy of a text encoder",
+    )
+    retrieval.add_argument("--model", required=True, help="masked-LM dir with its tokenizer")
+    retrieval.add_argument("--data", required=True, help="data dir (text, utt2lang)")
+    retrieval.add_argument(
+        "--layer", type=int, default=0, help="hidden state pooled (default 0: the middle layer)"
+    )
+    retrieval.set_defaults(func=run_retrieval)
 
 
 def run_romanize(args: argparse.Namespace) -> None:

@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from speechml.cls.settings import ALL, HELD_OUT, SETTING_NAMES, data_name
 from speechml.config import read_json
 from speechml.data.languages import check_language_code
 from speechml.errors import DataError
-from speechml.io import atomic_path, atomic_write_text
+from speechml.io import atomic_write_text
+from speechml.plots import save_heatmap, write_png
 from speechml.text.markdown import markdown_table
 
 logger = logging.getLogger(__name__)
@@ -227,24 +227,21 @@ def plot_zero_shot(
         for j, test in enumerate(langs):
             if test in scores.cross.get(train, {}):
                 matrix[i, j] = 100 * scores.cross[train][test].accuracy
-    side = min(max(4.0, 0.6 * len(langs) + 2.0), 30.0)
-    fig = Figure(figsize=(side, side * 0.9), layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(matrix), cmap="Blues", vmin=0, vmax=100)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="accuracy %")
-    ax.set_xticks(range(len(langs)), langs, rotation=45, ha="right")
-    ax.set_yticks(range(len(langs)), langs)
-    ax.set_xlabel("test language")
-    ax.set_ylabel("train language")
-    ax.set_title(title or "accuracy % (diagonal: mono, elsewhere: zero-shot)")
-    for (i, j), value in np.ndenumerate(matrix):
-        text = MISSING if math.isnan(value) else f"{value:.1f}"
-        color = "white" if value > 50 else "black"
-        ax.text(j, i, text, ha="center", va="center", color=color)
+    fig = save_heatmap(
+        matrix,
+        langs,
+        langs,
+        path,
+        "accuracy %",
+        title or "accuracy % (diagonal: mono, elsewhere: zero-shot)",
+        ("test language", "train language"),
+        lambda value: MISSING if math.isnan(value) else f"{value:.1f}",
+        (0, 100),
+    )
+    ax = fig.axes[0]
     for i in range(len(langs)):
         ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=2))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    write_png(fig, path)
 
 
 def write_report(exp_dir: str | Path, out: str | Path) -> list[Path]:

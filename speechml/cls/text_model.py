@@ -32,11 +32,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -45,15 +44,21 @@ from transformers import (
     DataCollatorWithPadding,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    PreTrainedTokenizerFast,
-    XLMRobertaConfig,
     XLMRobertaForSequenceClassification,
 )
 
 from speechml.cls.predict import read_labelled_texts
 from speechml.config import from_dict, read_json, to_dict
+from speechml.data.datadir import DataDir
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
+from speechml.text.adapt import TextEncoderConfig, prepare_text_encoder
+from speechml.text.encoder import (
+    TextModelConfig,
+    saved_or_new_tokenizer,
+    text_training,
+    xlmr_config,
+)
 from speechml.text.normalize import TextNormalizer
 from speechml.train.trainer import TrainConfig, Trainer, ValidFn
 
@@ -61,31 +66,6 @@ logger = logging.getLogger(__name__)
 
 CLASSIFIER_FILE = "text_classifier.json"
 TOKENIZER_DIR = "tokenizer"  # in the experiment dir: the tokenizer trained from scratch
-#: XLM-RoBERTa's special tokens, in id order: bos/cls, pad, eos/sep, unk, mask.
-SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
-#: RoBERTa numbers positions after the padding id, so 2 position embeddings go unused.
-POSITION_OFFSET = 2
-
-
-@dataclass
-class TextModelConfig:
-    """The encoder built from scratch (XLM-RoBERTa layout) and its tokenizer."""
-
-    hidden_size: int = 128  # width of the encoder
-    num_layers: int = 2  # transformer layers
-    num_heads: int = 2  # attention heads (hidden_size must be a multiple)
-    intermediate_size: int = 256  # width of the feed-forward blocks
-    dropout: float = 0.1  # dropout of hidden states and attention weights
-    tokenizer: Literal["unigram", "bpe"] = "unigram"  # subword model trained on the train text
-    vocab_size: int = 4000  # most tokens (special ones included); small texts give fewer
-
-    def __post_init__(self) -> None:
-        if min(self.hidden_size, self.num_layers, self.num_heads, self.intermediate_size) < 1:
-            raise ValueError("hidden_size, num_layers, num_heads, intermediate_size must be >= 1")
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads")
-        if not 0.0 <= self.dropout < 1.0 or self.vocab_size <= len(SPECIAL_TOKENS):
-            raise ValueError(f"dropout must be in [0, 1) and vocab_size > {len(SPECIAL_TOKENS)}")
 
 
 @dataclass
@@ -93,19 +73,14 @@ class TextClassifierConfig:
     """Everything a text-classifier training run needs besides the data paths."""
 
     model: TextModelConfig = field(default_factory=TextModelConfig)  # from scratch only
+    #: pretraining and vocabulary adaptation of the encoder before fine-tuning (all optional)
+    encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     normalizer: TextNormalizer = field(default_factory=TextNormalizer)  # applied to every text
     max_length: int = 128  # tokens a text (special tokens included); longer texts are cut
     valid_batch_size: int = 64  # texts a batch in validation
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            max_steps=1000,
-            lr=1e-3,
-            warmup_steps=100,
-            max_batch_seconds=4096.0,  # here: padded tokens a batch
-            num_buckets=4,
-            valid_every=100,
-            best_metric="dev_accuracy",
-            best_mode="max",
+        default_factory=lambda: text_training(
+            valid_every=100, best_metric="dev_accuracy", best_mode="max"
         )
     )  # optimisation and bookkeeping; batches are bucketed by token count
 
@@ -114,77 +89,14 @@ class TextClassifierConfig:
             raise ValueError("max_length must be >= 3 and valid_batch_size >= 1")
 
 
-def train_text_tokenizer(
-    texts: Sequence[str],
-    kind: Literal["unigram", "bpe"] = "unigram",
-    vocab_size: int = 4000,
-    max_length: int = 128,
-) -> PreTrainedTokenizerFast:
-    """Train a subword tokenizer on ``texts``, wrapped for transformers.
-
-    Words are split at spaces (a word starts with ``▁``, as in sentencepiece); encoding adds
-    ``<s>`` ... ``</s>``; ids 0..4 are :data:`SPECIAL_TOKENS`; a character never seen in
-    training becomes ``<unk>``.
-
-    Args:
-        texts: the training texts (already normalised).
-        kind: ``unigram`` or ``bpe``.
-        vocab_size: the most tokens, special ones included.
-        max_length: the tokenizer's ``model_max_length``.
-
-    Example:
-        >>> tok = train_text_tokenizer(["january march", "франция"], vocab_size=50)
-        >>> tok("march")["input_ids"][0], tok.pad_token_id
-        (0, 1)
-    """
-    special = list(SPECIAL_TOKENS)
-    if kind == "unigram":
-        model = models.Unigram()
-        trainer = trainers.UnigramTrainer(
-            vocab_size=vocab_size, special_tokens=special, unk_token="<unk>"
-        )
-    else:
-        model = models.BPE(unk_token="<unk>")
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special)
-    tokenizer = Tokenizer(model)
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>",
-        pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", 0), ("</s>", 2)],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        cls_token="<s>",
-        pad_token="<pad>",
-        eos_token="</s>",
-        sep_token="</s>",
-        unk_token="<unk>",
-        mask_token="<mask>",
-        model_max_length=max_length,
-    )
-
-
 def build_model(
     config: TextModelConfig, vocab_size: int, labels: Sequence[str], max_length: int
 ) -> XLMRobertaForSequenceClassification:
     """A randomly initialised classifier for ``labels`` over a vocabulary of ``vocab_size``."""
-    model_config = XLMRobertaConfig(
-        vocab_size=vocab_size,
-        hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        intermediate_size=config.intermediate_size,
-        hidden_dropout_prob=config.dropout,
-        attention_probs_dropout_prob=config.dropout,
-        max_position_embeddings=max_length + POSITION_OFFSET,
-        type_vocab_size=1,
-        bos_token_id=0,
-        pad_token_id=1,
-        eos_token_id=2,
+    model_config = xlmr_config(
+        config,
+        vocab_size,
+        max_length,
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
@@ -346,24 +258,6 @@ def _check_dev_labels(dev_dir: str | Path, dev_labels: Sequence[str], labels: li
         )
 
 
-def _scratch_tokenizer(
-    config: TextClassifierConfig, texts: Sequence[str], saved: Path
-) -> PreTrainedTokenizerBase:
-    """The tokenizer of a run from scratch, trained once and kept in ``saved``.
-
-    A resumed run reuses it, so that its vocabulary is the one of the checkpoints.
-    """
-    if saved.is_dir():
-        logger.info("tokenizer of an earlier run: %s", saved)
-        return AutoTokenizer.from_pretrained(saved, local_files_only=True)
-    normalized = [config.normalizer(text) for text in texts]
-    kind, size = config.model.tokenizer, config.model.vocab_size
-    tokenizer = train_text_tokenizer(normalized, kind, size, config.max_length)
-    with atomic_dir(saved) as tmp:
-        tokenizer.save_pretrained(tmp)
-    return tokenizer
-
-
 def make_valid_fn(
     classifier: TextClassifier, texts: Sequence[str], labels: Sequence[str], batch_size: int
 ) -> ValidFn:
@@ -390,6 +284,42 @@ def classification_loss(
     return output.loss, {"train_accuracy": float(accuracy)}
 
 
+def _prepared_encoder(
+    config: TextClassifierConfig,
+    train_dir: str | Path,
+    unlabelled: Sequence[str | Path],
+    exp_dir: str | Path,
+    init_from: str | Path | None,
+) -> Path | None:
+    """The encoder to fine-tune: ``init_from``, or what ``config.encoder`` makes of it.
+
+    The pretraining reads the reference ``text`` and ``utt2lang`` of ``train_dir``; the
+    vocabulary expansion reads the ``text`` of the ``unlabelled`` dirs.
+    """
+    if not config.encoder.active:
+        return None if init_from is None else Path(init_from)
+    data = DataDir.read(train_dir)
+    utts = sorted(data.text)
+    missing = [utt for utt in utts if utt not in data.utt2lang]
+    if missing:
+        raise DataError(
+            f"{len(missing)} utterance(s) have no language",
+            Path(train_dir) / "utt2lang",
+            utt=missing[0],
+        )
+    new_texts = [
+        config.normalizer(text) for path in unlabelled for text in DataDir.read(path).text.values()
+    ]
+    return prepare_text_encoder(
+        config.encoder,
+        [config.normalizer(data.text[utt]) for utt in utts],
+        [data.utt2lang[utt] for utt in utts],
+        new_texts,
+        Path(exp_dir) / "encoder",
+        init_from,
+    )
+
+
 def train_text_classifier(
     config: TextClassifierConfig,
     train_dir: str | Path,
@@ -397,6 +327,7 @@ def train_text_classifier(
     exp_dir: str | Path,
     init_from: str | Path | None = None,
     text_source: str | Path | None = None,
+    unlabelled: Sequence[str | Path] = (),
 ) -> TextClassifier:
     """Train (or resume) a text classifier; the best dev checkpoint is saved to ``exp_dir/model``.
 
@@ -411,6 +342,8 @@ def train_text_classifier(
             XLM-RoBERTa from scratch.
         text_source: train on other texts of the training utterances, e.g. ASR hypotheses
             (see :func:`speechml.cls.predict.read_texts`); dev always uses its ``text``.
+        unlabelled: data dirs whose ``text`` (of languages without labels) feeds
+            ``config.encoder.expansion``.
 
     Raises:
         DataError: on missing texts or labels, fewer than two classes, or unseen dev labels.
@@ -418,7 +351,7 @@ def train_text_classifier(
     torch.manual_seed(config.train.seed)
     texts, train_labels = read_labelled_texts(train_dir, text_source)
     dev_texts, dev_labels = read_labelled_texts(dev_dir, min_classes=1)
-    pretrained = Path(init_from) if init_from is not None else None
+    pretrained = _prepared_encoder(config, train_dir, unlabelled, exp_dir, init_from)
     labels = _labels_in_order(pretrained, set(train_labels))
     _check_dev_labels(dev_dir, dev_labels, labels)
     if pretrained is not None:
@@ -426,7 +359,9 @@ def train_text_classifier(
         max_length = min(config.max_length, tokenizer.model_max_length)
         logger.info("fine-tuning %s", pretrained)
     else:
-        tokenizer = _scratch_tokenizer(config, texts, Path(exp_dir) / TOKENIZER_DIR)
+        normalized = [config.normalizer(text) for text in texts]
+        saved = Path(exp_dir) / TOKENIZER_DIR
+        tokenizer = saved_or_new_tokenizer(normalized, config.model, config.max_length, saved)
         model = build_model(config.model, len(tokenizer), labels, config.max_length)
         max_length = config.max_length
     classifier = TextClassifier(model, tokenizer, config.normalizer, max_length)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError
-from speechml.io import atomic_path, atomic_write_text
+from speechml.io import atomic_write_text
+from speechml.plots import save_heatmap
 from speechml.score.wer import group_utts, match_hypotheses, read_references, shorten_ids
 
 #: The confusion-matrix column of utterances that have no prediction.
@@ -225,23 +225,16 @@ def plot_confusion(report: ClsReport, path: str | Path, title: str = "") -> None
 
     Rows are reference labels, columns predicted labels; darker cells hold more utterances.
     """
-    n_rows, n_cols = report.confusion.shape
-    side = min(max(4.0, 0.6 * max(n_rows, n_cols) + 2.0), 30.0)
-    fig = Figure(figsize=(side, side * 0.9), layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(report.confusion, cmap="Blues")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="utterances")
-    ax.set_xticks(range(n_cols), report.predicted, rotation=45, ha="right")
-    ax.set_yticks(range(n_rows), report.labels)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("reference label")
-    ax.set_title(title or f"accuracy {100 * report.accuracy:.2f}%")
-    threshold = report.confusion.max() / 2
-    for (i, j), count in np.ndenumerate(report.confusion):
-        color = "white" if count > threshold else "black"
-        ax.text(j, i, str(count), ha="center", va="center", color=color)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    save_heatmap(
+        report.confusion,
+        report.labels,
+        report.predicted,
+        path,
+        "utterances",
+        title or f"accuracy {100 * report.accuracy:.2f}%",
+        ("predicted label", "reference label"),
+        lambda count: str(int(count)),
+    )
 
 
 def score_cls_dir(data_dir: str | Path, decode_dir: str | Path) -> ClsReport:

@@ -10,17 +10,15 @@ import torch
 
 from speechml.cls.text_model import (
     CLASSIFIER_FILE,
-    SPECIAL_TOKENS,
     TextClassifier,
     TextClassifierConfig,
-    TextModelConfig,
     build_model,
     load_pretrained,
     train_text_classifier,
-    train_text_tokenizer,
 )
 from speechml.config import from_dict
 from speechml.errors import ConfigError, DataError, SpeechmlError
+from speechml.text.encoder import SPECIAL_TOKENS, TextModelConfig, train_text_tokenizer
 from speechml.train.trainer import TrainConfig
 
 

@@ -57,6 +57,7 @@ CONFIG_CLASSES = {
     "cls_e2e.yaml": E2eConfig,
     "cls_ngram.yaml": NgramConfig,
     "cls_text.yaml": TextClassifierConfig,
+    "cls_text_xfer.yaml": TextClassifierConfig,
     "corpus.yaml": CorpusConfig,
     "finetune.yaml": AsrTrainConfig,
     "w2v_cpt.yaml": PretrainConfig,
@@ -73,6 +74,7 @@ BEST_METRICS = {
     "asr_rom.yaml": ("dev_cer", "min"),
     "cls_e2e.yaml": ("dev_accuracy", "max"),
     "cls_text.yaml": ("dev_accuracy", "max"),
+    "cls_text_xfer.yaml": ("dev_accuracy", "max"),
     "finetune.yaml": ("dev_wer", "min"),
     "w2v_ctc.yaml": ("dev_cer", "min"),
 }

@@ -1,0 +1,124 @@
+"""One text encoder made ready for a task: pretrained, then its vocabulary adapted.
+
+:class:`TextEncoderConfig` is the ``encoder`` section of the text classifier's config
+(:class:`speechml.cls.text_model.TextClassifierConfig`): it names the pretraining objective
+(``mlm``, ``langsamp``, ``translico``), the initialisation of new pieces from unlabelled text of
+new languages (``random``, ``multivariate``, ``mean``, ``ofa``) and TransMI's merge mode for
+romanized pieces. :func:`prepare_text_encoder` runs them in that order and returns the directory
+of the resulting masked LM, which a classifier then fine-tunes.
+
+Example (``conf/cls_text.yaml``)::
+
+    encoder:
+      pretraining: {objective: translico, train: {max_steps: 1000}}
+      expansion: {init: ofa, vocab_size: 1000}
+      transmi: max
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from speechml.errors import DataError
+from speechml.text.pretrain import (
+    TextPretrainConfig,
+    load_masked_lm,
+    pretrain_text_encoder,
+    save_masked_lm,
+)
+from speechml.text.transmi import expand_with_transliterations
+from speechml.text.vocab import ExpansionReport, VocabExpansionConfig, expand_vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TextEncoderConfig:
+    """How the classifier's encoder is prepared before fine-tuning (each step optional)."""
+
+    pretraining: TextPretrainConfig | None = None  # masked-LM pretraining on the training text
+    expansion: VocabExpansionConfig | None = None  # new pieces from the unlabelled text
+    transmi: Literal["none", "max", "min", "mean"] = "none"  # add romanized pieces (TransMI)
+
+    @property
+    def active(self) -> bool:
+        """True if any step is configured."""
+        return self.pretraining is not None or self.expansion is not None or self.transmi != "none"
+
+
+def adapt_vocabulary(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    new_texts: Sequence[str] = (),
+    expansion: VocabExpansionConfig | None = None,
+    transmi: Literal["none", "max", "min", "mean"] = "none",
+) -> list[ExpansionReport]:
+    """Copy the masked LM of ``model_dir`` to ``out_dir`` with an expanded vocabulary.
+
+    Args:
+        model_dir: a masked-LM directory with its tokenizer (LangSAMP tables are kept).
+        out_dir: where the expanded model and tokenizer go (written atomically).
+        new_texts: unlabelled text of the new language(s), for ``expansion``.
+        expansion: the sentencepiece size and initialisation; None adds no new-text pieces.
+        transmi: TransMI's merge mode; "none" adds no romanized pieces.
+
+    Raises:
+        DataError: if ``expansion`` is set but there is no new text.
+    """
+    if expansion is not None and not new_texts:
+        raise DataError("vocabulary expansion needs unlabelled text of the new language(s)")
+    tokenizer, model = load_masked_lm(model_dir)
+    mlm = getattr(model, "mlm", model)
+    reports = []
+    if expansion is not None:
+        tokenizer, report = expand_vocabulary(mlm, tokenizer, new_texts, expansion)
+        reports.append(report)
+    if transmi != "none":
+        tokenizer, report = expand_with_transliterations(mlm, tokenizer, transmi)
+        reports.append(report)
+    for report in reports:
+        logger.info("%s: %s", model_dir, report)
+    save_masked_lm(model, tokenizer, out_dir)
+    return reports
+
+
+def prepare_text_encoder(
+    config: TextEncoderConfig,
+    texts: Sequence[str],
+    langs: Sequence[str],
+    new_texts: Sequence[str],
+    exp_dir: str | Path,
+    init_from: str | Path | None = None,
+) -> Path | None:
+    """Pretrain and adapt an encoder as ``config`` says; the directory to fine-tune from.
+
+    Args:
+        config: the steps.
+        texts, langs: the training texts (normalised) and their ISO 639-3 codes.
+        new_texts: unlabelled texts of new languages (for the expansion).
+        exp_dir: the pretraining goes to ``exp_dir/pretrain``, the adapted model to
+            ``exp_dir/adapted``; a finished pretraining is reused.
+        init_from: a masked-LM directory to start from (a real XLM-R...); None: from scratch.
+
+    Returns:
+        The model directory, or ``init_from`` unchanged when no step is configured.
+    """
+    exp_dir = Path(exp_dir)
+    model_dir = None if init_from is None else Path(init_from)
+    if config.pretraining is not None:
+        pretrain_text_encoder(config.pretraining, texts, langs, exp_dir / "pretrain", model_dir)
+        model_dir = exp_dir / "pretrain" / "model"
+    if config.expansion is not None or config.transmi != "none":
+        if model_dir is None:
+            raise DataError(
+                "vocabulary adaptation needs a pretrained encoder (pretraining or --init)"
+            )
+        adapt_vocabulary(
+            model_dir, exp_dir / "adapted", new_texts, config.expansion, config.transmi
+        )
+        model_dir = exp_dir / "adapted"
+    return model_dir
