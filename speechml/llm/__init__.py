@@ -1,0 +1,1 @@
+"""Audio-LLM instruction tuning: speech encoder -> projector -> causal LM with LoRA."""
