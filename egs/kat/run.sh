@@ -11,6 +11,8 @@
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
 #        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
 #        ./run.sh --stage 30 --cls-langs eng,rus,kat   classification over three languages
+#        ./run.sh --stage 33 --stop-stage 36 --neural-trains train_heldout \
+#                 --text-config conf/cls_text_xfer.yaml   TransliCo + OFA for the held-out language
 #        ./run.sh --stage 40 --init-model /path/to/xls-r   continued pretraining of XLS-R
 # Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh, 30-36
 # recipes/cls.sh, 40-45 recipes/cpt.sh; README.md says what each does.
@@ -30,6 +32,10 @@
 #                          "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
 #   --e2e-opts "OPTS"      more options of the end-to-end classifiers' training (default none)
+#   --text-config FILE     config of the neural text classifiers (default conf/cls_text.yaml;
+#                          conf/cls_text_xfer.yaml pretrains and adapts their encoder)
+#   --neural-trains "T1.." train dirs of data/cls that get a neural text classifier (default
+#                          train_all; e.g. "train_all train_heldout")
 #   --text-opts "OPTS"     more options of the neural text classifiers' training (default none)
 #   --related-lang ISO     language whose labelled data the wav2vec2 fine-tuning mixes in
 #                          (default rus)
@@ -56,6 +62,8 @@ teacher_search=ctc
 train_opts=
 cls_langs=
 e2e_opts=
+text_config=conf/cls_text.yaml
+neural_trains=train_all
 text_opts=
 related_lang=rus
 init_model=
@@ -76,7 +84,8 @@ lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$l
   --teacher-search "$teacher_search" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
-  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-opts "$text_opts" \
+  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-config "$text_config" \
+  --neural-trains "$neural_trains" --text-opts "$text_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
   --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"

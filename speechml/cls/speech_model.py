@@ -1,14 +1,8 @@
 """End-to-end speech classifier: a speech encoder, pooling over time and a linear head.
 
-Encoders are chosen by name from :data:`ENCODERS`:
-
-- ``conformer``: our streaming :class:`~speechml.asr.encoder.ConformerEncoder` on Kaldi fbank
-  features with global CMVN, fresh or with the encoder, front end and CMVN of a trained
-  recogniser directory; it pools the second (non-causal) pass when the encoder has one and
-  ``second_pass`` is set, else the causal output.
-- ``hf``: a transformers waveform encoder (wav2vec2, HuBERT, WavLM, ...) loaded by local path
-  with ``AutoModel``, on raw audio, normalised by the directory's feature extractor when it has
-  one (``preprocessor_config.json``).
+Encoders are chosen by name from :data:`speechml.asr.speech_encoders.ENCODERS`: ``conformer``
+(our streaming Conformer on fbank, fresh or a recogniser's; it pools the second pass when there
+is one) or ``hf`` (a transformers waveform encoder by local path, on raw audio).
 
 Layout of a classifier directory (:meth:`SpeechClassifier.save`, written whole, atomically)::
 
@@ -40,19 +34,13 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
-from speechml.asr.adapters import adapter_languages, base_state_dict
-from speechml.asr.data import AsrDataset, collate_asr
-from speechml.asr.encoder import ConformerEncoder, EncoderConfig
-from speechml.asr.recognizer import CMVN_STATS, FBANK_CONFIG, Recognizer
+from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions
 from speechml.cls.labels import write_predictions
 from speechml.cls.pooling import make_pooling
-from speechml.config import Registry, from_dict, read_json, read_yaml, save_config
+from speechml.config import from_dict, read_json, read_yaml, save_config
 from speechml.data.datadir import DataDir
-from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_cmvn_stats
-from speechml.data.waveform import WaveformCollator, WaveformDataset
-from speechml.errors import ConfigError, SpeechmlError
+from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
 from speechml.train.checkpoint import MODEL_FILE, model_state
 
@@ -60,30 +48,6 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
-HF_DIR = "encoder"  # the transformers config and feature extractor of an hf classifier
-
-#: Encoder classes by name. Each has ``options`` (its config section), ``output_dim``,
-#: ``collate``, ``create(options, init_from, train_data)``, ``load(options, classifier_dir)``,
-#: ``save_files(classifier_dir)``, ``dataset(data, allow_pipes)`` and
-#: ``forward(inputs, lengths) -> (frames (B, T, D), frame_lengths (B,))``.
-ENCODERS = Registry("speech encoder")
-
-
-@dataclass
-class ConformerOptions:
-    """The ``conformer`` encoder (replaced by a recogniser's when initialised from one)."""
-
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)  # from scratch: its size
-    fbank: FbankConfig = field(default_factory=FbankConfig)  # front end; bins = input_dim
-    second_pass: bool = True  # pool the non-causal second pass when the encoder has one
-    cmvn_utts: int = 1000  # from scratch: training utterances the CMVN statistics come from
-
-
-@dataclass
-class HfOptions:
-    """The ``hf`` encoder (its architecture comes from the pretrained directory)."""
-
-    freeze_feature_encoder: bool = True  # keep the convolutional waveform front end fixed
 
 
 @dataclass
@@ -132,174 +96,6 @@ def _require_files(directory: Path, names: Sequence[str], what: str) -> None:
     for name in names:
         if not (directory / name).exists():
             raise SpeechmlError(f"{directory}: not a {what} directory ({name} is missing)")
-
-
-def collate_features(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pad fbank items: ``utts``, ``langs``, ``inputs`` (B, T, F), ``input_lengths`` (B,)."""
-    batch = collate_asr(items)
-    return {
-        "utts": batch["utts"],
-        "langs": batch["langs"],
-        "inputs": batch["feats"],
-        "input_lengths": batch["feat_lengths"],
-    }
-
-
-@ENCODERS.register("conformer")
-class ConformerSpeechEncoder(nn.Module):
-    """:class:`ConformerEncoder` on fbank features normalised by global CMVN.
-
-    Args:
-        options: the encoder, front end and pass to pool.
-        cmvn: the CMVN statistics of the features (None: features used as they are).
-
-    Shapes:
-        ``forward(feats, lengths)``: feats ``(B, T, F)``, lengths ``(B,)`` -> frames
-        ``(B, ceil(T / 4), D)`` and their lengths ``(B,)``.
-    """
-
-    def __init__(self, options: ConformerOptions, cmvn: CmvnStats | None) -> None:
-        super().__init__()
-        if options.encoder.input_dim != options.fbank.num_mel_bins:
-            raise ConfigError(
-                f"conformer.encoder.input_dim ({options.encoder.input_dim}) must equal "
-                f"conformer.fbank.num_mel_bins ({options.fbank.num_mel_bins})"
-            )
-        self.options = options
-        self.cmvn = cmvn
-        self.encoder = ConformerEncoder(options.encoder)
-        self.output_dim = options.encoder.d_model
-        self.use_second_pass = options.second_pass and options.encoder.num_second_pass_layers > 0
-        self.collate = collate_features
-
-    @classmethod
-    def create(
-        cls, options: ConformerOptions, init_from: Path | None, train_data: DataDir
-    ) -> ConformerSpeechEncoder:
-        """A fresh encoder with CMVN from ``train_data``, or a recogniser directory's encoder."""
-        if init_from is None:
-            cmvn = compute_cmvn_stats(train_data, options.fbank, max_utts=options.cmvn_utts)
-            return cls(options, cmvn)
-        recognizer = Recognizer.load(init_from)
-        if adapter_languages(recognizer.model):
-            logger.warning("%s: its language adapters are not used, only the base", init_from)
-        options = dataclasses.replace(
-            options, encoder=recognizer.model.config.encoder, fbank=recognizer.fbank
-        )
-        encoder = cls(options, recognizer.cmvn)
-        prefix = "encoder."
-        weights = {
-            key[len(prefix) :]: value
-            for key, value in base_state_dict(recognizer.model).items()
-            if key.startswith(prefix)
-        }
-        encoder.encoder.load_state_dict(weights)
-        logger.info("encoder initialised from the recogniser %s", init_from)
-        return encoder
-
-    @classmethod
-    def load(cls, options: ConformerOptions, directory: Path) -> ConformerSpeechEncoder:
-        """The encoder of a classifier directory (its weights are loaded by the classifier)."""
-        cmvn_path = directory / CMVN_STATS
-        return cls(options, CmvnStats.load(cmvn_path) if cmvn_path.is_file() else None)
-
-    def save_files(self, directory: Path) -> None:
-        """Write the front end: ``fbank.json`` and, with CMVN, ``cmvn.json``."""
-        fbank = json.dumps(dataclasses.asdict(self.options.fbank), indent=1)
-        atomic_write_text(directory / FBANK_CONFIG, fbank + "\n")
-        if self.cmvn is not None:
-            self.cmvn.save(directory / CMVN_STATS)
-
-    def dataset(self, data: DataDir, allow_pipes: bool = False) -> AsrDataset:
-        """Normalised fbank features of ``data`` (items ``utt``, ``lang``, ``feats``)."""
-        cmvn = GlobalCMVN(self.cmvn) if self.cmvn is not None else None
-        return AsrDataset(
-            data, None, self.options.fbank, cmvn, with_text=False, allow_pipes=allow_pipes
-        )
-
-    def forward(self, feats: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.encoder(feats, lengths)
-        frames = out.second_pass if self.use_second_pass else out.causal
-        return frames, out.lengths
-
-
-@ENCODERS.register("hf")
-class HfSpeechEncoder(nn.Module):
-    """A transformers waveform encoder (``AutoModel``) and its feature extractor.
-
-    Args:
-        model: the encoder, e.g. a ``Wav2Vec2Model``; it must take ``input_values``.
-        feature_extractor: its feature extractor, or None (raw 16 kHz audio, zero-padded).
-        options: :class:`HfOptions`.
-
-    Shapes:
-        ``forward(audio, lengths)``: audio ``(B, N)``, lengths ``(B,)`` in samples -> frames
-        ``(B, T, D)`` (``last_hidden_state``) and their lengths ``(B,)``.
-    """
-
-    def __init__(self, model: nn.Module, feature_extractor: Any, options: HfOptions) -> None:
-        super().__init__()
-        if not hasattr(model, "_get_feat_extract_output_lengths"):
-            raise ConfigError(
-                f"{type(model).__name__} is not a waveform encoder of the wav2vec2 family "
-                "(wav2vec2, HuBERT, WavLM, data2vec-audio...)"
-            )
-        self.options = options
-        self.model = model
-        self.feature_extractor = feature_extractor
-        config = model.config
-        added = getattr(config, "add_adapter", False)
-        self.output_dim = config.output_hidden_size if added else config.hidden_size
-        # Models trained without attention masks (wav2vec2-base) expect zero padding instead.
-        self.attention_mask = getattr(feature_extractor, "return_attention_mask", True)
-        self.sample_rate = getattr(feature_extractor, "sampling_rate", 16000)
-        self.collate = WaveformCollator(feature_extractor)
-        if options.freeze_feature_encoder:
-            model.freeze_feature_encoder()
-
-    @staticmethod
-    def _feature_extractor(directory: Path) -> Any:
-        if (directory / "preprocessor_config.json").is_file():
-            return AutoFeatureExtractor.from_pretrained(directory)
-        return None
-
-    @classmethod
-    def create(
-        cls, options: HfOptions, init_from: Path | None, train_data: DataDir
-    ) -> HfSpeechEncoder:
-        """The pretrained encoder of the transformers directory ``init_from``."""
-        if init_from is None:
-            raise ConfigError("the hf encoder needs a pretrained transformers model directory")
-        if not (init_from / "config.json").is_file():
-            raise SpeechmlError(f"{init_from}: not a transformers model directory (no config.json)")
-        model = AutoModel.from_pretrained(init_from, dtype=torch.float32)  # trained in float32
-        logger.info("encoder %s from %s", type(model).__name__, init_from)
-        return cls(model, cls._feature_extractor(init_from), options)
-
-    @classmethod
-    def load(cls, options: HfOptions, directory: Path) -> HfSpeechEncoder:
-        """The encoder of a classifier directory, untrained (the classifier loads the weights)."""
-        hf_dir = directory / HF_DIR
-        model = AutoModel.from_config(AutoConfig.from_pretrained(hf_dir))
-        return cls(model, cls._feature_extractor(hf_dir), options)
-
-    def save_files(self, directory: Path) -> None:
-        """Write the transformers config (and feature extractor) into ``directory/encoder``."""
-        self.model.config.save_pretrained(directory / HF_DIR)
-        if self.feature_extractor is not None:
-            self.feature_extractor.save_pretrained(directory / HF_DIR)
-
-    def dataset(self, data: DataDir, allow_pipes: bool = False) -> WaveformDataset:
-        """Raw audio of ``data`` at the feature extractor's rate (16 kHz without one)."""
-        return WaveformDataset(data, self.sample_rate, allow_pipes)
-
-    def forward(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        mask = None
-        if self.attention_mask:
-            mask = (torch.arange(audio.shape[1], device=audio.device) < lengths[:, None]).long()
-        frames = self.model(audio, attention_mask=mask).last_hidden_state
-        frame_lengths = self.model._get_feat_extract_output_lengths(lengths)
-        return frames, frame_lengths.clamp(max=frames.shape[1])
 
 
 class SpeechClassifier(nn.Module):

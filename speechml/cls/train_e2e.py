@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from speechml.asr.speech_encoders import ENCODERS
 from speechml.cls.labels import utt_labels
-from speechml.cls.speech_model import ENCODERS, SpeechClassifier, SpeechClassifierConfig
+from speechml.cls.speech_model import SpeechClassifier, SpeechClassifierConfig
 from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
 from speechml.data.ops import at_most

@@ -11,12 +11,14 @@ from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
 from speechml.asr.encoder import EncoderConfig
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.transducer import PredictorConfig, Transducer, TransducerConfig
-from speechml.cls.speech_model import (
+from speechml.asr.speech_encoders import (
     ConformerOptions,
     ConformerSpeechEncoder,
     HfOptions,
     HfSpeechEncoder,
+)
+from speechml.asr.transducer import PredictorConfig, Transducer, TransducerConfig
+from speechml.cls.speech_model import (
     SpeechClassifier,
     SpeechClassifierConfig,
     classify_data_dir,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from speechml.asr.speech_encoders import ConformerSpeechEncoder
 from speechml.cls.speech_model import (
-    ConformerSpeechEncoder,
     SpeechClassifier,
     SpeechClassifierConfig,
     classify_data_dir,

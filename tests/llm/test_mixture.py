@@ -1,0 +1,99 @@
+"""The instruction mixture: tasks, languages, prompts in the right language, answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from speechml.data.datadir import DataDir
+from speechml.errors import ConfigError, DataError
+from speechml.llm.mixture import (
+    MixtureConfig,
+    PromptSet,
+    build_mixture,
+    read_examples,
+    write_examples,
+)
+from speechml.llm.prompt import SPEECH_TOKEN
+
+KAT_PROMPTS = PromptSet(
+    locale="ka",
+    asr=["ჩაწერე ნათქვამი."],
+    lid=["რომელ ენაზეა?"],
+    cls=["რა არის დასახელებული?"],
+    qa=["დასახელებულია {label}? უპასუხე კი ან არა."],
+    yes="კი",
+    no="არა",
+    labels={"month": "თვე", "city": "ქალაქი"},
+)
+
+
+def corpus(tmp_path) -> DataDir:
+    data = DataDir()
+    items = {"eng": ("january", "paris"), "kat": ("იანვარი", "პარიზი")}
+    for lang, (month, city) in items.items():
+        for i in range(10):
+            utt = f"{lang}-{i:02d}"
+            data.wav_scp[utt] = f"/audio/{utt}.wav"
+            data.text[utt] = month if i % 2 else city
+            data.utt2spk[utt] = lang
+            data.utt2lang[utt] = lang
+            data.utt2label[utt] = "month" if i % 2 else "city"
+    data.write(tmp_path / "train")
+    return DataDir.read(tmp_path / "train")
+
+
+def test_mixture_follows_weights_and_answers_in_the_prompt_language(tmp_path):
+    config = MixtureConfig(
+        language_weights={"eng": 1.0, "kat": 1.0},
+        prompts={"eng": PromptSet(), "kat": KAT_PROMPTS},
+        native_prompt_ratio=0.5,
+        examples=800,
+    )
+    examples = build_mixture(config, [corpus(tmp_path)])
+    assert len(examples) == 800
+    tasks = Counter(e.task for e in examples)
+    assert tasks["asr"] > 2.5 * tasks["lid"] and min(tasks.values()) > 100  # 1 : 0.3 : 0.3 : 0.3
+    langs = Counter(e.lang for e in examples)
+    assert 350 < langs["kat"] < 450
+    assert all(e.instruction.startswith(f"{SPEECH_TOKEN}\n") for e in examples)
+    assert {e.prompt_lang for e in examples if e.lang == "eng"} == {"eng"}
+    kat_prompted = [e for e in examples if e.prompt_lang == "kat"]
+    assert 0.35 < len(kat_prompted) / langs["kat"] < 0.65
+    for e in examples:
+        if e.task == "lid":
+            expected = {("eng", "eng"): "English", ("kat", "eng"): "Georgian",
+                        ("kat", "kat"): "ქართული"}[e.lang, e.prompt_lang]  # fmt: skip
+            assert e.answer == expected
+        if e.task == "cls" and e.prompt_lang == "kat":
+            assert e.answer in {"თვე", "ქალაქი"}
+        if e.task == "qa":
+            assert e.answer in ({"კი", "არა"} if e.prompt_lang == "kat" else {"yes", "no"})
+        if e.task == "asr":
+            assert e.answer in {"january", "paris", "იანვარი", "პარიზი"}
+    qa = Counter(e.answer for e in examples if e.task == "qa")
+    assert min(qa["yes"] + qa["კი"], qa["no"] + qa["არა"]) > 0.3 * sum(qa.values())
+    assert build_mixture(config, [corpus(tmp_path)]) == examples  # deterministic
+    write_examples(examples, tmp_path / "mix")
+    assert read_examples(tmp_path / "mix") == examples
+
+
+def test_english_only_mixture_and_bad_configs(tmp_path):
+    data = corpus(tmp_path)
+    examples = build_mixture(MixtureConfig(examples=50), [data])
+    assert {e.lang for e in examples} == {"eng"}
+    with pytest.raises(ConfigError, match="without utterances"):
+        build_mixture(MixtureConfig(language_weights={"rus": 1.0}), [data])
+    with pytest.raises(ValueError, match="unknown tasks"):
+        MixtureConfig(task_weights={"translate": 1.0})
+    with pytest.raises(ValueError, match="eng"):
+        MixtureConfig(prompts={"kat": KAT_PROMPTS})
+    data.utt2label.pop("eng-03")
+    only_cls = MixtureConfig(task_weights={"cls": 1.0}, examples=200)
+    with pytest.raises(DataError, match="eng-03.*needs a label"):
+        build_mixture(only_cls, [data])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "instructions.jsonl").write_text('{"utt": "x"}\n')
+    with pytest.raises(DataError, match="instructions.jsonl:1"):
+        read_examples(tmp_path / "bad")
