@@ -8,6 +8,8 @@
 - ``hf``: a transformers waveform encoder (wav2vec2, HuBERT, WavLM, ...) loaded by local path
   with ``AutoModel``, on raw audio, normalised by the directory's feature extractor when it has
   one (``preprocessor_config.json``).
+- ``whisper``: the encoder of a transformers Whisper checkpoint by local path, on its log-mel
+  features (padded to its 30 s window).
 
 Example:
     >>> train, model = DataDir.read("data/train"), Path("exp/base/model")  # doctest: +SKIP
@@ -44,9 +46,10 @@ logger = logging.getLogger(__name__)
 HF_DIR = "encoder"  # the transformers config and feature extractor of an hf model dir
 
 #: Encoder classes by name. Each has ``options`` (its config section), ``output_dim``,
-#: ``collate``, ``create(options, init_from, train_data)``, ``load(options, classifier_dir)``,
-#: ``save_files(classifier_dir)``, ``dataset(data, allow_pipes)`` and
-#: ``forward(inputs, lengths) -> (frames (B, T, D), frame_lengths (B,))``.
+#: ``collate``, ``create(options, init_from, train_data)``, ``dataset(data, allow_pipes)`` and
+#: ``forward(inputs, lengths) -> (frames (B, T, D), frame_lengths (B,))``; those a speech
+#: classifier directory can hold (conformer, hf) also ``load(options, classifier_dir)`` and
+#: ``save_files(classifier_dir)``.
 ENCODERS = Registry("speech encoder")
 
 
@@ -233,3 +236,82 @@ class HfSpeechEncoder(nn.Module):
         frames = self.model(audio, attention_mask=mask).last_hidden_state
         frame_lengths = self.model._get_feat_extract_output_lengths(lengths)
         return frames, frame_lengths.clamp(max=frames.shape[1])
+
+
+@dataclass
+class WhisperOptions:
+    """The ``whisper`` encoder: its architecture and front end come from the pretrained
+    directory (``config.json``, ``preprocessor_config.json``); nothing to set here."""
+
+
+@dataclass
+class WhisperCollator:
+    """Log-mel features of a batch, padded (and cut) to the feature extractor's window."""
+
+    feature_extractor: Any  # a WhisperFeatureExtractor
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        waves = [item["audio"].numpy() for item in items]
+        features = self.feature_extractor(
+            waves, sampling_rate=self.feature_extractor.sampling_rate, return_tensors="pt"
+        )["input_features"]
+        return {
+            "utts": [item["utt"] for item in items],
+            "langs": [item["lang"] for item in items],
+            "inputs": features,
+            "input_lengths": torch.tensor([len(wave) for wave in waves]),
+        }
+
+
+@ENCODERS.register("whisper")
+class WhisperSpeechEncoder(nn.Module):
+    """The encoder of a transformers Whisper checkpoint, on its log-mel features.
+
+    Every utterance is padded to the feature extractor's window (30 s for OpenAI's models, as
+    Whisper's encoder requires); audio longer than the window is cut. An utterance of ``n``
+    samples has ``ceil(n / (2 * hop_length))`` valid frames (20 ms each at 16 kHz).
+
+    Shapes:
+        ``forward(features, lengths)``: features ``(B, mels, frames)``, lengths ``(B,)`` in
+        samples -> frames ``(B, T, D)`` and their lengths ``(B,)``.
+    """
+
+    def __init__(self, model: nn.Module, feature_extractor: Any, options: WhisperOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.model = model.get_encoder() if hasattr(model, "get_encoder") else model
+        self.config = model.config
+        self.feature_extractor = feature_extractor
+        self.output_dim = model.config.d_model
+        self.sample_rate = feature_extractor.sampling_rate
+        self.samples_per_frame = 2 * feature_extractor.hop_length
+        self.collate = WhisperCollator(feature_extractor)
+
+    @classmethod
+    def create(
+        cls, options: WhisperOptions, init_from: Path | None, train_data: DataDir
+    ) -> WhisperSpeechEncoder:
+        """The encoder of the Whisper directory ``init_from`` (its feature extractor too)."""
+        if init_from is None:
+            raise ConfigError("the whisper encoder needs a pretrained Whisper model directory")
+        for name in ("config.json", "preprocessor_config.json"):
+            if not (init_from / name).is_file():
+                raise SpeechmlError(
+                    f"{init_from}: not a Whisper model directory ({name} is missing)"
+                )
+        model = AutoModel.from_pretrained(init_from, dtype=torch.float32)
+        if not hasattr(model, "get_encoder") or model.config.model_type != "whisper":
+            raise ConfigError(f"{init_from}: {type(model).__name__} is not a Whisper model")
+        logger.info("encoder of %s from %s", type(model).__name__, init_from)
+        return cls(model, AutoFeatureExtractor.from_pretrained(init_from), options)
+
+    def dataset(self, data: DataDir, allow_pipes: bool = False) -> WaveformDataset:
+        """Raw audio of ``data`` at the feature extractor's rate."""
+        return WaveformDataset(data, self.sample_rate, allow_pipes)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        frames = self.model(features).last_hidden_state
+        valid = torch.div(
+            lengths + self.samples_per_frame - 1, self.samples_per_frame, rounding_mode="floor"
+        )
+        return frames, valid.clamp(max=frames.shape[1])

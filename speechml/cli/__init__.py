@@ -49,6 +49,11 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "wav2vec2: (continued) self-supervised pretraining, CTC fine-tuning, decoding",
         ("speechml.cli.ssl",),
     ),
+    "llm": (
+        "audio LLM: the tiny LLM's text pretraining, instruction mixtures, projector alignment "
+        "and LoRA instruction tuning, per-task evaluation",
+        ("speechml.cli.llm",),
+    ),
     "recipe": ("recipe directories: make egs/<lang> for a new language", ("speechml.cli.recipe",)),
 }
 

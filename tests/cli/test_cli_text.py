@@ -54,3 +54,39 @@ def test_romanize_error_is_one_line(speechml_text, src, tmp_path):
         "language code 'uk' (did you mean 'ukr'?)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_pretrain_expand_and_retrieval(speechml_text, tmp_path):
+    months = {
+        "eng": "january february march april may june july august".split(),
+        "rus": "январь февраль март апрель май июнь июль август".split(),
+    }
+    data = DataDir()
+    for lang, names in months.items():
+        for i in range(30):
+            utt = f"{lang}-{i:02d}"
+            data.text[utt] = f"{names[i % 8]} {names[(i * 3 + 1) % 8]}"
+            data.utt2spk[utt], data.utt2lang[utt] = lang, lang
+    data.write(tmp_path / "train")
+    kat = DataDir(text={"k1": "იანვარი თებერვალი", "k2": "მარტი აპრილი"},
+                  utt2spk={"k1": "s", "k2": "s"}, utt2lang={"k1": "kat", "k2": "kat"})  # fmt: skip
+    kat.write(tmp_path / "kat")
+    status, out, err = speechml_text(
+        "pretrain", "--train", tmp_path / "train", "--exp", tmp_path / "lm",
+        "--set", "objective=langsamp", "--set", "train.max_steps=3", "--set", "valid_texts=10",
+        "--set", "model.hidden_size=32", "--set", "model.vocab_size=120",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "langsamp text encoder" in out
+    assert (tmp_path / "lm" / "language_similarity.png").is_file()
+    status, out, err = speechml_text(
+        "expand-vocab", "--model", tmp_path / "lm" / "model", "--text", tmp_path / "kat",
+        "--init", "ofa", "--vocab-size", "30", "--transmi", "mean", "--out", tmp_path / "lm_kat",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "(ofa initialisation)" in out and "(transmi-mean initialisation)" in out
+    status, out, err = speechml_text(
+        "retrieval", "--model", tmp_path / "lm_kat", "--data", tmp_path / "train"
+    )
+    assert status == 0, err
+    assert "native -> romanized retrieval" in out and "of 16" in out

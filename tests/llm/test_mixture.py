@@ -97,3 +97,28 @@ def test_english_only_mixture_and_bad_configs(tmp_path):
     (tmp_path / "bad" / "instructions.jsonl").write_text('{"utt": "x"}\n')
     with pytest.raises(DataError, match="instructions.jsonl:1"):
         read_examples(tmp_path / "bad")
+
+
+def test_scores_per_task_language_and_prompt(tmp_path):
+    from speechml.llm.evaluate import score_answers, write_report
+    from speechml.llm.mixture import Example
+
+    def example(task, lang, prompt, answer):
+        return Example("u", "d", lang, task, prompt, f"{SPEECH_TOKEN}\nq", answer)
+
+    examples = [
+        example("asr", "kat", "eng", "იანვარი და მაისი"),
+        example("asr", "kat", "eng", "პარიზი"),
+        example("cls", "kat", "kat", "თვე"),
+        example("cls", "kat", "kat", "თვე"),
+        example("qa", "eng", "eng", "yes"),
+    ]
+    answers = ["იანვარი მაისი", "პარიზი", "თვე.", "ქალაქი", "Yes"]
+    rows = score_answers(examples, answers)
+    by_task = {(r.task, r.prompt_lang): r for r in rows}
+    assert by_task["asr", "eng"].value == pytest.approx(100 * 1 / 4)  # one deletion of 4 words
+    assert by_task["cls", "kat"].value == 50.0 and by_task["cls", "kat"].cer is None
+    assert by_task["qa", "eng"].value == 100.0  # normalised: case and punctuation
+    report = write_report(examples, answers, rows, tmp_path / "eval")
+    assert "| asr | kat | eng | WER % | 25.00 |" in report.read_text()
+    assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 5

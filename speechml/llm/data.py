@@ -1,0 +1,120 @@
+"""Batches for the audio LLM: an instruction example's audio features and its token ids.
+
+:class:`InstructionDataset` reads each example's audio through the speech encoder's own dataset
+(fbank for the Conformer, raw audio for a transformers encoder) from the data dir named in the
+example, and encodes the chat turn (:func:`speechml.llm.prompt.encode_turn`); its
+``durations`` (seconds of audio) drive the trainer's bucketed batches. :class:`InstructionCollator`
+pads both.
+
+Example:
+    >>> examples = read_examples("data/llm_train")  # doctest: +SKIP
+    >>> dataset = InstructionDataset(examples, encoder, tokenizer)  # doctest: +SKIP
+    >>> collate = InstructionCollator(encoder.collate, tokenizer.pad_token_id)  # doctest: +SKIP
+    >>> batch = collate([dataset[0]])  # doctest: +SKIP
+    >>> sorted(batch)  # doctest: +SKIP
+    ['attention_mask', 'input_ids', 'input_lengths', 'inputs', 'labels']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+from transformers import PreTrainedTokenizerBase
+
+from speechml.data.datadir import DataDir
+from speechml.errors import DataError
+from speechml.llm.mixture import Example
+from speechml.llm.prompt import IGNORE, EncodedTurn, encode_prompt, encode_turn
+
+
+class InstructionDataset(Dataset):
+    """The examples' audio items (from the encoder's dataset) and chat turns.
+
+    Args:
+        examples: the instruction examples.
+        encoder: a speech encoder with ``dataset(data_dir)`` (items with ``utt``).
+        tokenizer: the LLM's tokenizer.
+        system: the system prompt ("" for none).
+        with_answers: encode the answers as labels (training); False encodes the prompt only.
+
+    Raises:
+        DataError: naming the utterance, if an example's utterance is not in its data dir.
+    """
+
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        encoder: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        system: str = "",
+        with_answers: bool = True,
+    ) -> None:
+        self.examples = list(examples)
+        self.sources: dict[str, tuple[Any, dict[str, int]]] = {}
+        for example in self.examples:
+            if example.data_dir not in self.sources:
+                audio = encoder.dataset(DataDir.read(example.data_dir))
+                self.sources[example.data_dir] = (audio, {u: i for i, u in enumerate(audio.utts)})
+            if example.utt not in self.sources[example.data_dir][1]:
+                raise DataError(f"not in {example.data_dir}", utt=example.utt)
+        self.turns: list[EncodedTurn] = []
+        for example in self.examples:
+            if with_answers:
+                turn = encode_turn(
+                    tokenizer, example.instruction, example.answer, system, example.utt
+                )
+            else:
+                ids = encode_prompt(tokenizer, example.instruction, system)
+                turn = EncodedTurn(ids, [IGNORE] * len(ids))
+            self.turns.append(turn)
+
+    @property
+    def durations(self) -> list[float]:
+        """Seconds of audio of each example."""
+        out = []
+        for example in self.examples:
+            audio, index = self.sources[example.data_dir]
+            out.append(audio.durations[index[example.utt]])
+        return out
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        example = self.examples[i]
+        audio, index = self.sources[example.data_dir]
+        turn = self.turns[i]
+        return {**audio[index[example.utt]], "input_ids": turn.input_ids, "labels": turn.labels}
+
+
+class InstructionCollator:
+    """The encoder's audio batch (``inputs``, ``input_lengths``) plus right-padded token ids,
+    ``attention_mask`` and ``labels`` (-100 on the padding)."""
+
+    def __init__(
+        self, audio_collate: Callable[[list[dict[str, Any]]], dict[str, Any]], pad_id: int
+    ) -> None:
+        self.audio_collate = audio_collate
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        audio = self.audio_collate(items)
+        width = max(len(item["input_ids"]) for item in items)
+        ids = torch.full((len(items), width), self.pad_id)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        labels = torch.full((len(items), width), IGNORE)
+        for b, item in enumerate(items):
+            n = len(item["input_ids"])
+            ids[b, :n] = torch.tensor(item["input_ids"])
+            mask[b, :n] = 1
+            labels[b, :n] = torch.tensor(item["labels"])
+        return {
+            "inputs": audio["inputs"],
+            "input_lengths": audio["input_lengths"],
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+        }

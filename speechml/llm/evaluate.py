@@ -1,0 +1,119 @@
+"""Evaluation of the audio LLM per task and language: one report.
+
+The model answers every example of an instruction set (greedy decoding); each group of (task,
+utterance language, prompt language) is scored with the task's metric:
+
+- ``asr``: WER and CER against the transcript (:func:`speechml.score.wer.score_wer`, the
+  scoring normalisation);
+- ``lid``, ``cls``: accuracy of the normalised answer;
+- ``qa``: exact match of the normalised answer.
+
+:func:`answer_examples` generates the answers, :func:`score_answers` scores them and
+:func:`write_report` writes ``answers.jsonl`` (every example with the model's answer),
+``report.json`` and ``report.md`` (one table).
+
+Example:
+    >>> examples = read_examples("data/llm_test")  # doctest: +SKIP
+    >>> answers = answer_examples(model, examples)  # doctest: +SKIP
+    >>> rows = score_answers(examples, answers)  # doctest: +SKIP
+    >>> write_report(examples, answers, rows, "exp/x/eval")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from speechml.io import atomic_write_text
+from speechml.llm.data import InstructionCollator, InstructionDataset
+from speechml.llm.mixture import Example
+from speechml.llm.model import AudioLlm
+from speechml.score.wer import score_wer
+from speechml.text.markdown import markdown_table
+from speechml.text.normalize import TextNormalizer
+
+METRICS = {"asr": "WER %", "lid": "accuracy %", "cls": "accuracy %", "qa": "exact match %"}
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """One (task, language, prompt language) group's score."""
+
+    task: str
+    lang: str
+    prompt_lang: str
+    metric: str  # what ``value`` is (METRICS)
+    value: float  # percent
+    cer: float | None  # asr only: CER %
+    examples: int
+
+
+def answer_examples(
+    model: AudioLlm,
+    examples: Sequence[Example],
+    system: str = "",
+    batch_size: int = 16,
+    max_new_tokens: int = 32,
+) -> list[str]:
+    """The model's greedy answer to each example (audio + instruction), in order."""
+    dataset = InstructionDataset(
+        examples, model.encoder, model.tokenizer, system, with_answers=False
+    )
+    collate = InstructionCollator(model.encoder.collate, model.tokenizer.pad_token_id)
+    device = next(model.parameters()).device
+    model.eval()
+    answers: list[str] = []
+    for start in tqdm(range(0, len(dataset), batch_size), desc="answer", unit="batch"):
+        batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        moved = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        with torch.no_grad():
+            answers.extend(model.generate(**moved, max_new_tokens=max_new_tokens))
+    return answers
+
+
+def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[TaskScore]:
+    """The score of every (task, language, prompt language) group, sorted."""
+    normalize = TextNormalizer()
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, example in enumerate(examples):
+        groups.setdefault((example.task, example.lang, example.prompt_lang), []).append(i)
+    rows = []
+    for (task, lang, prompt_lang), members in sorted(groups.items()):
+        if task == "asr":
+            refs = {f"{i}": examples[i].answer for i in members}
+            hyps = {f"{i}": answers[i] for i in members}
+            report = score_wer(refs, hyps)
+            value, cer = report.total.words.rate, report.total.chars.rate
+        else:
+            hits = [normalize(answers[i]) == normalize(examples[i].answer) for i in members]
+            value, cer = 100.0 * sum(hits) / len(hits), None
+        rows.append(TaskScore(task, lang, prompt_lang, METRICS[task], value, cer, len(members)))
+    return rows
+
+
+def write_report(
+    examples: Sequence[Example], answers: Sequence[str], rows: Sequence[TaskScore], out: str | Path
+) -> Path:
+    """Write ``answers.jsonl``, ``report.json`` and ``report.md`` into ``out``; returns the md."""
+    out = Path(out)
+    lines = [
+        json.dumps({**asdict(example), "output": answer}, ensure_ascii=False)
+        for example, answer in zip(examples, answers, strict=True)
+    ]
+    atomic_write_text(out / "answers.jsonl", "\n".join(lines) + "\n")
+    atomic_write_text(out / "report.json", json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    table = markdown_table(
+        ["task", "language", "prompt", "metric", "value", "CER %", "examples"],
+        [
+            [r.task, r.lang, r.prompt_lang, r.metric, f"{r.value:.2f}",
+             "" if r.cer is None else f"{r.cer:.2f}", str(r.examples)]
+            for r in rows
+        ],
+    )  # fmt: skip
+    atomic_write_text(out / "report.md", table + "\n")
+    return out / "report.md"

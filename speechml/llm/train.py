@@ -1,0 +1,242 @@
+"""Training the audio LLM through the shared trainer, in the stages of SALMONN/Typhoon-Audio.
+
+1. :func:`pretrain_lm` (offline default only): the tiny LLM of :mod:`speechml.llm.tiny_lm` and
+   its chat tokenizer learn our text as a plain causal LM, so that it is a language model at
+   all. A real LLM directory skips this.
+2. :func:`train_audio_llm` with ``stage="align"``: projector alignment on ASR examples only; the
+   LLM (and its fresh LoRA) and the encoder stay frozen; only the projector learns.
+3. ``stage="instruct"``: instruction tuning on the mixture; the projector and LoRA learn, from
+   the alignment's adapter dir (``init_adapter``).
+
+The experiment dir of stages 2 and 3 holds ``adapter/`` (:meth:`AudioLlm.save_trainable`: the
+projector and the LoRA adapter, small) from the best dev checkpoint, besides the trainer's
+checkpoints and logs; the base LLM and the encoder are read from where they are.
+
+Example:
+    >>> pretrain_lm(LmPretrainConfig(), texts, "exp/llm_lm")  # doctest: +SKIP
+    >>> train_audio_llm(config, "data/llm_train", "data/llm_dev", "exp/llm_align",  # doctest: +SKIP
+    ...                 llm_dir="exp/llm_lm/model", encoder_from="exp/base/model", stage="align")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions, WhisperOptions
+from speechml.data.datadir import DataDir
+from speechml.errors import DataError, SpeechmlError
+from speechml.io import atomic_dir
+from speechml.llm.data import InstructionCollator, InstructionDataset
+from speechml.llm.mixture import read_examples
+from speechml.llm.model import AudioLlm, LoraSettings, add_lora
+from speechml.llm.projector import Projector, ProjectorConfig
+from speechml.llm.prompt import IGNORE
+from speechml.llm.tiny_lm import TinyLmConfig, build_lm, train_chat_tokenizer
+from speechml.train.trainer import TrainConfig, Trainer
+
+logger = logging.getLogger(__name__)
+
+TOKENIZER_DIR = "tokenizer"
+ADAPTER_DIR = "adapter"
+
+
+@dataclass
+class LmPretrainConfig:
+    """The tiny LLM's text pretraining."""
+
+    model: TinyLmConfig = field(default_factory=TinyLmConfig)
+    max_length: int = 64  # tokens a text
+    valid_texts: int = 200  # texts held out for valid_loss
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            max_steps=1000, lr=3e-3, warmup_steps=100, max_batch_seconds=4096.0,
+            max_batch_size=64, num_buckets=4, valid_every=250,
+        )
+    )  # fmt: skip
+
+
+@dataclass
+class AudioLlmConfig:
+    """An audio-LLM training stage."""
+
+    encoder: Literal["conformer", "hf", "whisper"] = "conformer"  # speech encoder kind
+    conformer: ConformerOptions = field(default_factory=ConformerOptions)  # conformer only
+    hf: HfOptions = field(default_factory=HfOptions)  # hf only
+    whisper: WhisperOptions = field(default_factory=WhisperOptions)  # whisper only
+    freeze_encoder: bool = True  # keep the speech encoder fixed
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    system: str = ""  # system prompt of every example ("" for none)
+    valid_examples: int = 100  # dev examples of valid_loss
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            max_steps=1000, lr=1e-3, warmup_steps=100, max_batch_seconds=60.0,
+            max_batch_size=16, valid_every=250,
+        )
+    )  # fmt: skip
+
+
+def causal_lm_loss(model: torch.nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
+    """The trainer's loss: the model's causal-LM loss on its labels."""
+    return model(**batch).loss, {}
+
+
+def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | Path) -> Path:
+    """Train (or resume) the tiny LLM on ``texts``; returns ``exp_dir/model`` (with tokenizer).
+
+    Raises:
+        DataError: if there are no more texts than ``valid_texts``.
+    """
+    texts = [text for text in texts if text.strip()]
+    if len(texts) <= config.valid_texts:
+        raise DataError(f"{len(texts)} texts: more than valid_texts={config.valid_texts} needed")
+    exp_dir = Path(exp_dir)
+    saved = exp_dir / TOKENIZER_DIR
+    if saved.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(saved, local_files_only=True)
+    else:
+        tokenizer = train_chat_tokenizer(texts, config.model.vocab_size)
+        with atomic_dir(saved) as tmp:
+            tokenizer.save_pretrained(tmp)
+    torch.manual_seed(config.train.seed)
+    model = build_lm(config.model, tokenizer)
+    order = torch.randperm(len(texts)).tolist()
+    eos = tokenizer.eos_token
+    ids = tokenizer([texts[i] + eos for i in order], truncation=True, max_length=config.max_length)
+    items = [{"input_ids": row} for row in ids["input_ids"]]
+    train_items, valid_items = items[: -config.valid_texts], items[-config.valid_texts :]
+    collate = _text_collate(tokenizer.pad_token_id)
+
+    @torch.no_grad()
+    def valid_fn(trained: torch.nn.Module) -> dict[str, float]:
+        device = next(trained.parameters()).device
+        losses = []
+        for start in range(0, len(valid_items), 64):
+            batch = collate(valid_items[start : start + 64])
+            losses.append(
+                float(causal_lm_loss(trained, {k: v.to(device) for k, v in batch.items()})[0])
+            )
+        return {"valid_loss": sum(losses) / len(losses)}
+
+    logger.info(
+        "tiny LLM: %.2fM parameters, %d tokens", model.num_parameters() / 1e6, len(tokenizer)
+    )
+    trainer = Trainer(
+        model, causal_lm_loss, train_items, [len(i["input_ids"]) for i in train_items], collate,
+        config.train, exp_dir, valid_fn=valid_fn,
+    )  # fmt: skip
+    model, _ = trainer.fit_best()
+    with atomic_dir(exp_dir / "model") as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return exp_dir / "model"
+
+
+def _text_collate(pad_id: int):  # noqa: ANN202 - a collate function
+    def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(item["input_ids"]) for item in items)
+        ids = torch.full((len(items), width), pad_id)
+        mask = torch.zeros_like(ids)
+        for b, item in enumerate(items):
+            ids[b, : len(item["input_ids"])] = torch.tensor(item["input_ids"])
+            mask[b, : len(item["input_ids"])] = 1
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": ids.masked_fill(mask == 0, IGNORE),
+        }
+
+    return collate
+
+
+def build_audio_llm(
+    config: AudioLlmConfig,
+    llm_dir: str | Path,
+    encoder_from: str | Path | None,
+    train_data: DataDir,
+) -> AudioLlm:
+    """The encoder (fresh or from a recogniser/transformers dir), projector and LoRA'd LLM."""
+    llm_dir = Path(llm_dir)
+    if not (llm_dir / "config.json").is_file():
+        raise SpeechmlError(
+            f"{llm_dir}: not a transformers model directory (config.json is missing)"
+        )
+    options = {"local_files_only": True, "trust_remote_code": False}
+    tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(llm_dir, **options)
+    llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=torch.float32, **options)
+    kind = ENCODERS.get_component(config.encoder)
+    start = None if encoder_from is None else Path(encoder_from)
+    encoder = kind.create(getattr(config, config.encoder), start, train_data)
+    projector = Projector(config.projector, encoder.output_dim, llm.config.hidden_size)
+    return AudioLlm(
+        encoder, projector, add_lora(llm, config.lora), tokenizer, config.freeze_encoder
+    )
+
+
+def train_audio_llm(
+    config: AudioLlmConfig,
+    train_dir: str | Path,
+    dev_dir: str | Path,
+    exp_dir: str | Path,
+    llm_dir: str | Path,
+    encoder_from: str | Path | None,
+    stage: Literal["align", "instruct"],
+    init_adapter: str | Path | None = None,
+) -> AudioLlm:
+    """Train one stage; the best dev checkpoint's projector and LoRA go to ``exp_dir/adapter``.
+
+    Args:
+        config: encoder, projector, LoRA and optimisation.
+        train_dir, dev_dir: dirs with ``instructions.jsonl`` (:mod:`speechml.llm.mixture`).
+        exp_dir: the experiment dir (a run there resumes).
+        llm_dir: the base LLM and its tokenizer.
+        encoder_from: a recogniser dir (conformer) or transformers dir (hf); None: fresh.
+        stage: ``align`` (ASR examples, projector only) or ``instruct`` (all, projector + LoRA).
+        init_adapter: an earlier stage's ``adapter`` dir to start from.
+    """
+    train_examples = read_examples(train_dir)
+    dev_examples = read_examples(dev_dir)[: config.valid_examples]
+    if stage == "align":
+        train_examples = [e for e in train_examples if e.task == "asr"]
+        dev_examples = [e for e in dev_examples if e.task == "asr"]
+    if not train_examples or not dev_examples:
+        raise DataError(f"no {'ASR ' if stage == 'align' else ''}examples to train or validate on")
+    torch.manual_seed(config.train.seed)
+    model = build_audio_llm(config, llm_dir, encoder_from, DataDir.read(train_examples[0].data_dir))
+    if init_adapter is not None:
+        model.load_trainable(init_adapter)
+    if stage == "align":
+        model.llm.requires_grad_(False)  # the LoRA too: only the projector aligns
+    tokenizer = model.tokenizer
+    train_set = InstructionDataset(train_examples, model.encoder, tokenizer, config.system)
+    dev_set = InstructionDataset(dev_examples, model.encoder, tokenizer, config.system)
+    collate = InstructionCollator(model.encoder.collate, tokenizer.pad_token_id)
+
+    @torch.no_grad()
+    def valid_fn(trained: torch.nn.Module) -> dict[str, float]:
+        device = next(trained.parameters()).device
+        total = 0.0
+        for start in range(0, len(dev_set), 16):
+            batch = collate([dev_set[i] for i in range(start, min(start + 16, len(dev_set)))])
+            moved = {k: v.to(device) for k, v in batch.items()}
+            total += float(trained(**moved).loss) * len(batch["input_ids"])
+        return {"valid_loss": total / len(dev_set)}
+
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info(
+        "audio LLM (%s): %d trainable parameters, %d examples", stage, trainable, len(train_set)
+    )
+    trainer = Trainer(
+        model, causal_lm_loss, train_set, train_set.durations, collate, config.train, exp_dir,
+        valid_fn=valid_fn,
+    )  # fmt: skip
+    model, _ = trainer.fit_best()
+    model.save_trainable(Path(exp_dir) / ADAPTER_DIR)
+    return model

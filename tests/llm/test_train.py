@@ -1,0 +1,141 @@
+"""The audio-LLM stages on a toy task: the tiny LLM's text pretraining, projector alignment,
+instruction tuning from the alignment's adapter; the base LLM on disk is never written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import (
+    AutoConfig,
+    WhisperConfig,
+    WhisperFeatureExtractor,
+    WhisperForConditionalGeneration,
+)
+
+from speechml.asr.encoder import EncoderConfig
+from speechml.asr.speech_encoders import ConformerOptions
+from speechml.data.datadir import DataDir
+from speechml.data.features import FbankConfig
+from speechml.llm.data import InstructionCollator, InstructionDataset
+from speechml.llm.evaluate import answer_examples, score_answers
+from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
+from speechml.llm.model import LoraSettings
+from speechml.llm.projector import ProjectorConfig
+from speechml.llm.tiny_lm import TinyLmConfig
+from speechml.llm.train import (
+    ADAPTER_DIR,
+    AudioLlmConfig,
+    LmPretrainConfig,
+    pretrain_lm,
+    train_audio_llm,
+)
+from speechml.train.trainer import TrainConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from llm_toys import write_tones  # noqa: E402
+
+TINY_ENCODER = EncoderConfig(
+    input_dim=20, d_model=16, num_heads=2, ffn_dim=32, num_layers=1, conv_kernel=3,
+    subsampling_channels=4, chunk_size=4, left_chunks=2, dropout=0.0,
+)  # fmt: skip
+
+
+def steps(max_steps: int, lr: float) -> TrainConfig:
+    return TrainConfig(
+        max_steps=max_steps, lr=lr, warmup_steps=2, max_batch_seconds=None, max_batch_size=8,
+        num_buckets=1, log_every=1, valid_every=max_steps, schedule="constant",
+    )  # fmt: skip
+
+
+def tiny_lm(texts: list[str], exp: Path, valid_texts: int, train: TrainConfig) -> Path:
+    """The tiny LLM (1 layer of 32) pretrained on ``texts``; its model dir."""
+    sizes = TinyLmConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, vocab_size=280)
+    return pretrain_lm(LmPretrainConfig(sizes, valid_texts=valid_texts, train=train), texts, exp)
+
+
+def digest(directory: Path) -> str:
+    return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_align_then_instruct(tmp_path):
+    train = DataDir.read(write_tones(tmp_path / "train", 12, 0))
+    dev = DataDir.read(write_tones(tmp_path / "dev", 3, 1))
+    texts = [f"a {w} tone" for w in ("high", "low")] * 60 + ["which pitch is it"] * 20
+    lm = tiny_lm(texts, tmp_path / "lm", valid_texts=10, train=steps(40, 1e-2))
+    before = digest(lm)
+    mixture = MixtureConfig(task_weights={"asr": 1.0, "cls": 1.0}, examples=48)
+    write_examples(build_mixture(mixture, [train]), tmp_path / "mix_train")
+    write_examples(build_mixture(MixtureConfig(examples=6, seed=1), [dev]), tmp_path / "mix_dev")
+    config = AudioLlmConfig(
+        conformer=ConformerOptions(
+            encoder=TINY_ENCODER, fbank=FbankConfig(num_mel_bins=20), cmvn_utts=8
+        ),
+        projector=ProjectorConfig(window=2, stride=2, hidden_size=16, num_heads=2, num_layers=1),
+        lora=LoraSettings(rank=4, alpha=8),
+        valid_examples=6,
+        train=steps(15, 1e-2),
+    )  # fmt: skip
+    aligned = train_audio_llm(
+        config, tmp_path / "mix_train", tmp_path / "mix_dev", tmp_path / "align", lm, None, "align"
+    )
+    assert all(not p.requires_grad for p in aligned.llm.parameters())
+    config.train = steps(80, 3e-2)
+    model = train_audio_llm(
+        config, tmp_path / "mix_train", tmp_path / "mix_dev", tmp_path / "instruct", lm, None,
+        "instruct", init_adapter=tmp_path / "align" / ADAPTER_DIR,
+    )  # fmt: skip
+    records = [json.loads(line) for line in open(tmp_path / "instruct" / "log" / "metrics.jsonl")]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    assert (tmp_path / "instruct" / ADAPTER_DIR / "adapter_model.safetensors").is_file()
+    assert digest(lm) == before  # the base LLM is read, never written
+    dev_examples = read_examples(tmp_path / "mix_dev")
+    answers = answer_examples(model, dev_examples, max_new_tokens=6)
+    assert len(answers) == len(dev_examples) and all(isinstance(a, str) for a in answers)
+    rows = score_answers(dev_examples, answers)
+    assert {row.task for row in rows} <= {"asr", "lid", "cls", "qa"}
+
+
+def save_tiny_whisper(directory: Path) -> Path:
+    """A randomly initialised Whisper (d_model 32, 1 s window) and its feature extractor."""
+    torch.manual_seed(0)
+    config = WhisperConfig(
+        d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
+        max_source_positions=50, max_target_positions=32, vocab_size=100, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
+    )  # fmt: skip
+    WhisperForConditionalGeneration(config).save_pretrained(directory)
+    WhisperFeatureExtractor(feature_size=80, chunk_length=1).save_pretrained(directory)
+    return directory
+
+
+def test_whisper_encoder_and_qwen2_by_path(tmp_path):
+    train = DataDir.read(write_tones(tmp_path / "train", 4, 0))
+    whisper = save_tiny_whisper(tmp_path / "whisper")
+    texts = ["a high tone", "a low tone"] * 10
+    lm = tiny_lm(texts, tmp_path / "lm", valid_texts=4, train=steps(2, 1e-3))
+    assert AutoConfig.from_pretrained(lm).model_type == "qwen2"
+    write_examples(build_mixture(MixtureConfig(examples=8), [train]), tmp_path / "mix")
+    config = AudioLlmConfig(
+        encoder="whisper",
+        projector=ProjectorConfig(kind="conv", stride=5, hidden_size=16, num_heads=2),
+        lora=LoraSettings(rank=2, alpha=4),
+        valid_examples=4,
+        train=steps(2, 1e-3),
+    )
+    model = train_audio_llm(
+        config, tmp_path / "mix", tmp_path / "mix", tmp_path / "exp", lm, whisper, "instruct"
+    )
+    batch = InstructionCollator(model.encoder.collate, model.tokenizer.pad_token_id)(
+        [InstructionDataset(read_examples(tmp_path / "mix"), model.encoder, model.tokenizer)[0]]
+    )
+    assert batch["inputs"].shape == (1, 80, 100)  # the 1 s window of the feature extractor
+    frames, lengths = model.encoder(batch["inputs"], batch["input_lengths"])
+    assert frames.shape == (1, 50, 32) and 0 < int(lengths[0]) <= 25  # 20 ms frames, < 0.5 s
+    assert torch.isfinite(model(**batch).loss)
