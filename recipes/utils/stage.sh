@@ -96,10 +96,10 @@ require_option() {
 }
 
 # write_results RUNNER...: RESULTS.md from every scored decode dir under exp/ and every recipe
-# summary there (exp/{lda,cls,cpt}_summary.md), through the job runner RUNNER.
+# summary there (exp/{lda,cls,cpt,llm}_summary.md), through the job runner RUNNER.
 write_results() {
   local includes=() summary
-  for summary in exp/lda_summary.md exp/cls_summary.md exp/cpt_summary.md; do
+  for summary in exp/{lda,cls,cpt,llm}_summary.md; do
     [[ ! -f $summary ]] || includes+=(--include "$summary")
   done
   "$@" exp/results/log/results.log speechml score results . --out RESULTS.md "${includes[@]}"

@@ -12,9 +12,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 from speechml import __version__
-from speechml.errors import SpeechmlError
+from speechml.errors import ConfigError, SpeechmlError
 
 #: group name -> (help, modules that register its verbs)
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -68,6 +69,17 @@ def add_overrides(parser: argparse.ArgumentParser, example: str = "train.max_ste
         metavar="KEY=VALUE",
         help=f"override a config value, e.g. --set {example} (repeatable)",
     )
+
+
+def labelled_dirs(pairs: list[str], option: str) -> dict[str, Path]:
+    """``LABEL=DIR`` arguments as a dict, in order."""
+    found = {}
+    for pair in pairs:
+        label, sep, directory = pair.partition("=")
+        if not sep or not label or not directory:
+            raise ConfigError(f"{option} {pair!r}: expected LABEL=DIR")
+        found[label] = Path(directory)
+    return found
 
 
 def build_parser(verbs_of: Collection[str] | None = None) -> argparse.ArgumentParser:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, labelled_dirs
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
-from speechml.llm.evaluate import answer_examples, score_answers, write_report
+from speechml.io import atomic_write_text
+from speechml.llm.evaluate import answer_examples, compare_systems, score_answers, write_report
 from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
 from speechml.llm.train import (
     AudioLlmConfig,
@@ -68,6 +69,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(report.read_text(encoding="utf-8"))
 
 
+def _report(args: argparse.Namespace) -> None:
+    text = compare_systems(args.title, labelled_dirs(args.systems, "--systems"))
+    atomic_write_text(args.out, text)
+    print(text)
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="AudioLlmConfig YAML (default: built-in defaults)")
     parser.add_argument("--llm", required=True, help="the base causal LM dir (and tokenizer)")
@@ -79,7 +86,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``llm`` verbs: pretrain-lm, mixture, train, evaluate."""
+    """Add the ``llm`` verbs: pretrain-lm, mixture, train, evaluate, report."""
     lm = verbs.add_parser(
         "pretrain-lm", help="train the tiny LLM and its chat tokenizer on text; writes EXP/model"
     )
@@ -120,3 +127,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--max-new-tokens", type=int, default=32, help="longest answer in tokens (default 32)"
     )
     evaluate.set_defaults(func=_evaluate)
+
+    report = verbs.add_parser("report", help="several systems' evaluations side by side (markdown)")
+    report.add_argument("--title", default="Audio LLM", help="the section's title")
+    report.add_argument(
+        "--systems", nargs="+", required=True, metavar="NAME=DIR", help="evaluation dirs"
+    )
+    report.add_argument("--out", required=True, help="the markdown file")
+    report.set_defaults(func=_report)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, labelled_dirs
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
-from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.trn import write_trn
@@ -38,22 +37,11 @@ def _decode(args: argparse.Namespace) -> None:
     print(f"{len(texts)} utterances -> {out / 'hyp.trn'}")
 
 
-def _labelled_dirs(pairs: list[str], option: str) -> dict[str, Path]:
-    """``LABEL=DIR`` arguments as a dict, in order."""
-    found = {}
-    for pair in pairs:
-        label, sep, directory = pair.partition("=")
-        if not sep or not label or not directory:
-            raise ConfigError(f"{option} {pair!r}: expected LABEL=DIR")
-        found[label] = Path(directory)
-    return found
-
-
 def _report(args: argparse.Namespace) -> None:
     text = cpt_summary(
         args.lang,
-        _labelled_dirs(args.systems, "--systems"),
-        _labelled_dirs(args.pretraining, "--pretraining"),
+        labelled_dirs(args.systems, "--systems"),
+        labelled_dirs(args.pretraining, "--pretraining"),
     )
     atomic_write_text(args.out, text)
     print(text)

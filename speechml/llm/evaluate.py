@@ -10,7 +10,8 @@ utterance language, prompt language) is scored with the task's metric:
 
 :func:`answer_examples` generates the answers, :func:`score_answers` scores them and
 :func:`write_report` writes ``answers.jsonl`` (every example with the model's answer),
-``report.json`` and ``report.md`` (one table).
+``task_report.json`` and ``task_report.md`` (one table); :func:`compare_systems` sets several
+systems' reports side by side (the recipe's summary).
 
 Example:
     >>> examples = read_examples("data/llm_test")  # doctest: +SKIP
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from speechml.errors import SpeechmlError
 from speechml.io import atomic_write_text
 from speechml.llm.data import InstructionCollator, InstructionDataset
 from speechml.llm.mixture import Example
@@ -37,7 +39,9 @@ from speechml.score.wer import score_wer
 from speechml.text.markdown import markdown_table
 from speechml.text.normalize import TextNormalizer
 
+REPORT_JSON = "task_report.json"
 METRICS = {"asr": "WER %", "lid": "accuracy %", "cls": "accuracy %", "qa": "exact match %"}
+TASK_ORDER = list(METRICS)
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,14 @@ def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[T
 def write_report(
     examples: Sequence[Example], answers: Sequence[str], rows: Sequence[TaskScore], out: str | Path
 ) -> Path:
-    """Write ``answers.jsonl``, ``report.json`` and ``report.md`` into ``out``; returns the md."""
+    """Write ``answers.jsonl``, ``task_report.json`` and ``.md`` into ``out``; returns the md."""
     out = Path(out)
     lines = [
         json.dumps({**asdict(example), "output": answer}, ensure_ascii=False)
         for example, answer in zip(examples, answers, strict=True)
     ]
     atomic_write_text(out / "answers.jsonl", "\n".join(lines) + "\n")
-    atomic_write_text(out / "report.json", json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    atomic_write_text(out / REPORT_JSON, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     table = markdown_table(
         ["task", "language", "prompt", "metric", "value", "CER %", "examples"],
         [
@@ -115,5 +119,47 @@ def write_report(
             for r in rows
         ],
     )  # fmt: skip
-    atomic_write_text(out / "report.md", table + "\n")
-    return out / "report.md"
+    atomic_write_text(out / "task_report.md", table + "\n")
+    return out / "task_report.md"
+
+
+def read_scores(eval_dir: str | Path) -> list[TaskScore]:
+    """The rows of an evaluation dir's ``task_report.json``.
+
+    Raises:
+        SpeechmlError: if the file is missing or malformed (naming it).
+    """
+    path = Path(eval_dir) / REPORT_JSON
+    if not path.is_file():
+        raise SpeechmlError(f"{path}: not found (run `speechml llm evaluate` first)")
+    try:
+        return [TaskScore(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
+    except (json.JSONDecodeError, TypeError) as err:
+        raise SpeechmlError(f"{path}: not a task report: {err}") from None
+
+
+def compare_systems(title: str, systems: dict[str, Path]) -> str:
+    """A markdown section: one row a (task, language, prompt language), one column a system."""
+    scores = {
+        name: {(r.task, r.lang, r.prompt_lang): r for r in read_scores(d)}
+        for name, d in systems.items()
+    }
+    keys = sorted(
+        {key for rows in scores.values() for key in rows},
+        key=lambda k: (TASK_ORDER.index(k[0]), k[1], k[2]),
+    )
+    body = []
+    for task, lang, prompt in keys:
+        cells = []
+        for rows in scores.values():
+            row = rows.get((task, lang, prompt))
+            cells.append(
+                "-"
+                if row is None
+                else f"{row.value:.1f}" + ("" if row.cer is None else f" ({row.cer:.1f})")
+            )
+        body.append([task, lang, prompt, METRICS[task], *cells])
+    table = markdown_table(["task", "language", "prompt", "metric", *systems], body)
+    note = "WER cells give the CER in brackets; every other metric is higher-is-better."
+    experiments = ", ".join(f"{name}: `{path}`" for name, path in systems.items())
+    return f"## {title}\n\n{note} Evaluation dirs: {experiments}.\n\n{table}\n"

@@ -11,7 +11,8 @@ language, and the answer. Tasks, by name (weights in :class:`MixtureConfig`):
 - ``qa``: a yes/no question on the utterance's content ("Is a month mentioned?"): half the
   questions ask about the utterance's own class (yes), half about another class (no).
 
-Prompt sets are per prompt language (:class:`PromptSet`, ISO 639-3 keys): an utterance of a
+Prompt sets are per prompt language (:class:`PromptSet`, ISO 639-3 keys), shipped in
+``speechml/llm/prompt_sets/<iso>.yaml`` (eng, kat) or given in the config: an utterance of a
 language that has a prompt set is asked in its own language with probability
 ``native_prompt_ratio``, else in English. Data languages are drawn by ``language_weights`` (an
 English-only mixture: ``{eng: 1}``), tasks by ``task_weights``, utterances uniformly within
@@ -30,11 +31,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import yaml
 from babel import Locale, UnknownLocaleError
 
+from speechml.config import from_dict
 from speechml.data.datadir import DataDir
 from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError, DataError
@@ -49,16 +53,13 @@ INSTRUCTIONS_FILE = "instructions.jsonl"
 class PromptSet:
     """The instructions of one prompt language; ``{label}`` in ``qa`` is a class name."""
 
-    locale: str = "en"  # babel locale of this language's language names (lid answers)
-    asr: list[str] = field(default_factory=lambda: ["Transcribe the speech."])
-    lid: list[str] = field(default_factory=lambda: ["Which language is spoken?"])
-    cls: list[str] = field(
-        default_factory=lambda: ["What kind of thing is named: month, weekday, country, "
-                                 "language, currency or city?"]
-    )  # fmt: skip
-    qa: list[str] = field(default_factory=lambda: ["Is a {label} named? Answer yes or no."])
-    yes: str = "yes"  # the answer of a qa question about the utterance's own class
-    no: str = "no"  # the answer of the other qa questions
+    locale: str  # babel locale of this language's language names (lid answers), e.g. "ka"
+    asr: list[str]  # instructions to transcribe
+    lid: list[str]  # questions for the language spoken
+    cls: list[str]  # questions for the class of the named things
+    qa: list[str]  # yes/no questions whether a {label} is named
+    yes: str  # the answer of a qa question about the utterance's own class
+    no: str  # the answer of the other qa questions
     labels: dict[str, str] = field(default_factory=dict)  # class -> its name in this language
 
     def __post_init__(self) -> None:
@@ -79,9 +80,9 @@ class MixtureConfig:
     language_weights: dict[str, float] = field(
         default_factory=lambda: {"eng": 1.0}
     )  # relative frequency of each data language (ISO 639-3)
-    prompts: dict[str, PromptSet] = field(
-        default_factory=lambda: {"eng": PromptSet()}
-    )  # prompt language -> its instructions; "eng" is required
+    #: prompt language -> its instructions, replacing or adding to those shipped with speechml
+    #: (speechml/llm/prompt_sets/<iso>.yaml)
+    prompts: dict[str, PromptSet] = field(default_factory=dict)
     native_prompt_ratio: float = 0.5  # share of a language's examples asked in that language
     examples: int = 2000  # examples in the mixture
     seed: int = 0  # seed of every draw
@@ -95,8 +96,6 @@ class MixtureConfig:
             raise ValueError("weights must be >= 0 and some task weight > 0")
         if not any(self.language_weights.values()):
             raise ValueError("some language weight must be > 0")
-        if "eng" not in self.prompts:
-            raise ValueError("prompts must include eng (the fallback prompt language)")
         if not 0.0 <= self.native_prompt_ratio <= 1.0 or self.examples < 1:
             raise ValueError("native_prompt_ratio must be in [0, 1] and examples >= 1")
 
@@ -134,6 +133,24 @@ def _answer(task: str, prompts: PromptSet, text: str, lang: str, label: str) -> 
     raise ValueError(task)
 
 
+def shipped_prompt_set(lang: str) -> PromptSet | None:
+    """The prompt set speechml ships for ``lang`` (``prompt_sets/<lang>.yaml``), if any."""
+    path = resources.files("speechml.llm") / "prompt_sets" / f"{lang}.yaml"
+    if not path.is_file():
+        return None
+    return from_dict(PromptSet, yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+
+
+def prompt_sets(config: MixtureConfig, langs: Sequence[str]) -> dict[str, PromptSet]:
+    """The prompt set of English and of each of ``langs`` that has one (config before shipped)."""
+    found = {}
+    for lang in dict.fromkeys(["eng", *langs]):
+        prompts = config.prompts.get(lang) or shipped_prompt_set(lang)
+        if prompts is not None:
+            found[lang] = prompts
+    return found
+
+
 def _probabilities(weights: list[float]) -> np.ndarray:
     return np.array(weights) / sum(weights)
 
@@ -154,6 +171,7 @@ def build_mixture(config: MixtureConfig, data_dirs: Sequence[DataDir]) -> list[E
     langs = [lang for lang, w in config.language_weights.items() if w > 0]
     for lang in [*langs, *config.prompts]:
         check_language_code(lang)
+    prompts_of = prompt_sets(config, langs)
     missing = [lang for lang in langs if not utts.get(lang)]
     if missing:
         raise ConfigError(f"language_weights names languages without utterances: {missing}")
@@ -166,9 +184,9 @@ def build_mixture(config: MixtureConfig, data_dirs: Sequence[DataDir]) -> list[E
         lang = langs[rng.choice(len(langs), p=lang_p)]
         task = tasks[rng.choice(len(tasks), p=task_p)]
         data, utt = utts[lang][rng.integers(len(utts[lang]))]
-        native = lang in config.prompts and rng.random() < config.native_prompt_ratio
+        native = lang in prompts_of and rng.random() < config.native_prompt_ratio
         prompt_lang = lang if native else "eng"
-        prompts = config.prompts[prompt_lang]
+        prompts = prompts_of[prompt_lang]
         label = data.utt2label.get(utt)
         if task in ("cls", "qa") and label is None:
             raise DataError(f"a {task} example needs a label (utt2label)", utt=utt)

@@ -5,7 +5,7 @@
 # or your data.
 #
 # Usage: ./run.sh [options]   (from egs/@@{iso}/)
-#   e.g. ./run.sh                              everything, stages 0-45
+#   e.g. ./run.sh                              everything, stages 0-54
 #        ./run.sh --stage 2 --stop-stage 3     your own data in data/{train,dev,test}
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
@@ -14,8 +14,9 @@
 #        ./run.sh --stage 33 --stop-stage 36 --neural-trains train_heldout \
 #                 --text-config conf/cls_text_xfer.yaml   TransliCo + OFA for the held-out language
 #        ./run.sh --stage 40 --init-model /path/to/xls-r   continued pretraining of XLS-R
+#        ./run.sh --stage 50 --llm-model /path/to/qwen2   the audio LLM on a real LLM
 # Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh, 30-36
-# recipes/cls.sh, 40-45 recipes/cpt.sh; README.md says what each does.
+# recipes/cls.sh, 40-45 recipes/cpt.sh, 50-54 recipes/llm.sh; README.md says what each does.
 #
 # Options:
 #   --stage N              first stage to run (default 0)
@@ -42,6 +43,10 @@
 #   --init-model DIR       a pretrained wav2vec2 (XLS-R, MMS) to continue instead of the
 #                          stand-in that stage 40 pretrains (default none)
 #   --ssl-opts "OPTS"      more options of the wav2vec2 training jobs (default none)
+#   --llm-model DIR        a causal LM (and tokenizer) for the audio LLM instead of the tiny
+#                          one that stage 51 trains (default none)
+#   --llm-opts "OPTS"      more options of the audio-LLM training and evaluation (default none)
+#   --lm-opts "OPTS"       more options of the tiny LLM's pretraining (default none)
 #   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
 #   --corpus-dir DIR       where the corpus is built (default corpus/default)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
@@ -68,6 +73,9 @@ text_opts=
 related_lang=rus
 init_model=
 ssl_opts=
+llm_model=
+llm_opts=
+lm_opts=
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
@@ -89,3 +97,5 @@ cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
   --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+llm.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --llm-model "$llm_model" \
+  --llm-opts "$llm_opts" --lm-opts "$lm_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"

@@ -46,3 +46,9 @@ def test_the_four_verbs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| task | language | prompt | metric |" in out
     assert (tmp_path / "eval" / "answers.jsonl").is_file()
+    assert run("report", "--title", "Toy", "--systems", f"A={tmp_path / 'eval'}",
+               f"B={tmp_path / 'eval'}", "--out", tmp_path / "summary.md") == 0  # fmt: skip
+    summary = (tmp_path / "summary.md").read_text()
+    assert (
+        summary.startswith("## Toy") and "| task | language | prompt | metric | A | B |" in summary
+    )

@@ -47,7 +47,7 @@ def corpus(tmp_path) -> DataDir:
 def test_mixture_follows_weights_and_answers_in_the_prompt_language(tmp_path):
     config = MixtureConfig(
         language_weights={"eng": 1.0, "kat": 1.0},
-        prompts={"eng": PromptSet(), "kat": KAT_PROMPTS},
+        prompts={"kat": KAT_PROMPTS},
         native_prompt_ratio=0.5,
         examples=800,
     )
@@ -87,8 +87,9 @@ def test_english_only_mixture_and_bad_configs(tmp_path):
         build_mixture(MixtureConfig(language_weights={"rus": 1.0}), [data])
     with pytest.raises(ValueError, match="unknown tasks"):
         MixtureConfig(task_weights={"translate": 1.0})
-    with pytest.raises(ValueError, match="eng"):
-        MixtureConfig(prompts={"kat": KAT_PROMPTS})
+    shipped = build_mixture(MixtureConfig(language_weights={"kat": 1.0}, examples=40), [data])
+    assert {e.prompt_lang for e in shipped} == {"eng", "kat"}  # speechml ships kat prompts
+    assert any(e.instruction.endswith("ჩაწერე, რა ითქვა.") for e in shipped)
     data.utt2label.pop("eng-03")
     only_cls = MixtureConfig(task_weights={"cls": 1.0}, examples=200)
     with pytest.raises(DataError, match="eng-03.*needs a label"):

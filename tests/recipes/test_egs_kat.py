@@ -18,6 +18,8 @@ from speechml.cls.text_model import TextClassifierConfig
 from speechml.cls.train_e2e import E2eConfig
 from speechml.config import load_config
 from speechml.data.corpus.config import CorpusConfig, check_config
+from speechml.llm.mixture import MixtureConfig
+from speechml.llm.train import AudioLlmConfig, LmPretrainConfig
 from speechml.recipe import language_spec, render_template
 from speechml.ssl.finetune import CtcConfig
 from speechml.ssl.pretrain import PretrainConfig
@@ -60,6 +62,9 @@ CONFIG_CLASSES = {
     "cls_text_xfer.yaml": TextClassifierConfig,
     "corpus.yaml": CorpusConfig,
     "finetune.yaml": AsrTrainConfig,
+    "llm.yaml": AudioLlmConfig,
+    "llm_lm.yaml": LmPretrainConfig,
+    "llm_mix.yaml": MixtureConfig,
     "w2v_cpt.yaml": PretrainConfig,
     "w2v_ctc.yaml": CtcConfig,
     "w2v_pretrain.yaml": PretrainConfig,
@@ -136,6 +141,17 @@ TINY_SSL = " ".join(
     f"--set {x}"
     for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1", "valid_utts=4")
 )
+#: The audio LLM's budget and sizes (its encoder is the tiny base's), and the tiny LLM's.
+TINY_LLM = " ".join(
+    f"--set {x}"
+    for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1",
+              "valid_examples=4", "projector.hidden_size=16", "projector.num_heads=2")
+)  # fmt: skip
+TINY_LM = " ".join(
+    f"--set {x}"
+    for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1",
+              "valid_texts=4", "model.hidden_size=32", "model.vocab_size=300")
+)  # fmt: skip
 #: The methods of the classification comparison (exp/cls/<method>) and its settings.
 CLS_METHODS = ("ca", "ca_rom", "e2e")
 CLS_SETTINGS = ("mono", "zero-shot", "multi", "held-out")
@@ -155,11 +171,13 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4",
         "--labelled", "4", "--min-confidence", "0", "--train-opts", TINY_TRAINING,
         "--e2e-opts", TINY_E2E, "--text-opts", TINY_TEXT,
-        "--related-lang", "eng", "--ssl-opts", TINY_SSL,
+        "--related-lang", "eng", "--ssl-opts", TINY_SSL, "--llm-opts", TINY_LLM,
+        "--lm-opts", TINY_LM,
     ]  # fmt: skip
     result = run_sh(egs, *quick)
     assert result.returncode == 0, result.stderr[-4000:]
     stages = (0, 1, 2, 3, 10, 11, 12, *range(20, 28), *range(30, 37), *range(40, 46))
+    stages += tuple(range(50, 55))
     for stage in stages:
         assert f"] Stage {stage} (" in result.stderr
     for split in ("train", "dev", "test"):
@@ -196,6 +214,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert "Language-dependent adapter: kat" in (egs / "RESULTS.md").read_text()
     check_classification_outputs(egs)
     check_continued_pretraining_outputs(egs)
+    check_audio_llm_outputs(egs)
 
     again = run_sh(egs, *quick, "--stage", "1")
     assert again.returncode == 0, again.stderr[-4000:]
@@ -205,6 +224,21 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         in again.stderr
     )
     assert "Classification settings" in (egs / "RESULTS.md").read_text()  # stage 36 ran last
+
+
+def check_audio_llm_outputs(egs: Path) -> None:
+    """What stages 50-54 leave: two mixtures, two adapters, their evaluations, the summary."""
+    eng_only = (egs / "data/llm/train_eng/instructions.jsonl").read_text()
+    assert '"lang": "kat"' not in eng_only and '"lang": "eng"' in eng_only
+    assert '"lang": "kat"' in (egs / "data/llm/train_eng_kat/instructions.jsonl").read_text()
+    for system in ("llm_eng", "llm_eng_kat"):
+        assert (egs / f"exp/{system}_align/adapter/projector.safetensors").is_file()
+        assert (egs / f"exp/{system}/adapter/adapter_model.safetensors").is_file()
+        assert (egs / f"exp/{system}/eval_test/task_report.json").is_file()
+    summary = (egs / "exp/llm_summary.md").read_text()
+    assert "| task | language | prompt | metric | English only | English + kat |" in summary
+    assert re.search(r"^\| asr \| kat \| kat \| WER % \|", summary, re.M)
+    assert "Audio LLM: English-only vs English + kat" in (egs / "RESULTS.md").read_text()
 
 
 def check_continued_pretraining_outputs(egs: Path) -> None:
