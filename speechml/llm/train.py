@@ -202,10 +202,11 @@ def train_audio_llm(
         init_adapter: an earlier stage's ``adapter`` dir to start from.
     """
     train_examples = read_examples(train_dir)
-    dev_examples = read_examples(dev_dir)[: config.valid_examples]
+    dev_examples = read_examples(dev_dir)
     if stage == "align":
         train_examples = [e for e in train_examples if e.task == "asr"]
         dev_examples = [e for e in dev_examples if e.task == "asr"]
+    dev_examples = dev_examples[: config.valid_examples]
     if not train_examples or not dev_examples:
         raise DataError(f"no {'ASR ' if stage == 'align' else ''}examples to train or validate on")
     torch.manual_seed(config.train.seed)

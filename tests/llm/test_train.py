@@ -70,14 +70,16 @@ def test_align_then_instruct(tmp_path):
     before = digest(lm)
     mixture = MixtureConfig(task_weights={"asr": 1.0, "cls": 1.0}, examples=48)
     write_examples(build_mixture(mixture, [train]), tmp_path / "mix_train")
-    write_examples(build_mixture(MixtureConfig(examples=6, seed=1), [dev]), tmp_path / "mix_dev")
+    dev_mixture = build_mixture(MixtureConfig(examples=12, seed=1), [dev])
+    # the other tasks first: alignment validates on the ASR examples, wherever they are
+    write_examples(sorted(dev_mixture, key=lambda e: e.task == "asr"), tmp_path / "mix_dev")
     config = AudioLlmConfig(
         conformer=ConformerOptions(
             encoder=TINY_ENCODER, fbank=FbankConfig(num_mel_bins=20), cmvn_utts=8
         ),
         projector=ProjectorConfig(window=2, stride=2, hidden_size=16, num_heads=2, num_layers=1),
         lora=LoraSettings(rank=4, alpha=8),
-        valid_examples=6,
+        valid_examples=3,
         train=steps(15, 1e-2),
     )  # fmt: skip
     aligned = train_audio_llm(
