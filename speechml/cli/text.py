@@ -4,7 +4,7 @@ Example::
 
     speechml text romanize data/train data/train_rom
     speechml text pretrain --config conf/text_lm.yaml --train data/train --exp exp/text_lm
-    speechml text expand-vocab --model exp/text_lm/model --text data/kat_untranscribed \
+    speechml text expand-vocab --model exp/text_lm/model --text data/cls/train_kat \
         --init ofa --out exp/text_lm_kat
     speechml text retrieval --model exp/text_lm_kat --data data/test_kat
 """
