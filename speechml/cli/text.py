@@ -20,6 +20,7 @@ from speechml.data.datadir import DataDir
 from speechml.errors import DataError
 from speechml.experiment import record_experiment
 from speechml.text.adapt import adapt_vocabulary
+from speechml.text.embedding_init import EMBEDDING_INITS
 from speechml.text.langsamp import LangSampForMaskedLM
 from speechml.text.normalize import TextNormalizer
 from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
@@ -113,7 +114,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     expand.add_argument(
         "--init",
         default="ofa",
-        choices=["none", "random", "multivariate", "mean", "ofa"],
+        choices=["none", *sorted(EMBEDDING_INITS)],
         help="initialisation of the new pieces' rows (default: ofa; none: no new-text pieces)",
     )
     expand.add_argument(

@@ -57,6 +57,7 @@ from speechml.text.encoder import (
     TextModelConfig,
     saved_or_new_tokenizer,
     text_training,
+    train_text_tokenizer,
     xlmr_config,
 )
 from speechml.text.normalize import TextNormalizer
@@ -361,7 +362,13 @@ def train_text_classifier(
     else:
         normalized = [config.normalizer(text) for text in texts]
         saved = Path(exp_dir) / TOKENIZER_DIR
-        tokenizer = saved_or_new_tokenizer(normalized, config.model, config.max_length, saved)
+        model_config = config.model
+        tokenizer = saved_or_new_tokenizer(
+            saved,
+            lambda: train_text_tokenizer(
+                normalized, model_config.tokenizer, model_config.vocab_size, config.max_length
+            ),
+        )
         model = build_model(config.model, len(tokenizer), labels, config.max_length)
         max_length = config.max_length
     classifier = TextClassifier(model, tokenizer, config.normalizer, max_length)

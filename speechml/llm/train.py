@@ -39,7 +39,8 @@ from speechml.llm.model import AudioLlm, LoraSettings, add_lora
 from speechml.llm.projector import Projector, ProjectorConfig
 from speechml.llm.prompt import IGNORE
 from speechml.llm.tiny_lm import TinyLmConfig, build_lm, train_chat_tokenizer
-from speechml.train.trainer import TrainConfig, Trainer
+from speechml.text.encoder import saved_or_new_tokenizer
+from speechml.train.trainer import TrainConfig, Trainer, batched_valid_fn
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,9 @@ def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | P
     if len(texts) <= config.valid_texts:
         raise DataError(f"{len(texts)} texts: more than valid_texts={config.valid_texts} needed")
     exp_dir = Path(exp_dir)
-    saved = exp_dir / TOKENIZER_DIR
-    if saved.is_dir():
-        tokenizer = AutoTokenizer.from_pretrained(saved, local_files_only=True)
-    else:
-        tokenizer = train_chat_tokenizer(texts, config.model.vocab_size)
-        with atomic_dir(saved) as tmp:
-            tokenizer.save_pretrained(tmp)
+    tokenizer = saved_or_new_tokenizer(
+        exp_dir / TOKENIZER_DIR, lambda: train_chat_tokenizer(texts, config.model.vocab_size)
+    )
     torch.manual_seed(config.train.seed)
     model = build_lm(config.model, tokenizer)
     order = torch.randperm(len(texts)).tolist()
@@ -114,23 +111,12 @@ def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | P
     train_items, valid_items = items[: -config.valid_texts], items[-config.valid_texts :]
     collate = _text_collate(tokenizer.pad_token_id)
 
-    @torch.no_grad()
-    def valid_fn(trained: torch.nn.Module) -> dict[str, float]:
-        device = next(trained.parameters()).device
-        losses = []
-        for start in range(0, len(valid_items), 64):
-            batch = collate(valid_items[start : start + 64])
-            losses.append(
-                float(causal_lm_loss(trained, {k: v.to(device) for k, v in batch.items()})[0])
-            )
-        return {"valid_loss": sum(losses) / len(losses)}
-
     logger.info(
         "tiny LLM: %.2fM parameters, %d tokens", model.num_parameters() / 1e6, len(tokenizer)
     )
     trainer = Trainer(
         model, causal_lm_loss, train_items, [len(i["input_ids"]) for i in train_items], collate,
-        config.train, exp_dir, valid_fn=valid_fn,
+        config.train, exp_dir, valid_fn=batched_valid_fn(causal_lm_loss, valid_items, collate, 64),
     )  # fmt: skip
     model, _ = trainer.fit_best()
     with atomic_dir(exp_dir / "model") as tmp:
@@ -220,15 +206,7 @@ def train_audio_llm(
     dev_set = InstructionDataset(dev_examples, model.encoder, tokenizer, config.system)
     collate = InstructionCollator(model.encoder.collate, tokenizer.pad_token_id)
 
-    @torch.no_grad()
-    def valid_fn(trained: torch.nn.Module) -> dict[str, float]:
-        device = next(trained.parameters()).device
-        total = 0.0
-        for start in range(0, len(dev_set), 16):
-            batch = collate([dev_set[i] for i in range(start, min(start + 16, len(dev_set)))])
-            moved = {k: v.to(device) for k, v in batch.items()}
-            total += float(trained(**moved).loss) * len(batch["input_ids"])
-        return {"valid_loss": total / len(dev_set)}
+    dev_items = [dev_set[i] for i in range(len(dev_set))]
 
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
@@ -236,7 +214,7 @@ def train_audio_llm(
     )
     trainer = Trainer(
         model, causal_lm_loss, train_set, train_set.durations, collate, config.train, exp_dir,
-        valid_fn=valid_fn,
+        valid_fn=batched_valid_fn(causal_lm_loss, dev_items, collate, 16),
     )  # fmt: skip
     model, _ = trainer.fit_best()
     model.save_trainable(Path(exp_dir) / ADAPTER_DIR)

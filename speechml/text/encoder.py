@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -116,16 +116,16 @@ def train_text_tokenizer(
 
 
 def saved_or_new_tokenizer(
-    texts: Sequence[str], config: TextModelConfig, max_length: int, saved: Path
+    saved: Path, train: Callable[[], PreTrainedTokenizerBase]
 ) -> PreTrainedTokenizerBase:
-    """The tokenizer of a run from scratch: trained on ``texts`` once and kept in ``saved``.
+    """The tokenizer of a run from scratch: made by ``train`` once and kept in ``saved``.
 
     A resumed run reuses the saved one, so that its vocabulary is the one of the checkpoints.
     """
     if saved.is_dir():
         logger.info("tokenizer of an earlier run: %s", saved)
         return AutoTokenizer.from_pretrained(saved, local_files_only=True)
-    tokenizer = train_text_tokenizer(texts, config.tokenizer, config.vocab_size, max_length)
+    tokenizer = train()
     with atomic_dir(saved) as tmp:
         tokenizer.save_pretrained(tmp)
     return tokenizer

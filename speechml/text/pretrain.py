@@ -45,13 +45,14 @@ from speechml.text.encoder import (
     TextModelConfig,
     saved_or_new_tokenizer,
     text_training,
+    train_text_tokenizer,
     xlmr_config,
 )
 from speechml.text.ids import LanguageScriptIds
 from speechml.text.langsamp import EMBEDDINGS_FILE, LangSampForMaskedLM
 from speechml.text.romanize import Romanizer
 from speechml.text.translico import info_nce, mean_pool, middle_layer
-from speechml.train.trainer import TrainConfig, Trainer, ValidFn
+from speechml.train.trainer import TrainConfig, Trainer, batched_valid_fn
 
 logger = logging.getLogger(__name__)
 
@@ -134,32 +135,6 @@ def translico_loss(layer: int, weight: float, temperature: float) -> LossFn:
     return loss_fn
 
 
-def make_valid_fn(
-    loss_fn: LossFn, items: Sequence[dict[str, Any]], collate: PretrainCollator, batch_size: int
-) -> ValidFn:
-    """``valid_loss`` (and the loss's statistics) on ``items``, masked the same way each time."""
-
-    @torch.no_grad()
-    def valid_fn(model: torch.nn.Module) -> dict[str, float]:
-        device = next(model.parameters()).device
-        totals: dict[str, float] = {}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            batches = [
-                collate(list(items[i : i + batch_size])) for i in range(0, len(items), batch_size)
-            ]
-        for batch in batches:
-            loss, stats = loss_fn(model, {k: v.to(device) for k, v in batch.items()})
-            for key, value in {"valid_loss": float(loss), **stats}.items():
-                totals[key] = totals.get(key, 0.0) + value * len(batch["input_ids"])
-        return {
-            (key if key == "valid_loss" else f"valid_{key}"): value / len(items)
-            for key, value in totals.items()
-        }
-
-    return valid_fn
-
-
 def load_masked_lm(
     path: str | Path,
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel | LangSampForMaskedLM]:
@@ -197,8 +172,12 @@ def _model_for(
     if init_from is not None:
         tokenizer, model = load_masked_lm(init_from)
     else:
+        sizes, corpus = config.model, [*texts, *romanized]
         tokenizer = saved_or_new_tokenizer(
-            [*texts, *romanized], config.model, config.max_length, exp_dir / TOKENIZER_DIR
+            exp_dir / TOKENIZER_DIR,
+            lambda: train_text_tokenizer(
+                corpus, sizes.tokenizer, sizes.vocab_size, config.max_length
+            ),
         )
         model = XLMRobertaForMaskedLM(xlmr_config(config.model, len(tokenizer), config.max_length))
     if config.objective == "langsamp" and not isinstance(model, LangSampForMaskedLM):
@@ -294,7 +273,7 @@ def pretrain_text_encoder(
         collate,
         config.train,
         exp_dir,
-        valid_fn=make_valid_fn(loss_fn, valid_items, collate, config.valid_batch_size),
+        valid_fn=batched_valid_fn(loss_fn, valid_items, collate, config.valid_batch_size),
     )
     model, _ = trainer.fit_best()
     save_masked_lm(model, tokenizer, exp_dir / "model")

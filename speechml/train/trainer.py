@@ -117,6 +117,37 @@ def _set_numpy_rng_state(state: tuple[str, torch.Tensor, int, int, float]) -> No
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
 
 
+def batched_valid_fn(
+    loss_fn: LossFn,
+    items: Sequence[Any],
+    collate: Callable[[list[Any]], dict[str, torch.Tensor]],
+    batch_size: int,
+) -> ValidFn:
+    """A validation: the mean of ``loss_fn`` (``valid_loss``) and of its statistics
+    (``valid_<name>``) over ``items``, batched by ``collate`` (each batch a dict of tensors with
+    ``input_ids``). Random masking in ``collate`` draws the same masks at every validation."""
+
+    @torch.no_grad()
+    def valid_fn(model: torch.nn.Module) -> dict[str, float]:
+        device = next(model.parameters()).device
+        totals: dict[str, float] = {}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            batches = [
+                collate(list(items[i : i + batch_size])) for i in range(0, len(items), batch_size)
+            ]
+        for batch in batches:
+            loss, stats = loss_fn(model, {k: v.to(device) for k, v in batch.items()})
+            for key, value in {"valid_loss": float(loss), **stats}.items():
+                totals[key] = totals.get(key, 0.0) + value * len(batch["input_ids"])
+        return {
+            (key if key == "valid_loss" else f"valid_{key}"): value / len(items)
+            for key, value in totals.items()
+        }
+
+    return valid_fn
+
+
 def best_checkpoint(
     checkpoints: Sequence[CheckpointInfo], metric: str, mode: str
 ) -> CheckpointInfo | None:
