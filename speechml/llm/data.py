@@ -30,6 +30,17 @@ from speechml.llm.mixture import Example
 from speechml.llm.prompt import IGNORE, EncodedTurn, encode_prompt, encode_turn
 
 
+def pad_rows(rows: Sequence[Sequence[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows right-padded with ``value`` ``(B, L)``, and their token mask."""
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), value)
+    mask = torch.zeros_like(ids)
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = torch.tensor(row)
+        mask[b, : len(row)] = 1
+    return ids, mask
+
+
 class InstructionDataset(Dataset):
     """The examples' audio items (from the encoder's dataset) and chat turns.
 
@@ -102,15 +113,8 @@ class InstructionCollator:
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         audio = self.audio_collate(items)
-        width = max(len(item["input_ids"]) for item in items)
-        ids = torch.full((len(items), width), self.pad_id)
-        mask = torch.zeros((len(items), width), dtype=torch.long)
-        labels = torch.full((len(items), width), IGNORE)
-        for b, item in enumerate(items):
-            n = len(item["input_ids"])
-            ids[b, :n] = torch.tensor(item["input_ids"])
-            mask[b, :n] = 1
-            labels[b, :n] = torch.tensor(item["labels"])
+        ids, mask = pad_rows([item["input_ids"] for item in items], self.pad_id)
+        labels, _ = pad_rows([item["labels"] for item in items], IGNORE)
         return {
             "inputs": audio["inputs"],
             "input_lengths": audio["input_lengths"],

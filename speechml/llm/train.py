@@ -33,7 +33,7 @@ from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions, 
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
-from speechml.llm.data import InstructionCollator, InstructionDataset
+from speechml.llm.data import InstructionCollator, InstructionDataset, pad_rows
 from speechml.llm.mixture import read_examples
 from speechml.llm.model import AudioLlm, LoraSettings, add_lora
 from speechml.llm.projector import Projector, ProjectorConfig
@@ -127,12 +127,7 @@ def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | P
 
 def _text_collate(pad_id: int):  # noqa: ANN202 - a collate function
     def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        width = max(len(item["input_ids"]) for item in items)
-        ids = torch.full((len(items), width), pad_id)
-        mask = torch.zeros_like(ids)
-        for b, item in enumerate(items):
-            ids[b, : len(item["input_ids"])] = torch.tensor(item["input_ids"])
-            mask[b, : len(item["input_ids"])] = 1
+        ids, mask = pad_rows([item["input_ids"] for item in items], pad_id)
         return {
             "input_ids": ids,
             "attention_mask": mask,
