@@ -16,35 +16,14 @@ from pathlib import Path
 
 from speechml.cli import add_overrides
 from speechml.config import load_config
-from speechml.data.datadir import DataDir
-from speechml.errors import DataError
 from speechml.experiment import record_experiment
-from speechml.text.adapt import adapt_vocabulary
+from speechml.text.adapt import adapt_vocabulary, texts_and_langs
 from speechml.text.embedding_init import EMBEDDING_INITS
 from speechml.text.langsamp import LangSampForMaskedLM
-from speechml.text.normalize import TextNormalizer
 from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
 from speechml.text.retrieval import transliteration_retrieval
 from speechml.text.romanize import romanize_data_dir
 from speechml.text.vocab import VocabExpansionConfig
-
-
-def texts_and_langs(dirs: list[str]) -> tuple[list[str], list[str]]:
-    """The normalised transcripts of data dirs and their ``utt2lang`` languages.
-
-    Raises:
-        DataError: naming the first utterance without a language.
-    """
-    normalize = TextNormalizer()
-    texts, langs = [], []
-    for path in dirs:
-        data = DataDir.read(path)
-        for utt in sorted(data.text):
-            if utt not in data.utt2lang:
-                raise DataError("no language in utt2lang", Path(path) / "utt2lang", utt=utt)
-            texts.append(normalize(data.text[utt]))
-            langs.append(data.utt2lang[utt])
-    return texts, langs
 
 
 def run_pretrain(args: argparse.Namespace) -> None:

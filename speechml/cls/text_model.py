@@ -52,7 +52,7 @@ from speechml.config import from_dict, read_json, to_dict
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
-from speechml.text.adapt import TextEncoderConfig, prepare_text_encoder
+from speechml.text.adapt import TextEncoderConfig, prepare_text_encoder, texts_and_langs
 from speechml.text.encoder import (
     TextModelConfig,
     saved_or_new_tokenizer,
@@ -299,22 +299,14 @@ def _prepared_encoder(
     """
     if not config.encoder.active:
         return None if init_from is None else Path(init_from)
-    data = DataDir.read(train_dir)
-    utts = sorted(data.text)
-    missing = [utt for utt in utts if utt not in data.utt2lang]
-    if missing:
-        raise DataError(
-            f"{len(missing)} utterance(s) have no language",
-            Path(train_dir) / "utt2lang",
-            utt=missing[0],
-        )
+    texts, langs = texts_and_langs([train_dir], config.normalizer)
     new_texts = [
         config.normalizer(text) for path in unlabelled for text in DataDir.read(path).text.values()
     ]
     return prepare_text_encoder(
         config.encoder,
-        [config.normalizer(data.text[utt]) for utt in utts],
-        [data.utt2lang[utt] for utt in utts],
+        texts,
+        langs,
         new_texts,
         Path(exp_dir) / "encoder",
         init_from,

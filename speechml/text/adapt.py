@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from speechml.data.datadir import DataDir
 from speechml.errors import DataError
+from speechml.text.normalize import TextNormalizer
 from speechml.text.pretrain import (
     TextPretrainConfig,
     load_masked_lm,
@@ -48,6 +50,26 @@ class TextEncoderConfig:
     def active(self) -> bool:
         """True if any step is configured."""
         return self.pretraining is not None or self.expansion is not None or self.transmi != "none"
+
+
+def texts_and_langs(
+    dirs: Sequence[str | Path], normalize: TextNormalizer | None = None
+) -> tuple[list[str], list[str]]:
+    """The normalised transcripts of data dirs (utterance order) and their ``utt2lang`` codes.
+
+    Raises:
+        DataError: naming the first utterance without a language, and its ``utt2lang``.
+    """
+    normalize = normalize or TextNormalizer()
+    texts, langs = [], []
+    for path in dirs:
+        data = DataDir.read(path)
+        for utt in sorted(data.text):
+            if utt not in data.utt2lang:
+                raise DataError("no language in utt2lang", Path(path) / "utt2lang", utt=utt)
+            texts.append(normalize(data.text[utt]))
+            langs.append(data.utt2lang[utt])
+    return texts, langs
 
 
 def adapt_vocabulary(
