@@ -16,6 +16,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from speechml.errors import ConfigError
+
 
 def _hidden_beside(path: Path, suffix: str) -> Path:
     """A new hidden name in ``path``'s directory: ``.<name>.<random hex><suffix>``."""
@@ -97,3 +99,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def require_model_dir(directory: str | Path) -> Path:
+    """``directory`` as a Path, checked to hold a transformers model (``config.json``).
+
+    Raises:
+        ConfigError: it does not.
+    """
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ConfigError(f"{directory}: no config.json (not a transformers model directory)")
+    return directory

@@ -39,7 +39,7 @@ from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_cmvn_stats
 from speechml.data.waveform import WaveformCollator, WaveformDataset
 from speechml.errors import ConfigError, SpeechmlError
-from speechml.io import atomic_write_text
+from speechml.io import atomic_write_text, require_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -206,9 +206,7 @@ class HfSpeechEncoder(nn.Module):
         """The pretrained encoder of the transformers directory ``init_from``."""
         if init_from is None:
             raise ConfigError("the hf encoder needs a pretrained transformers model directory")
-        if not (init_from / "config.json").is_file():
-            raise SpeechmlError(f"{init_from}: not a transformers model directory (no config.json)")
-        model = AutoModel.from_pretrained(init_from, dtype=torch.float32)  # trained in float32
+        model = AutoModel.from_pretrained(require_model_dir(init_from), dtype=torch.float32)  # fp32
         logger.info("encoder %s from %s", type(model).__name__, init_from)
         return cls(model, cls._feature_extractor(init_from), options)
 

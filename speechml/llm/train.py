@@ -31,8 +31,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 
 from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions, WhisperOptions
 from speechml.data.datadir import DataDir
-from speechml.errors import DataError, SpeechmlError
-from speechml.io import atomic_dir
+from speechml.errors import DataError
+from speechml.io import atomic_dir, require_model_dir
 from speechml.llm.data import InstructionCollator, InstructionDataset, pad_rows
 from speechml.llm.mixture import read_examples
 from speechml.llm.model import AudioLlm, LoraSettings, add_lora
@@ -144,11 +144,7 @@ def build_audio_llm(
     train_data: DataDir,
 ) -> AudioLlm:
     """The encoder (fresh or from a recogniser/transformers dir), projector and LoRA'd LLM."""
-    llm_dir = Path(llm_dir)
-    if not (llm_dir / "config.json").is_file():
-        raise SpeechmlError(
-            f"{llm_dir}: not a transformers model directory (config.json is missing)"
-        )
+    llm_dir = require_model_dir(llm_dir)
     options = {"local_files_only": True, "trust_remote_code": False}
     tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(llm_dir, **options)
     llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=torch.float32, **options)

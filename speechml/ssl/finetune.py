@@ -44,12 +44,11 @@ from speechml.data.datadir import DataDir
 from speechml.data.ops import at_most, combine_data_dirs, random_utts, subset_data_dir
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import DataError
-from speechml.io import atomic_dir
+from speechml.io import atomic_dir, require_model_dir
 from speechml.score.wer import score_wer
 from speechml.ssl.pretrain import (
     feature_extractor_for,
     fit_waveforms,
-    require_model_dir,
     wav2vec2_training,
 )
 from speechml.text.normalize import TextNormalizer

@@ -52,8 +52,8 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import (
 from speechml.data.datadir import DataDir
 from speechml.data.ops import at_most
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
-from speechml.errors import ConfigError, SpeechmlError
-from speechml.io import atomic_dir
+from speechml.errors import SpeechmlError
+from speechml.io import atomic_dir, require_model_dir
 from speechml.train.trainer import LossFn, StepHook, TrainConfig, Trainer, ValidFn
 
 logger = logging.getLogger(__name__)
@@ -169,18 +169,6 @@ def codebook_size(model: nn.Module) -> int:
     return config.num_codevector_groups * config.num_codevectors_per_group
 
 
-def require_model_dir(directory: str | Path) -> Path:
-    """``directory`` as a Path, checked to hold a transformers model (``config.json``).
-
-    Raises:
-        ConfigError: it does not.
-    """
-    directory = Path(directory)
-    if not (directory / "config.json").is_file():
-        raise ConfigError(f"{directory}: no config.json (not a transformers model directory)")
-    return directory
-
-
 def feature_extractor_for(model: nn.Module, directory: Path | None = None) -> Any:
     """The feature extractor saved in ``directory``, or else one that fits ``model``'s feature
     encoder: normalised audio, with an attention mask for layer-norm encoders only."""
@@ -213,17 +201,6 @@ def load_pretraining_model(
     model = Wav2Vec2ForPreTraining.from_pretrained(init, dtype=torch.float32)
     model.config.diversity_loss_weight = config.diversity_loss_weight
     return model, feature_extractor_for(model, init)
-    init = Path(init)
-    if not (init / "config.json").is_file():
-        raise ConfigError(f"{init}: no config.json (not a transformers model directory)")
-    model = Wav2Vec2ForPreTraining.from_pretrained(init, dtype=torch.float32)
-    model.config.diversity_loss_weight = config.diversity_loss_weight
-    if (init / PREPROCESSOR_FILE).is_file():
-        extractor = AutoFeatureExtractor.from_pretrained(init)
-    else:
-        layer_norm = model.config.feat_extract_norm == "layer"
-        extractor = Wav2Vec2FeatureExtractor(return_attention_mask=layer_norm, do_normalize=True)
-    return model, extractor
 
 
 def sample_masks(

@@ -40,7 +40,7 @@ from transformers import (
 )
 
 from speechml.errors import DataError, SpeechmlError
-from speechml.io import atomic_dir
+from speechml.io import atomic_dir, require_model_dir
 from speechml.text.encoder import (
     TextModelConfig,
     saved_or_new_tokenizer,
@@ -143,9 +143,7 @@ def load_masked_lm(
     Raises:
         SpeechmlError: if the directory is not a transformers masked LM with a tokenizer.
     """
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise SpeechmlError(f"{path}: not a transformers model directory (config.json is missing)")
+    path = require_model_dir(path)
     options = {"local_files_only": True, "trust_remote_code": False}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **options)
