@@ -10,7 +10,10 @@
 #   Stage 50  instruction mixtures (speechml llm mixture, --mix-config): training from
 #             data/train_base (the head languages and LANG's labelled utterances) English-only
 #             (data/llm/train_eng) and English + LANG (data/llm/train_eng_LANG); dev and test
-#             from data/dev and data/test, English and LANG, prompts in both languages
+#             from data/dev and data/test, English and LANG, prompts in both languages, every
+#             text task equally often and spoken instructions as often as all of them, read
+#             by the voice variants of the corpus's dev and test speakers; each mixture's
+#             spoken instructions are synthesised into its data dir spoken/
 #   Stage 51  the tiny LLM and its chat tokenizer pretrained on data/train_base's transcripts
 #             (exp/llm_lm; skipped with --llm-model)
 #   Stage 52  for each mixture: projector alignment on its ASR examples
@@ -23,6 +26,7 @@
 # Options:
 #   --stage N              first stage to run
 #   --stop-stage N         last stage to run
+#   --nj N                 espeak-ng jobs synthesising the spoken instructions (default 2)
 #   --lang ISO             the target language (ISO 639-3)
 #   --llm-model DIR        a causal LM dir (and tokenizer) instead of stage 51's tiny LLM
 #   --encoder-from DIR     the speech encoder: a recogniser dir (conformer), or a transformers
@@ -40,6 +44,7 @@ set -euo pipefail
 
 stage=0
 stop_stage=100
+nj=2
 lang=
 llm_model=
 encoder_from=exp/base/model
@@ -70,14 +75,16 @@ if stage_begin 50 "instruction mixtures" --signature "lang=$lang" exp/.done/50.l
     IFS=: read -r name options <<<"$entry"
     read -r -a sets <<<"$options" || true
     "${runner[@]}" "exp/llm_$name/log/mixture.log" \
-      speechml llm mixture --config "$mix_config" --data data/train_base \
+      speechml llm mixture --config "$mix_config" --data data/train_base --nj "$nj" \
       --out "data/llm/train_$name" "${sets[@]}"
   done
-  for entry in dev:100 test:400; do  # split:examples, every task equally often
-    IFS=: read -r split examples <<<"$entry"
+  # split:examples:voice variants of the spoken instructions (the corpus's dev and test ones)
+  for entry in "dev:200:m6,f4,klatt4,quincy" "test:1200:m7,f5,klatt5,max"; do
+    IFS=: read -r split examples variants <<<"$entry"
     "${runner[@]}" "exp/llm_lm/log/mixture_$split.log" \
       speechml llm mixture --config "$mix_config" --data "data/$split" --out "data/llm/$split" \
-      --set "examples=$examples" --set seed=1 --set "task_weights={asr: 1, lid: 1, cls: 1, qa: 1}" \
+      --nj "$nj" --set "examples=$examples" --set seed=1 --set "spoken_variants=[$variants]" \
+      --set "task_weights={asr: 1, lid: 1, cls: 1, qa: 1, spoken: 4}" \
       --set "language_weights={eng: 1, $lang: 1}"
   done
   stage_done exp/.done/50.llm_mix

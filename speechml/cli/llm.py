@@ -25,6 +25,7 @@ from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.llm.evaluate import answer_examples, compare_systems, score_answers, write_report
 from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
+from speechml.llm.spoken import SPOKEN_DIR, render_spoken
 from speechml.llm.train import (
     AudioLlmConfig,
     LmPretrainConfig,
@@ -46,6 +47,9 @@ def _pretrain_lm(args: argparse.Namespace) -> None:
 def _mixture(args: argparse.Namespace) -> None:
     config = load_config(MixtureConfig, args.config, args.overrides)
     examples = build_mixture(config, [DataDir.read(path) for path in args.data])
+    examples = render_spoken(
+        examples, Path(args.out) / SPOKEN_DIR, config.spoken_speed, args.sample_rate, nj=args.nj
+    )
     print(f"{write_examples(examples, args.out)}: {len(examples)} examples")
 
 
@@ -97,11 +101,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     lm.set_defaults(func=_pretrain_lm)
 
     mix = verbs.add_parser(
-        "mixture", help="draw an instruction mixture from data dirs; writes OUT/instructions.jsonl"
+        "mixture",
+        help="draw an instruction mixture from data dirs; writes OUT/instructions.jsonl and the "
+        "spoken instructions' audio (the data dir OUT/spoken)",
     )
     mix.add_argument("--config", help="MixtureConfig YAML (default: built-in defaults)")
     mix.add_argument("--data", action="append", required=True, help="data dir; repeatable")
     mix.add_argument("--out", required=True, help="output dir")
+    mix.add_argument(
+        "--sample-rate", type=int, default=16000, help="Hz of the spoken instructions' audio"
+    )
+    mix.add_argument("--nj", type=int, default=1, help="espeak-ng jobs at once (default 1)")
     add_overrides(mix, "examples=100")
     mix.set_defaults(func=_mixture)
 

@@ -52,7 +52,9 @@ class InstructionDataset(Dataset):
         with_answers: encode the answers as labels (training); False encodes the prompt only.
 
     Raises:
-        DataError: naming the utterance, if an example's utterance is not in its data dir.
+        DataError: naming the utterance, if an example's utterance is not in its data dir, or
+            a spoken instruction's audio does not say it (its transcript does not begin with
+            the instruction: the mixture was not rendered).
     """
 
     def __init__(
@@ -65,12 +67,22 @@ class InstructionDataset(Dataset):
     ) -> None:
         self.examples = list(examples)
         self.sources: dict[str, tuple[Any, dict[str, int]]] = {}
+        transcripts: dict[str, dict[str, str]] = {}
         for example in self.examples:
             if example.data_dir not in self.sources:
-                audio = encoder.dataset(DataDir.read(example.data_dir))
+                data = DataDir.read(example.data_dir)
+                audio = encoder.dataset(data)
                 self.sources[example.data_dir] = (audio, {u: i for i, u in enumerate(audio.utts)})
+                transcripts[example.data_dir] = data.text
             if example.utt not in self.sources[example.data_dir][1]:
                 raise DataError(f"not in {example.data_dir}", utt=example.utt)
+            said = transcripts[example.data_dir].get(example.utt, "")
+            if example.task == "spoken" and not said.startswith(example.spoken_instruction):
+                raise DataError(
+                    "the audio of a spoken instruction must say it first: render the mixture "
+                    "(speechml.llm.spoken.render_spoken; `speechml llm mixture` does)",
+                    utt=example.utt,
+                )
         self.turns: list[EncodedTurn] = []
         for example in self.examples:
             if with_answers:

@@ -6,7 +6,9 @@ utterance language, prompt language) is scored with the task's metric:
 - ``asr``: WER and CER against the transcript (:func:`speechml.score.wer.score_wer`, the
   scoring normalisation);
 - ``lid``, ``cls``: accuracy of the normalised answer;
-- ``qa``: exact match of the normalised answer.
+- ``qa``: exact match of the normalised answer;
+- a spoken instruction: the metric of the task it asks, in rows of their own (``spoken asr``,
+  ``spoken lid``...).
 
 :func:`answer_examples` generates the answers, :func:`score_answers` scores them and
 :func:`write_report` writes ``answers.jsonl`` (every example with the model's answer),
@@ -42,6 +44,16 @@ from speechml.text.normalize import TextNormalizer
 REPORT_JSON = "task_report.json"
 METRICS = {"asr": "WER %", "lid": "accuracy %", "cls": "accuracy %", "qa": "exact match %"}
 TASK_ORDER = list(METRICS)
+
+
+def report_task(example: Example) -> str:
+    """The report's task name: the task, or ``spoken <task>`` for a spoken instruction."""
+    return f"spoken {example.asks}" if example.asks else example.task
+
+
+def _task_rank(task: str) -> tuple[bool, int]:
+    """Text tasks first, then the spoken ones, each in TASK_ORDER."""
+    return task.startswith("spoken "), TASK_ORDER.index(task.split()[-1])
 
 
 @dataclass(frozen=True)
@@ -81,14 +93,17 @@ def answer_examples(
 
 
 def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[TaskScore]:
-    """The score of every (task, language, prompt language) group, sorted."""
+    """The score of every (task, language, prompt language) group, text tasks first."""
     normalize = TextNormalizer()
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, example in enumerate(examples):
-        groups.setdefault((example.task, example.lang, example.prompt_lang), []).append(i)
+        key = (report_task(example), example.lang, example.prompt_lang)
+        groups.setdefault(key, []).append(i)
     rows = []
-    for (task, lang, prompt_lang), members in sorted(groups.items()):
-        if task == "asr":
+    ordered = sorted(groups.items(), key=lambda kv: (_task_rank(kv[0][0]), kv[0][1:]))
+    for (task, lang, prompt_lang), members in ordered:
+        scored_as = examples[members[0]].scored_as
+        if scored_as == "asr":
             refs = {f"{i}": examples[i].answer for i in members}
             hyps = {f"{i}": answers[i] for i in members}
             report = score_wer(refs, hyps)
@@ -96,7 +111,9 @@ def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[T
         else:
             hits = [normalize(answers[i]) == normalize(examples[i].answer) for i in members]
             value, cer = 100.0 * sum(hits) / len(hits), None
-        rows.append(TaskScore(task, lang, prompt_lang, METRICS[task], value, cer, len(members)))
+        rows.append(
+            TaskScore(task, lang, prompt_lang, METRICS[scored_as], value, cer, len(members))
+        )
     return rows
 
 
@@ -146,7 +163,7 @@ def compare_systems(title: str, systems: dict[str, Path]) -> str:
     }
     keys = sorted(
         {key for rows in scores.values() for key in rows},
-        key=lambda k: (TASK_ORDER.index(k[0]), k[1], k[2]),
+        key=lambda k: (_task_rank(k[0]), k[1], k[2]),
     )
     body = []
     for task, lang, prompt in keys:
@@ -158,7 +175,7 @@ def compare_systems(title: str, systems: dict[str, Path]) -> str:
                 if row is None
                 else f"{row.value:.1f}" + ("" if row.cer is None else f" ({row.cer:.1f})")
             )
-        body.append([task, lang, prompt, METRICS[task], *cells])
+        body.append([task, lang, prompt, METRICS[task.split()[-1]], *cells])
     table = markdown_table(["task", "language", "prompt", "metric", *systems], body)
     note = "WER cells give the CER in brackets; every other metric is higher-is-better."
     experiments = ", ".join(f"{name}: `{path}`" for name, path in systems.items())

@@ -10,6 +10,11 @@ language, and the answer. Tasks, by name (weights in :class:`MixtureConfig`):
   the prompt set's ``labels`` when it has them.
 - ``qa``: a yes/no question on the utterance's content ("Is a month mentioned?"): half the
   questions ask about the utterance's own class (yes), half about another class (no).
+- ``spoken``: a spoken instruction. One of the tasks above (drawn by their weights; ``asks``)
+  is asked in speech: espeak-ng reads its instruction (``spoken_instruction``, a voice of the
+  prompt language with one of ``spoken_variants``) before the utterance, and the text prompt
+  only says to follow what is asked in the recording. :func:`speechml.llm.spoken.render_spoken`
+  writes that audio (instruction, a pause, the utterance) as a data dir.
 
 Prompt sets are per prompt language (:class:`PromptSet`, ISO 639-3 keys), shipped in
 ``speechml/llm/prompt_sets/<iso>.yaml`` (eng, kat) or given in the config: an utterance of a
@@ -17,8 +22,8 @@ language that has a prompt set is asked in its own language with probability
 ``native_prompt_ratio``, else in English. Data languages are drawn by ``language_weights`` (an
 English-only mixture: ``{eng: 1}``), tasks by ``task_weights``, utterances uniformly within
 their language. Deterministic for a seed. The examples are written as ``instructions.jsonl``
-(one JSON object a line: utt, data dir, lang, task, prompt_lang, instruction, answer), which
-a person can read and grep.
+(one JSON object a line: utt, data dir, lang, task, prompt_lang, instruction, answer, and for
+spoken instructions asks, spoken_instruction and voice), which a person can read and grep.
 
 Example:
     >>> examples = build_mixture(MixtureConfig(), [DataDir.read("data/train")])  # doctest: +SKIP
@@ -45,7 +50,9 @@ from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_write_text
 from speechml.llm.prompt import SPEECH_TOKEN
 
-TASKS = ("asr", "lid", "cls", "qa")
+#: The tasks an instruction can ask; ``spoken`` asks one of them in speech.
+TEXT_TASKS = ("asr", "lid", "cls", "qa")
+TASKS = (*TEXT_TASKS, "spoken")
 INSTRUCTIONS_FILE = "instructions.jsonl"
 
 
@@ -58,9 +65,11 @@ class PromptSet:
     lid: list[str]  # questions for the language spoken
     cls: list[str]  # questions for the class of the named things
     qa: list[str]  # yes/no questions whether a {label} is named
+    spoken: list[str]  # text prompts of spoken instructions: do what the recording asks
     yes: str  # the answer of a qa question about the utterance's own class
     no: str  # the answer of the other qa questions
     labels: dict[str, str] = field(default_factory=dict)  # class -> its name in this language
+    voice: str = ""  # espeak-ng voice of the spoken instructions ("": the locale)
 
     def __post_init__(self) -> None:
         for task in TASKS:
@@ -75,7 +84,7 @@ class MixtureConfig:
     """What the mixture holds and in which proportions."""
 
     task_weights: dict[str, float] = field(
-        default_factory=lambda: {"asr": 1.0, "lid": 0.3, "cls": 0.3, "qa": 0.3}
+        default_factory=lambda: {"asr": 1.0, "lid": 0.3, "cls": 0.3, "qa": 0.3, "spoken": 0.6}
     )  # relative frequency of each task
     language_weights: dict[str, float] = field(
         default_factory=lambda: {"eng": 1.0}
@@ -84,6 +93,10 @@ class MixtureConfig:
     #: (speechml/llm/prompt_sets/<iso>.yaml)
     prompts: dict[str, PromptSet] = field(default_factory=dict)
     native_prompt_ratio: float = 0.5  # share of a language's examples asked in that language
+    #: espeak-ng voice variants reading the spoken instructions, one drawn per example (the
+    #: recipe gives dev and test variants of their own)
+    spoken_variants: list[str] = field(default_factory=lambda: ["m1", "m3", "f1", "f3"])
+    spoken_speed: int = 165  # words per minute of the spoken instructions
     examples: int = 2000  # examples in the mixture
     seed: int = 0  # seed of every draw
 
@@ -98,6 +111,8 @@ class MixtureConfig:
             raise ValueError("some language weight must be > 0")
         if not 0.0 <= self.native_prompt_ratio <= 1.0 or self.examples < 1:
             raise ValueError("native_prompt_ratio must be in [0, 1] and examples >= 1")
+        if not self.spoken_variants or self.spoken_speed < 80:
+            raise ValueError("spoken_variants must name a variant and spoken_speed be >= 80")
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,14 @@ class Example:
     prompt_lang: str  # the language of the instruction and answer
     instruction: str  # with the speech placeholder
     answer: str
+    asks: str = ""  # spoken only: the task the spoken instruction asks
+    spoken_instruction: str = ""  # spoken only: what espeak-ng says before the utterance
+    voice: str = ""  # spoken only: the espeak-ng voice saying it, e.g. ka+m3
+
+    @property
+    def scored_as(self) -> str:
+        """The task whose metric scores the answer (a spoken instruction's ``asks``)."""
+        return self.asks or self.task
 
 
 def spoken_language_name(code: str, locale: str) -> str:
@@ -123,13 +146,30 @@ def spoken_language_name(code: str, locale: str) -> str:
     return name or language_name(code)
 
 
-def _answer(task: str, prompts: PromptSet, text: str, lang: str, label: str) -> str:
+def _ask(
+    task: str,
+    prompts: PromptSet,
+    rng: np.random.Generator,
+    text: str,
+    lang: str,
+    label: str,
+    classes: Sequence[str],
+) -> tuple[str, str]:
+    """A text task's (instruction, answer) in the language of ``prompts``."""
+    if task == "qa":
+        others = [c for c in classes if c != label]
+        asked = label if rng.random() < 0.5 or not others else others[rng.integers(len(others))]
+        template = prompts.qa[rng.integers(len(prompts.qa))]
+        instruction = template.format(label=prompts.labels.get(asked, asked))
+        return instruction, prompts.yes if asked == label else prompts.no
+    templates = getattr(prompts, task)
+    instruction = templates[rng.integers(len(templates))]
     if task == "asr":
-        return text
+        return instruction, text
     if task == "lid":
-        return spoken_language_name(lang, prompts.locale)
+        return instruction, spoken_language_name(lang, prompts.locale)
     if task == "cls":
-        return prompts.labels.get(label, label)
+        return instruction, prompts.labels.get(label, label)
     raise ValueError(task)
 
 
@@ -177,6 +217,8 @@ def build_mixture(config: MixtureConfig, data_dirs: Sequence[DataDir]) -> list[E
         raise ConfigError(f"language_weights names languages without utterances: {missing}")
     tasks = [task for task, w in config.task_weights.items() if w > 0]
     task_p = _probabilities([config.task_weights[task] for task in tasks])
+    asked = [task for task in TEXT_TASKS if config.task_weights.get(task, 0) > 0] or TEXT_TASKS
+    asked_p = _probabilities([config.task_weights.get(task, 0) or 1.0 for task in asked])
     lang_p = _probabilities([config.language_weights[lang] for lang in langs])
     classes = sorted({label for data in data_dirs for label in data.utt2label.values()})
     examples = []
@@ -187,25 +229,23 @@ def build_mixture(config: MixtureConfig, data_dirs: Sequence[DataDir]) -> list[E
         native = lang in prompts_of and rng.random() < config.native_prompt_ratio
         prompt_lang = lang if native else "eng"
         prompts = prompts_of[prompt_lang]
+        asks = asked[rng.choice(len(asked), p=asked_p)] if task == "spoken" else task
         label = data.utt2label.get(utt)
-        if task in ("cls", "qa") and label is None:
-            raise DataError(f"a {task} example needs a label (utt2label)", utt=utt)
-        if task == "qa":
-            asked = (
-                label
-                if rng.random() < 0.5 or len(classes) < 2
-                else rng.choice([c for c in classes if c != label])
-            )
-            template = prompts.qa[rng.integers(len(prompts.qa))]
-            instruction = template.format(label=prompts.labels.get(str(asked), str(asked)))
-            answer = prompts.yes if asked == label else prompts.no
-        else:
-            templates = getattr(prompts, task)
-            instruction = templates[rng.integers(len(templates))]
-            answer = _answer(task, prompts, data.text[utt], lang, label or "")
+        if asks in ("cls", "qa") and label is None:
+            raise DataError(f"a {asks} example needs a label (utt2label)", utt=utt)
+        instruction, answer = _ask(asks, prompts, rng, data.text[utt], lang, label or "", classes)
+        spoken = {}
+        if task == "spoken":
+            variant = config.spoken_variants[rng.integers(len(config.spoken_variants))]
+            spoken = {
+                "asks": asks,
+                "spoken_instruction": instruction,
+                "voice": f"{prompts.voice or prompts.locale}+{variant}",
+            }
+            instruction = prompts.spoken[rng.integers(len(prompts.spoken))]
         examples.append(
             Example(utt, str(data.path), lang, task, prompt_lang,
-                    f"{SPEECH_TOKEN}\n{instruction}", answer)
+                    f"{SPEECH_TOKEN}\n{instruction}", answer, **spoken)
         )  # fmt: skip
     return examples
 

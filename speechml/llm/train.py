@@ -2,7 +2,10 @@
 
 1. :func:`pretrain_lm` (offline default only): the tiny LLM of :mod:`speechml.llm.tiny_lm` and
    its chat tokenizer learn our text as a plain causal LM, so that it is a language model at
-   all. A real LLM directory skips this.
+   all, and a share of it as chat turns in which the assistant repeats the user's text, so
+   that it knows the chat template and can copy what it is given, as the instruction-tuned
+   LLMs of SALMONN and Typhoon-Audio do (the alignment stage leans on that: the projector
+   learns to give the LLM something to repeat). A real LLM directory skips this.
 2. :func:`train_audio_llm` with ``stage="align"``: projector alignment on ASR examples only; the
    LLM (and its fresh LoRA) and the encoder stay frozen; only the projector learns.
 3. ``stage="instruct"``: instruction tuning on the mixture; the projector and LoRA learn, from
@@ -55,6 +58,7 @@ class LmPretrainConfig:
     model: TinyLmConfig = field(default_factory=TinyLmConfig)
     max_length: int = 64  # tokens a text
     valid_texts: int = 200  # texts held out for valid_loss
+    echo_ratio: float = 0.5  # training texts also given as a chat turn the assistant repeats
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             max_steps=1000, lr=3e-3, warmup_steps=100, max_batch_seconds=4096.0,
@@ -76,9 +80,17 @@ class AudioLlmConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     system: str = ""  # system prompt of every example ("" for none)
     valid_examples: int = 100  # dev examples of valid_loss
-    train: TrainConfig = field(
+    #: the projector alignment's optimisation
+    align: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            max_steps=1000, lr=1e-3, warmup_steps=100, max_batch_seconds=60.0,
+            max_steps=500, lr=1e-3, warmup_steps=50, max_batch_seconds=60.0,
+            max_batch_size=16, valid_every=250,
+        )
+    )  # fmt: skip
+    #: the instruction tuning's optimisation
+    instruct: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            max_steps=1500, lr=1e-3, warmup_steps=100, max_batch_seconds=60.0,
             max_batch_size=16, valid_every=250,
         )
     )  # fmt: skip
@@ -105,10 +117,13 @@ def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | P
     torch.manual_seed(config.train.seed)
     model = build_lm(config.model, tokenizer)
     order = torch.randperm(len(texts)).tolist()
+    train_texts = [texts[i] for i in order[: -config.valid_texts]]
+    valid_texts = [texts[i] for i in order[-config.valid_texts :]]
+    echoes = train_texts[: int(config.echo_ratio * len(train_texts))]
     eos = tokenizer.eos_token
-    ids = tokenizer([texts[i] + eos for i in order], truncation=True, max_length=config.max_length)
-    items = [{"input_ids": row} for row in ids["input_ids"]]
-    train_items, valid_items = items[: -config.valid_texts], items[-config.valid_texts :]
+    documents = [text + eos for text in train_texts] + [_echo_turn(tokenizer, t) for t in echoes]
+    train_items = _token_items(tokenizer, documents, config.max_length)
+    valid_items = _token_items(tokenizer, [text + eos for text in valid_texts], config.max_length)
     collate = _text_collate(tokenizer.pad_token_id)
 
     logger.info(
@@ -123,6 +138,20 @@ def pretrain_lm(config: LmPretrainConfig, texts: Sequence[str], exp_dir: str | P
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return exp_dir / "model"
+
+
+def _token_items(
+    tokenizer: PreTrainedTokenizerBase, rows: list[str], max_length: int
+) -> list[dict[str, list[int]]]:
+    """The trainer's items: each row's token ids, cut to ``max_length``."""
+    ids = tokenizer(rows, truncation=True, max_length=max_length)["input_ids"]
+    return [{"input_ids": row} for row in ids]
+
+
+def _echo_turn(tokenizer: PreTrainedTokenizerBase, text: str) -> str:
+    """A chat exchange (the tokenizer's template) in which the assistant repeats ``text``."""
+    messages = [{"role": "user", "content": text}, {"role": "assistant", "content": text}]
+    return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
 def _text_collate(pad_id: int):  # noqa: ANN202 - a collate function
@@ -170,7 +199,7 @@ def train_audio_llm(
     """Train one stage; the best dev checkpoint's projector and LoRA go to ``exp_dir/adapter``.
 
     Args:
-        config: encoder, projector, LoRA and optimisation.
+        config: encoder, projector, LoRA and each stage's optimisation.
         train_dir, dev_dir: dirs with ``instructions.jsonl`` (:mod:`speechml.llm.mixture`).
         exp_dir: the experiment dir (a run there resumes).
         llm_dir: the base LLM and its tokenizer.
@@ -186,7 +215,8 @@ def train_audio_llm(
     dev_examples = dev_examples[: config.valid_examples]
     if not train_examples or not dev_examples:
         raise DataError(f"no {'ASR ' if stage == 'align' else ''}examples to train or validate on")
-    torch.manual_seed(config.train.seed)
+    train = config.align if stage == "align" else config.instruct
+    torch.manual_seed(train.seed)
     model = build_audio_llm(config, llm_dir, encoder_from, DataDir.read(train_examples[0].data_dir))
     if init_adapter is not None:
         model.load_trainable(init_adapter)
@@ -204,7 +234,7 @@ def train_audio_llm(
         "audio LLM (%s): %d trainable parameters, %d examples", stage, trainable, len(train_set)
     )
     trainer = Trainer(
-        model, causal_lm_loss, train_set, train_set.durations, collate, config.train, exp_dir,
+        model, causal_lm_loss, train_set, train_set.durations, collate, train, exp_dir,
         valid_fn=batched_valid_fn(causal_lm_loss, dev_items, collate, 16),
     )  # fmt: skip
     model, _ = trainer.fit_best()

@@ -97,5 +97,6 @@ cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
   --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
-llm.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --llm-model "$llm_model" \
-  --llm-opts "$llm_opts" --lm-opts "$lm_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+llm.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --lang "$lang" \
+  --llm-model "$llm_model" --llm-opts "$llm_opts" --lm-opts "$lm_opts" --cmd "$train_cmd" \
+  --decode-cmd "$decode_cmd"

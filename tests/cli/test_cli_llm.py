@@ -16,7 +16,7 @@ TINY = [
     "conformer.encoder.num_layers=1", "conformer.encoder.subsampling_channels=4",
     "conformer.fbank.num_mel_bins=20", "conformer.cmvn_utts=8", "projector.hidden_size=16",
     "projector.num_heads=2", "lora.rank=2", "lora.alpha=4", "valid_examples=4",
-    "train.max_steps=2", "train.warmup_steps=1", "train.max_batch_seconds=null",
+    "align.max_steps=2", "align.warmup_steps=1", "align.max_batch_seconds=null",
 ]  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def test_the_four_verbs(tmp_path, capsys):
     assert run("pretrain-lm", "--text", tmp_path / "train", "--exp", tmp_path / "lm",
                *sets(lm_sets)) == 0  # fmt: skip
     assert run("mixture", "--data", tmp_path / "train", "--out", tmp_path / "mix",
-               "--set", "examples=8") == 0  # fmt: skip
+               "--set", "examples=8", "--set", "task_weights={asr: 1, cls: 1}") == 0  # fmt: skip
     model = ["--llm", tmp_path / "lm" / "model", *sets(TINY)]
     assert run("train", "--stage", "align", "--train", tmp_path / "mix", "--dev", tmp_path / "mix",
                "--exp", tmp_path / "align", *model) == 0  # fmt: skip

@@ -75,7 +75,8 @@ def test_model_dir_loads_and_predicts_the_same(trained, name_pairs):
     assert loaded.predict(probe, batch_size=5) == trained.classifier.predict(probe)
     probabilities = loaded.predict_proba(probe)
     assert probabilities.shape == (len(probe), 2)
-    np.testing.assert_allclose(probabilities, trained.classifier.predict_proba(probe), atol=1e-6)
+    # atol: the trained classifier may sit on a GPU, whose matmuls round differently
+    np.testing.assert_allclose(probabilities, trained.classifier.predict_proba(probe), atol=1e-5)
 
 
 def test_a_finished_run_resumes_with_its_own_tokenizer(trained, tmp_path, labelled_dir, name_pairs):

@@ -23,6 +23,7 @@ KAT_PROMPTS = PromptSet(
     lid=["რომელ ენაზეა?"],
     cls=["რა არის დასახელებული?"],
     qa=["დასახელებულია {label}? უპასუხე კი ან არა."],
+    spoken=["შეასრულე მითითება."],
     yes="კი",
     no="არა",
     labels={"month": "თვე", "city": "ქალაქი"},
@@ -54,25 +55,40 @@ def test_mixture_follows_weights_and_answers_in_the_prompt_language(tmp_path):
     examples = build_mixture(config, [corpus(tmp_path)])
     assert len(examples) == 800
     tasks = Counter(e.task for e in examples)
-    assert tasks["asr"] > 2.5 * tasks["lid"] and min(tasks.values()) > 100  # 1 : 0.3 : 0.3 : 0.3
+    assert tasks["asr"] > 2.5 * tasks["lid"] and min(tasks.values()) > 70  # 1 : .3 : .3 : .3 : .6
+    assert 1.5 * tasks["lid"] < tasks["spoken"] < 2.5 * tasks["lid"]
     langs = Counter(e.lang for e in examples)
     assert 350 < langs["kat"] < 450
     assert all(e.instruction.startswith(f"{SPEECH_TOKEN}\n") for e in examples)
     assert {e.prompt_lang for e in examples if e.lang == "eng"} == {"eng"}
     kat_prompted = [e for e in examples if e.prompt_lang == "kat"]
     assert 0.35 < len(kat_prompted) / langs["kat"] < 0.65
+    spoken = [e for e in examples if e.task == "spoken"]
+    asks = Counter(e.asks for e in spoken)
+    assert asks["asr"] > 2 * asks["lid"] and asks["lid"] > 10  # by the text tasks' weights
+    english = ("Do what the recording asks first.", "Follow the spoken instruction.")
+    for e in spoken:
+        kat = e.prompt_lang == "kat"
+        prompts = ("შეასრულე მითითება.",) if kat else english
+        assert e.instruction in [f"{SPEECH_TOKEN}\n{prompt}" for prompt in prompts]
+        voice, variant = e.voice.split("+")
+        assert voice == ("ka" if kat else "en") and variant in config.spoken_variants
+        if e.asks == "lid":
+            assert e.spoken_instruction in ("რომელ ენაზეა?", "Which language is spoken?")
+    assert {e.scored_as for e in spoken} == {"asr", "lid", "cls", "qa"}
+    assert all(e.asks == "" and e.scored_as == e.task for e in examples if e.task != "spoken")
     for e in examples:
-        if e.task == "lid":
+        if e.scored_as == "lid":
             expected = {("eng", "eng"): "English", ("kat", "eng"): "Georgian",
                         ("kat", "kat"): "ქართული"}[e.lang, e.prompt_lang]  # fmt: skip
             assert e.answer == expected
-        if e.task == "cls" and e.prompt_lang == "kat":
+        if e.scored_as == "cls" and e.prompt_lang == "kat":
             assert e.answer in {"თვე", "ქალაქი"}
-        if e.task == "qa":
+        if e.scored_as == "qa":
             assert e.answer in ({"კი", "არა"} if e.prompt_lang == "kat" else {"yes", "no"})
-        if e.task == "asr":
+        if e.scored_as == "asr":
             assert e.answer in {"january", "paris", "იანვარი", "პარიზი"}
-    qa = Counter(e.answer for e in examples if e.task == "qa")
+    qa = Counter(e.answer for e in examples if e.scored_as == "qa")
     assert min(qa["yes"] + qa["კი"], qa["no"] + qa["არა"]) > 0.3 * sum(qa.values())
     assert build_mixture(config, [corpus(tmp_path)]) == examples  # deterministic
     write_examples(examples, tmp_path / "mix")
@@ -104,8 +120,8 @@ def test_scores_per_task_language_and_prompt(tmp_path):
     from speechml.llm.evaluate import score_answers, write_report
     from speechml.llm.mixture import Example
 
-    def example(task, lang, prompt, answer):
-        return Example("u", "d", lang, task, prompt, f"{SPEECH_TOKEN}\nq", answer)
+    def example(task, lang, prompt, answer, asks=""):
+        return Example("u", "d", lang, task, prompt, f"{SPEECH_TOKEN}\nq", answer, asks)
 
     examples = [
         example("asr", "kat", "eng", "იანვარი და მაისი"),
@@ -113,13 +129,19 @@ def test_scores_per_task_language_and_prompt(tmp_path):
         example("cls", "kat", "kat", "თვე"),
         example("cls", "kat", "kat", "თვე"),
         example("qa", "eng", "eng", "yes"),
+        example("spoken", "kat", "eng", "იანვარი და მაისი", asks="asr"),
+        example("spoken", "eng", "eng", "no", asks="qa"),
     ]
-    answers = ["იანვარი მაისი", "პარიზი", "თვე.", "ქალაქი", "Yes"]
+    answers = ["იანვარი მაისი", "პარიზი", "თვე.", "ქალაქი", "Yes", "მაისი", "yes"]
     rows = score_answers(examples, answers)
     by_task = {(r.task, r.prompt_lang): r for r in rows}
     assert by_task["asr", "eng"].value == pytest.approx(100 * 1 / 4)  # one deletion of 4 words
     assert by_task["cls", "kat"].value == 50.0 and by_task["cls", "kat"].cer is None
     assert by_task["qa", "eng"].value == 100.0  # normalised: case and punctuation
+    assert by_task["spoken asr", "eng"].metric == "WER %"  # the metric of the task asked
+    assert by_task["spoken asr", "eng"].value == pytest.approx(100 * 2 / 3)  # 2 deletions
+    assert by_task["spoken qa", "eng"].value == 0.0
+    assert [r.task for r in rows][-2:] == ["spoken asr", "spoken qa"]  # after the text tasks
     report = write_report(examples, answers, rows, tmp_path / "eval")
     assert "| asr | kat | eng | WER % | 25.00 |" in report.read_text()
-    assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 5
+    assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 7

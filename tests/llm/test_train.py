@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from transformers import (
     AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
     WhisperConfig,
     WhisperFeatureExtractor,
     WhisperForConditionalGeneration,
@@ -26,6 +29,7 @@ from speechml.llm.evaluate import answer_examples, score_answers
 from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
 from speechml.llm.model import LoraSettings
 from speechml.llm.projector import ProjectorConfig
+from speechml.llm.prompt import encode_prompt
 from speechml.llm.tiny_lm import TinyLmConfig
 from speechml.llm.train import (
     ADAPTER_DIR,
@@ -52,10 +56,32 @@ def steps(max_steps: int, lr: float) -> TrainConfig:
     )  # fmt: skip
 
 
-def tiny_lm(texts: list[str], exp: Path, valid_texts: int, train: TrainConfig) -> Path:
+def tiny_lm(
+    texts: list[str], exp: Path, valid_texts: int, train: TrainConfig, echo_ratio: float = 0.5
+) -> Path:
     """The tiny LLM (1 layer of 32) pretrained on ``texts``; its model dir."""
     sizes = TinyLmConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, vocab_size=280)
-    return pretrain_lm(LmPretrainConfig(sizes, valid_texts=valid_texts, train=train), texts, exp)
+    config = LmPretrainConfig(sizes, valid_texts=valid_texts, echo_ratio=echo_ratio, train=train)
+    return pretrain_lm(config, texts, exp)
+
+
+@pytest.mark.parametrize("echo_ratio, repeats", [(0.5, True), (0.0, False)])
+def test_tiny_llm_learns_to_repeat_a_user_turn_from_echo_turns(tmp_path, echo_ratio, repeats):
+    words = ("may", "june", "paris", "rome", "red", "blue", "monday", "euro")
+    phrases = [f"{a} and {b}" for a in words for b in words if a != b]
+    sizes = TinyLmConfig(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, vocab_size=280)
+    config = LmPretrainConfig(sizes, valid_texts=8, echo_ratio=echo_ratio, train=steps(1000, 3e-3))
+    lm = pretrain_lm(config, phrases * 4, tmp_path / "lm")
+    tokenizer = AutoTokenizer.from_pretrained(lm)
+    model = AutoModelForCausalLM.from_pretrained(lm).eval()
+    repeated = 0
+    for phrase in phrases:
+        prompt = torch.tensor([encode_prompt(tokenizer, phrase)])
+        out = model.generate(prompt, max_new_tokens=8, do_sample=False)
+        answer = tokenizer.decode(out[0, prompt.shape[1] :], skip_special_tokens=True)
+        repeated += answer.strip() == phrase
+    assert (repeated > 0.8 * len(phrases)) == repeats  # a copy, not one memorised answer
+    assert repeats or repeated < 0.1 * len(phrases)
 
 
 def digest(directory: Path) -> str:
@@ -70,7 +96,8 @@ def test_align_then_instruct(tmp_path):
     before = digest(lm)
     mixture = MixtureConfig(task_weights={"asr": 1.0, "cls": 1.0}, examples=48)
     write_examples(build_mixture(mixture, [train]), tmp_path / "mix_train")
-    dev_mixture = build_mixture(MixtureConfig(examples=12, seed=1), [dev])
+    text_tasks = {"asr": 1.0, "lid": 1.0, "cls": 1.0, "qa": 1.0}
+    dev_mixture = build_mixture(MixtureConfig(text_tasks, examples=12, seed=1), [dev])
     # the other tasks first: alignment validates on the ASR examples, wherever they are
     write_examples(sorted(dev_mixture, key=lambda e: e.task == "asr"), tmp_path / "mix_dev")
     config = AudioLlmConfig(
@@ -80,13 +107,13 @@ def test_align_then_instruct(tmp_path):
         projector=ProjectorConfig(window=2, stride=2, hidden_size=16, num_heads=2, num_layers=1),
         lora=LoraSettings(rank=4, alpha=8),
         valid_examples=3,
-        train=steps(15, 1e-2),
+        align=steps(15, 1e-2),
+        instruct=steps(80, 3e-2),
     )  # fmt: skip
     aligned = train_audio_llm(
         config, tmp_path / "mix_train", tmp_path / "mix_dev", tmp_path / "align", lm, None, "align"
     )
     assert all(not p.requires_grad for p in aligned.llm.parameters())
-    config.train = steps(80, 3e-2)
     model = train_audio_llm(
         config, tmp_path / "mix_train", tmp_path / "mix_dev", tmp_path / "instruct", lm, None,
         "instruct", init_adapter=tmp_path / "align" / ADAPTER_DIR,
@@ -123,13 +150,14 @@ def test_whisper_encoder_and_qwen2_by_path(tmp_path):
     texts = ["a high tone", "a low tone"] * 10
     lm = tiny_lm(texts, tmp_path / "lm", valid_texts=4, train=steps(2, 1e-3))
     assert AutoConfig.from_pretrained(lm).model_type == "qwen2"
-    write_examples(build_mixture(MixtureConfig(examples=8), [train]), tmp_path / "mix")
+    mixture = MixtureConfig({"asr": 1.0, "cls": 1.0}, examples=8)
+    write_examples(build_mixture(mixture, [train]), tmp_path / "mix")
     config = AudioLlmConfig(
         encoder="whisper",
         projector=ProjectorConfig(kind="conv", stride=5, hidden_size=16, num_heads=2),
         lora=LoraSettings(rank=2, alpha=4),
         valid_examples=4,
-        train=steps(2, 1e-3),
+        instruct=steps(2, 1e-3),
     )
     model = train_audio_llm(
         config, tmp_path / "mix", tmp_path / "mix", tmp_path / "exp", lm, whisper, "instruct"
@@ -138,6 +166,8 @@ def test_whisper_encoder_and_qwen2_by_path(tmp_path):
         [InstructionDataset(read_examples(tmp_path / "mix"), model.encoder, model.tokenizer)[0]]
     )
     assert batch["inputs"].shape == (1, 80, 100)  # the 1 s window of the feature extractor
+    device = next(model.parameters()).device  # the trainer's: a GPU where there is one
+    batch = {name: tensor.to(device) for name, tensor in batch.items()}
     frames, lengths = model.encoder(batch["inputs"], batch["input_lengths"])
     assert frames.shape == (1, 50, 32) and 0 < int(lengths[0]) <= 25  # 20 ms frames, < 0.5 s
     assert torch.isfinite(model(**batch).loss)

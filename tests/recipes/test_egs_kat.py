@@ -144,7 +144,8 @@ TINY_SSL = " ".join(
 #: The audio LLM's budget and sizes (its encoder is the tiny base's), and the tiny LLM's.
 TINY_LLM = " ".join(
     f"--set {x}"
-    for x in ("train.max_steps=2", "train.valid_every=2", "train.warmup_steps=1",
+    for x in ("align.max_steps=2", "align.valid_every=2", "align.warmup_steps=1",
+              "instruct.max_steps=2", "instruct.valid_every=2", "instruct.warmup_steps=1",
               "valid_examples=4", "projector.hidden_size=16", "projector.num_heads=2")
 )  # fmt: skip
 TINY_LM = " ".join(
