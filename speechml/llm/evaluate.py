@@ -10,6 +10,11 @@ utterance language, prompt language) is scored with the task's metric:
 - a spoken instruction: the metric of the task it asks, in rows of their own (``spoken asr``,
   ``spoken lid``...).
 
+Every row also gives ``follows``: the share of answers of the kind the instruction asks for,
+right or wrong (instruction following apart from the content): a language name for ``lid``, a
+class name for ``cls``, yes or no for ``qa`` (the answers those tasks have anywhere in the
+evaluated set, in the prompt's language), and for ``asr`` any other non-empty text.
+
 :func:`answer_examples` generates the answers, :func:`score_answers` scores them and
 :func:`write_report` writes ``answers.jsonl`` (every example with the model's answer),
 ``task_report.json`` and ``task_report.md`` (one table); :func:`compare_systems` sets several
@@ -67,6 +72,32 @@ class TaskScore:
     value: float  # percent
     cer: float | None  # asr only: CER %
     examples: int
+    follows: float | None = None  # % answers of the kind asked (None in older reports)
+
+
+def answer_kinds(examples: Sequence[Example]) -> dict[tuple[str, str], set[str]]:
+    """The normalised answers of each (task, prompt language) but ASR: what each kind is."""
+    normalize = TextNormalizer()
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for example in examples:
+        if example.scored_as != "asr":
+            key = (example.scored_as, example.prompt_lang)
+            kinds.setdefault(key, set()).add(normalize(example.answer))
+    return kinds
+
+
+def follows_instruction(
+    answer: str, task: str, prompt_lang: str, kinds: dict[tuple[str, str], set[str]]
+) -> bool:
+    """Whether the normalised ``answer`` is of the kind ``task`` asks for.
+
+    The kinds are :func:`answer_kinds`; a transcript is any non-empty text that is no other
+    task's answer.
+    """
+    if task != "asr":
+        return answer in kinds.get((task, prompt_lang), set())
+    others = (kind for (other, lang), kind in kinds.items() if lang == prompt_lang)
+    return bool(answer) and not any(answer in kind for kind in others)
 
 
 def answer_examples(
@@ -95,6 +126,8 @@ def answer_examples(
 def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[TaskScore]:
     """The score of every (task, language, prompt language) group, text tasks first."""
     normalize = TextNormalizer()
+    said = [normalize(answer) for answer in answers]
+    kinds = answer_kinds(examples)
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, example in enumerate(examples):
         key = (report_task(example), example.lang, example.prompt_lang)
@@ -109,10 +142,14 @@ def score_answers(examples: Sequence[Example], answers: Sequence[str]) -> list[T
             report = score_wer(refs, hyps)
             value, cer = report.total.words.rate, report.total.chars.rate
         else:
-            hits = [normalize(answers[i]) == normalize(examples[i].answer) for i in members]
+            hits = [said[i] == normalize(examples[i].answer) for i in members]
             value, cer = 100.0 * sum(hits) / len(hits), None
+        kind = [follows_instruction(said[i], scored_as, prompt_lang, kinds) for i in members]
+        follows = 100.0 * sum(kind) / len(kind)
         rows.append(
-            TaskScore(task, lang, prompt_lang, METRICS[scored_as], value, cer, len(members))
+            TaskScore(
+                task, lang, prompt_lang, METRICS[scored_as], value, cer, len(members), follows
+            )
         )
     return rows
 
@@ -129,10 +166,11 @@ def write_report(
     atomic_write_text(out / "answers.jsonl", "\n".join(lines) + "\n")
     atomic_write_text(out / REPORT_JSON, json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     table = markdown_table(
-        ["task", "language", "prompt", "metric", "value", "CER %", "examples"],
+        ["task", "language", "prompt", "metric", "value", "CER %", "follows %", "examples"],
         [
             [r.task, r.lang, r.prompt_lang, r.metric, f"{r.value:.2f}",
-             "" if r.cer is None else f"{r.cer:.2f}", str(r.examples)]
+             "" if r.cer is None else f"{r.cer:.2f}",
+             "" if r.follows is None else f"{r.follows:.1f}", str(r.examples)]
             for r in rows
         ],
     )  # fmt: skip
@@ -170,13 +208,18 @@ def compare_systems(title: str, systems: dict[str, Path]) -> str:
         cells = []
         for rows in scores.values():
             row = rows.get((task, lang, prompt))
-            cells.append(
-                "-"
-                if row is None
-                else f"{row.value:.1f}" + ("" if row.cer is None else f" ({row.cer:.1f})")
-            )
+            if row is None:
+                cells += ["-", "-"]
+                continue
+            cer = "" if row.cer is None else f" ({row.cer:.1f})"
+            cells += [f"{row.value:.1f}{cer}", "-" if row.follows is None else f"{row.follows:.0f}"]
         body.append([task, lang, prompt, METRICS[task.split()[-1]], *cells])
-    table = markdown_table(["task", "language", "prompt", "metric", *systems], body)
-    note = "WER cells give the CER in brackets; every other metric is higher-is-better."
+    header = [column for name in systems for column in (name, "follows %")]
+    table = markdown_table(["task", "language", "prompt", "metric", *header], body)
+    note = (
+        "WER cells give the CER in brackets; every other metric is higher-is-better. `follows %`:"
+        " the answers of the kind asked (a language name, a class, yes/no, a transcript), right"
+        " or wrong."
+    )
     experiments = ", ".join(f"{name}: `{path}`" for name, path in systems.items())
     return f"## {title}\n\n{note} Evaluation dirs: {experiments}.\n\n{table}\n"

@@ -50,5 +50,6 @@ def test_the_four_verbs(tmp_path, capsys):
                f"B={tmp_path / 'eval'}", "--out", tmp_path / "summary.md") == 0  # fmt: skip
     summary = (tmp_path / "summary.md").read_text()
     assert (
-        summary.startswith("## Toy") and "| task | language | prompt | metric | A | B |" in summary
+        summary.startswith("## Toy")
+        and "| task | language | prompt | metric | A | follows % | B | follows % |" in summary
     )

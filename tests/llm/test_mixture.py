@@ -117,7 +117,7 @@ def test_english_only_mixture_and_bad_configs(tmp_path):
 
 
 def test_scores_per_task_language_and_prompt(tmp_path):
-    from speechml.llm.evaluate import score_answers, write_report
+    from speechml.llm.evaluate import compare_systems, score_answers, write_report
     from speechml.llm.mixture import Example
 
     def example(task, lang, prompt, answer, asks=""):
@@ -126,22 +126,31 @@ def test_scores_per_task_language_and_prompt(tmp_path):
     examples = [
         example("asr", "kat", "eng", "იანვარი და მაისი"),
         example("asr", "kat", "eng", "პარიზი"),
+        example("asr", "eng", "eng", "paris"),
         example("cls", "kat", "kat", "თვე"),
-        example("cls", "kat", "kat", "თვე"),
+        example("cls", "kat", "kat", "ქალაქი"),
         example("qa", "eng", "eng", "yes"),
         example("spoken", "kat", "eng", "იანვარი და მაისი", asks="asr"),
         example("spoken", "eng", "eng", "no", asks="qa"),
     ]
-    answers = ["იანვარი მაისი", "პარიზი", "თვე.", "ქალაქი", "Yes", "მაისი", "yes"]
+    answers = ["იანვარი მაისი", "პარიზი", "no", "თვე.", "ქართული", "Yes", "მაისი", "yes"]
     rows = score_answers(examples, answers)
-    by_task = {(r.task, r.prompt_lang): r for r in rows}
-    assert by_task["asr", "eng"].value == pytest.approx(100 * 1 / 4)  # one deletion of 4 words
-    assert by_task["cls", "kat"].value == 50.0 and by_task["cls", "kat"].cer is None
-    assert by_task["qa", "eng"].value == 100.0  # normalised: case and punctuation
-    assert by_task["spoken asr", "eng"].metric == "WER %"  # the metric of the task asked
-    assert by_task["spoken asr", "eng"].value == pytest.approx(100 * 2 / 3)  # 2 deletions
-    assert by_task["spoken qa", "eng"].value == 0.0
+    by_task = {(r.task, r.lang, r.prompt_lang): r for r in rows}
+    kat_asr = by_task["asr", "kat", "eng"]
+    assert kat_asr.value == pytest.approx(100 * 1 / 4) and kat_asr.follows == 100.0  # 1 of 4
+    assert by_task["asr", "eng", "eng"].follows == 0.0  # "no" answers another task
+    cls = by_task["cls", "kat", "kat"]
+    assert cls.value == 50.0 and cls.cer is None and cls.follows == 50.0  # ქართული: no class
+    assert by_task["qa", "eng", "eng"].value == 100.0  # normalised: case and punctuation
+    spoken_asr = by_task["spoken asr", "kat", "eng"]
+    assert spoken_asr.metric == "WER %"  # the metric of the task asked
+    assert spoken_asr.value == pytest.approx(100 * 2 / 3)  # 2 deletions
+    spoken_qa = by_task["spoken qa", "eng", "eng"]
+    assert spoken_qa.value == 0.0 and spoken_qa.follows == 100.0  # wrong, but yes or no
     assert [r.task for r in rows][-2:] == ["spoken asr", "spoken qa"]  # after the text tasks
     report = write_report(examples, answers, rows, tmp_path / "eval")
-    assert "| asr | kat | eng | WER % | 25.00 |" in report.read_text()
-    assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 7
+    assert "| asr | kat | eng | WER % | 25.00 | 10.00 | 100.0 | 2 |" in report.read_text()
+    assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 8
+    summary = compare_systems("Toy", {"A": tmp_path / "eval"})
+    assert "| task | language | prompt | metric | A | follows % |" in summary
+    assert "| spoken qa | eng | eng | exact match % | 0.0 | 100 |" in summary

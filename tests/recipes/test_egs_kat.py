@@ -236,9 +236,12 @@ def check_audio_llm_outputs(egs: Path) -> None:
         assert (egs / f"exp/{system}_align/adapter/projector.safetensors").is_file()
         assert (egs / f"exp/{system}/adapter/adapter_model.safetensors").is_file()
         assert (egs / f"exp/{system}/eval_test/task_report.json").is_file()
+    assert (egs / "data/llm/test/spoken/wav.scp").is_file()  # the spoken instructions' audio
     summary = (egs / "exp/llm_summary.md").read_text()
-    assert "| task | language | prompt | metric | English only | English + kat |" in summary
+    header = "| task | language | prompt | metric | English only | follows % | English + kat |"
+    assert header in summary
     assert re.search(r"^\| asr \| kat \| kat \| WER % \|", summary, re.M)
+    assert re.search(r"^\| spoken lid \| kat \| kat \| accuracy % \|", summary, re.M)
     assert "Audio LLM: English-only vs English + kat" in (egs / "RESULTS.md").read_text()
 
 
