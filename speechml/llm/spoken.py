@@ -83,11 +83,13 @@ def render_spoken(
             sources[example.data_dir] = DataDir.read(example.data_dir)
         source = sources[example.data_dir]
         utt = f"{example.utt}-spoken{i:05d}"
-        audio = out / "audio" / f"{utt}.flac"  # lossless, half a WAV's size
+        clip = clips[example.spoken_instruction, example.voice]
+        # named by what it holds, so that a rerun with other instructions writes afresh
+        audio = out / "audio" / f"{utt}-{clip.stem}.flac"  # FLAC: lossless, half a WAV's size
         if not audio.is_file():
-            clip = load_audio(clips[example.spoken_instruction, example.voice], sample_rate)
+            said = load_audio(clip, sample_rate)
             speech = load_utterance(source, example.utt, sample_rate)
-            write_audio(audio, np.concatenate([clip, gap, speech]), sample_rate)
+            write_audio(audio, np.concatenate([said, gap, speech]), sample_rate)
         data.wav_scp[utt] = str(audio.resolve())
         data.utt2dur[utt] = audio_duration(str(audio), utt)
         data.text[utt] = f"{example.spoken_instruction} {source.text.get(example.utt, '')}".strip()

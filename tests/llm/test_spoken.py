@@ -89,3 +89,6 @@ def test_rendered_audio_says_the_instruction_then_plays_the_utterance(tmp_path, 
     assert len(before) == len(out) + len(clips)
     assert render_spoken(examples, tmp_path / "spoken") == rendered  # a rerun keeps the audio
     assert audio_files() == before
+    slower = render_spoken(examples, tmp_path / "spoken", speed=120)  # other audio: written anew
+    assert len(audio_files()) == len(before) + len(out) + len(clips)
+    assert slower == rendered and out.utt2dur != DataDir.read(tmp_path / "spoken").utt2dur
