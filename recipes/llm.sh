@@ -32,6 +32,8 @@
 #   --encoder-from DIR     the speech encoder: a recogniser dir (conformer), or a transformers
 #                          dir with --llm-opts "--set encoder=hf|whisper" (default exp/base/model)
 #   --mix-config FILE      MixtureConfig of the training mixtures (its prompts, weights)
+#   --mix-opts "OPTS"      more options of every `speechml llm mixture` (after the stage's
+#                          own, e.g. "--set examples=200" for a quick run)
 #   --lm-config FILE       LmPretrainConfig of the tiny LLM
 #   --llm-config FILE      AudioLlmConfig of both training stages
 #   --llm-opts "OPTS"      more options of every `speechml llm train|evaluate`
@@ -53,6 +55,7 @@ lm_config=conf/llm_lm.yaml
 llm_config=conf/llm.yaml
 llm_opts=
 lm_opts=
+mix_opts=
 cmd=run_local.sh
 decode_cmd=run_local.sh
 # shellcheck source=utils/parse_options.sh
@@ -65,18 +68,19 @@ read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$llm_opts" || true
 read -r -d "" -a lm_extra <<<"$lm_opts" || true
+read -r -d "" -a mix_extra <<<"$mix_opts" || true
 llm=${llm_model:-exp/llm_lm/model}
 # mixture name:the --set options that make it from --mix-config
 mixtures=("eng:--set language_weights.$lang=0" "eng_$lang:")
 
-if stage_begin 50 "instruction mixtures" --signature "lang=$lang" exp/.done/50.llm_mix \
+if stage_begin 50 "instruction mixtures" --signature "lang=$lang${mix_opts:+ $mix_opts}" exp/.done/50.llm_mix \
   data/train_base data/dev data/test "$mix_config"; then
   for entry in "${mixtures[@]}"; do
     IFS=: read -r name options <<<"$entry"
     read -r -a sets <<<"$options" || true
     "${runner[@]}" "exp/llm_$name/log/mixture.log" \
       speechml llm mixture --config "$mix_config" --data data/train_base --nj "$nj" \
-      --out "data/llm/train_$name" "${sets[@]}"
+      --out "data/llm/train_$name" "${sets[@]}" "${mix_extra[@]}"
   done
   # split:examples:voice variants of the spoken instructions (the corpus's dev and test ones)
   for entry in "dev:200:m6,f4,klatt4,quincy" "test:1200:m7,f5,klatt5,max"; do
@@ -85,7 +89,7 @@ if stage_begin 50 "instruction mixtures" --signature "lang=$lang" exp/.done/50.l
       speechml llm mixture --config "$mix_config" --data "data/$split" --out "data/llm/$split" \
       --nj "$nj" --set "examples=$examples" --set seed=1 --set "spoken_variants=[$variants]" \
       --set "task_weights={asr: 1, lid: 1, cls: 1, qa: 1, spoken: 4}" \
-      --set "language_weights={eng: 1, $lang: 1}"
+      --set "language_weights={eng: 1, $lang: 1}" "${mix_extra[@]}"
   done
   stage_done exp/.done/50.llm_mix
 fi

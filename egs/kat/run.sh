@@ -47,6 +47,7 @@
 #                          one that stage 51 trains (default none)
 #   --llm-opts "OPTS"      more options of the audio-LLM training and evaluation (default none)
 #   --lm-opts "OPTS"       more options of the tiny LLM's pretraining (default none)
+#   --mix-opts "OPTS"      more options of the audio LLM's instruction mixtures (default none)
 #   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
 #   --corpus-dir DIR       where the corpus is built (default corpus/default)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
@@ -76,6 +77,7 @@ ssl_opts=
 llm_model=
 llm_opts=
 lm_opts=
+mix_opts=
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
@@ -98,5 +100,5 @@ cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_
 cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
   --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 llm.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --lang "$lang" \
-  --llm-model "$llm_model" --llm-opts "$llm_opts" --lm-opts "$lm_opts" --cmd "$train_cmd" \
-  --decode-cmd "$decode_cmd"
+  --llm-model "$llm_model" --llm-opts "$llm_opts" --lm-opts "$lm_opts" --mix-opts "$mix_opts" \
+  --cmd "$train_cmd" --decode-cmd "$decode_cmd"

@@ -173,7 +173,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         "--labelled", "4", "--min-confidence", "0", "--train-opts", TINY_TRAINING,
         "--e2e-opts", TINY_E2E, "--text-opts", TINY_TEXT,
         "--related-lang", "eng", "--ssl-opts", TINY_SSL, "--llm-opts", TINY_LLM,
-        "--lm-opts", TINY_LM,
+        "--lm-opts", TINY_LM, "--mix-opts", "--set examples=200",
     ]  # fmt: skip
     result = run_sh(egs, *quick)
     assert result.returncode == 0, result.stderr[-4000:]
