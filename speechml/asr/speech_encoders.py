@@ -38,7 +38,7 @@ from speechml.config import Registry
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_cmvn_stats
 from speechml.data.waveform import WaveformCollator, WaveformDataset
-from speechml.errors import ConfigError, SpeechmlError
+from speechml.errors import ConfigError
 from speechml.io import atomic_write_text, require_model_dir
 
 logger = logging.getLogger(__name__)
@@ -292,11 +292,10 @@ class WhisperSpeechEncoder(nn.Module):
         """The encoder of the Whisper directory ``init_from`` (its feature extractor too)."""
         if init_from is None:
             raise ConfigError("the whisper encoder needs a pretrained Whisper model directory")
-        for name in ("config.json", "preprocessor_config.json"):
-            if not (init_from / name).is_file():
-                raise SpeechmlError(
-                    f"{init_from}: not a Whisper model directory ({name} is missing)"
-                )
+        if not (require_model_dir(init_from) / "preprocessor_config.json").is_file():
+            raise ConfigError(
+                f"{init_from}: no preprocessor_config.json (Whisper's feature extractor)"
+            )
         model = AutoModel.from_pretrained(init_from, dtype=torch.float32)
         if not hasattr(model, "get_encoder") or model.config.model_type != "whisper":
             raise ConfigError(f"{init_from}: {type(model).__name__} is not a Whisper model")

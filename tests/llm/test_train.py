@@ -21,9 +21,10 @@ from transformers import (
 )
 
 from speechml.asr.encoder import EncoderConfig
-from speechml.asr.speech_encoders import ConformerOptions
+from speechml.asr.speech_encoders import ConformerOptions, WhisperOptions, WhisperSpeechEncoder
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig
+from speechml.errors import ConfigError
 from speechml.llm.data import InstructionCollator, InstructionDataset
 from speechml.llm.evaluate import answer_examples, score_answers
 from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
@@ -171,3 +172,13 @@ def test_whisper_encoder_and_qwen2_by_path(tmp_path):
     frames, lengths = model.encoder(batch["inputs"], batch["input_lengths"])
     assert frames.shape == (1, 50, 32) and 0 < int(lengths[0]) <= 25  # 20 ms frames, < 0.5 s
     assert torch.isfinite(model(**batch).loss)
+
+
+def test_whisper_dir_without_its_feature_extractor_is_refused(tmp_path):
+    whisper = save_tiny_whisper(tmp_path / "whisper")
+    (whisper / "preprocessor_config.json").unlink()
+    with pytest.raises(ConfigError, match="no preprocessor_config.json"):
+        WhisperSpeechEncoder.create(WhisperOptions(), whisper, DataDir())
+    (whisper / "config.json").unlink()
+    with pytest.raises(ConfigError, match="no config.json"):
+        WhisperSpeechEncoder.create(WhisperOptions(), whisper, DataDir())
