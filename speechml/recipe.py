@@ -30,6 +30,7 @@ from babel.core import get_global, parse_locale
 
 from speechml.config import from_dict
 from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
+from speechml.data.corpus.synth import check_voices
 from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError
 from speechml.io import atomic_write_text
@@ -151,11 +152,15 @@ def render_recipe(lang: LanguageSpec, egs_root: str | Path = "egs", force: bool 
 
     Raises:
         ConfigError: the directory exists and ``force`` is false; an invalid corpus config.
+        SpeechmlError: espeak-ng is missing or has no voice ``lang.espeak`` (checked before
+            anything is written, so that the corpus stage cannot fail on it later).
     """
     out = Path(egs_root) / lang.code
     if out.exists() and not force:
         raise ConfigError(f"{out} exists: pass --force to write the template over it")
-    for path, text in render_template(lang, out).items():
+    files = render_template(lang, out)
+    check_voices({lang.code: lang.espeak}, [], source=f"--espeak {lang.espeak}")
+    for path, text in files.items():
         atomic_write_text(out / path, text)
         (out / path).chmod(0o755 if text.startswith("#!") else 0o644)
     return out

@@ -8,8 +8,9 @@
 # number in LOGFILE and in every argument. Each log starts with the command line and the start
 # time and ends with the time taken and the exit code. The exit status is non-zero when a job
 # failed; the failed logs are named on stderr with their last lines.
-# Arguments are joined into one bash command: each is quoted, except shell operators given as
-# arguments of their own (`\|`, `\>`, `\&\&`...), so that pipes and redirections still work.
+# The command runs as given, one argument each, with no shell in between: an argument such as
+# `;`, `|`, `$(...)` or one holding a newline reaches the command as that text and never runs
+# anything (wrap a pipeline in `bash -c '...'` yourself where you want one).
 #
 # Options:
 #   --max-jobs-run N   at most N jobs at a time (default: all)
@@ -56,29 +57,17 @@ fi
 log_template=$1
 shift
 
-# command_line JOB: the command, with JOB substituted, as one bash command line.
-command_line() {
-  local arg line=""
-  for arg in "$@"; do
-    [[ -n $job_var ]] && arg=${arg//$job_var/$job}
-    case $arg in
-      '|' | '||' | '&&' | ';' | '>' | '>>' | '<' | '2>' | '2>>' | '2>&1' | '&>') ;;
-      *) arg=$(printf '%q' "$arg") ;;
-    esac
-    line+="${line:+ }$arg"
-  done
-  echo "$line"
-}
-
-# run_job LOG COMMAND: run COMMAND (a bash command line) with its output and accounting in LOG.
+# run_job LOG ARG...: run the command ARG... (JOB already substituted) with its output and
+# accounting in LOG; its exit status is the command's (128 + N when signal N killed it).
 run_job() {
-  local log=$1 command=$2 started=$SECONDS status=0
+  local log=$1 started=$SECONDS status=0
+  shift
   mkdir -p "$(dirname "$log")"
   {
-    echo "# $command"
+    echo "#$(printf ' %q' "$@")"
     echo "# Started at $(date)"
   } >"$log"
-  bash -c "$command" >>"$log" 2>&1 </dev/null || status=$?
+  "$@" >>"$log" 2>&1 </dev/null || status=$?
   {
     echo "# Accounting: time=$((SECONDS - started)) threads=1"
     echo "# Ended (code $status) at $(date)"
@@ -103,8 +92,12 @@ for ((job = first; job <= last; job++)); do
     wait -n || true
   done
   log=$log_template
-  [[ -n $job_var ]] && log=${log//$job_var/$job}
-  run_job "$log" "$(command_line "$@")" &
+  args=("$@")
+  if [[ -n $job_var ]]; then
+    log=${log//$job_var/$job}
+    args=("${args[@]//$job_var/$job}")
+  fi
+  run_job "$log" "${args[@]}" &
   pids+=("$!")
   logs+=("$log")
 done

@@ -6,8 +6,10 @@
 #          exp/asr/log/train.log speechml asr train --config conf/asr.yaml
 #
 # Submits with `sbatch --wait` (JOB=A:B becomes the job array A-B) and returns when every job
-# has ended. Each job runs `run_local.sh` on its node, so the logs, the JOB substitution and the
-# command line are the same as with run_local.sh; Slurm's own output goes to LOGDIR/slurm/.
+# has ended. Each job runs `run_local.sh` on its node (through slurm_job.sh, the batch script),
+# so the logs, the JOB substitution and the command line are the same as with run_local.sh; the
+# command and its arguments reach it as sbatch's script arguments, never through a shell.
+# Slurm's own output goes to LOGDIR/slurm/.
 # The exit status is non-zero when a job failed; the failed logs are named on stderr.
 #
 # Options (passed to sbatch as --name=value):
@@ -37,12 +39,11 @@ while [[ ${1:-} == --* ]]; do
   shift 2
 done
 
-job_var="" job_arg="" first=1 last=1
+job_var="" first=1 last=1
 if [[ ${1:-} =~ ^([A-Z][A-Z0-9_]*)=([0-9]+)(:([0-9]+))?$ ]]; then
   job_var=${BASH_REMATCH[1]}
   first=${BASH_REMATCH[2]}
   last=${BASH_REMATCH[4]:-$first}
-  job_arg=" $job_var=\$SLURM_ARRAY_TASK_ID"
   sbatch_opts+=("--array=$first-$last$throttle")
   shift
 fi
@@ -53,11 +54,10 @@ mkdir -p "$log_dir/slurm"
 sbatch_opts+=("--output=$log_dir/slurm/$(basename "$log_template" .log).%j.out")
 
 # Each node runs run_local.sh, which substitutes JOB and writes the log.
-runner=$(printf '%q' "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/run_local.sh")
-wrapped=$runner$job_arg$(printf ' %q' "$@")
+utils=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 status=0
 sbatch --wait --parsable --job-name="$(basename "$log_template" .log)" "${sbatch_opts[@]}" \
-  --wrap "$wrapped" >/dev/null || status=$?
+  "$utils/slurm_job.sh" "$utils/run_local.sh" "$job_var" "$@" >/dev/null || status=$?
 
 failed=()
 for ((job = first; job <= last; job++)); do

@@ -21,7 +21,9 @@
 # whenever it is in the range (for a command that checks its own outputs, or a cheap one).
 # `require_option NAME WHAT` stops the recipe unless the option --NAME was given.
 # `stage_done [MARKER]` writes the marker (the time, then the signature given to the stage
-# begun last) and logs the time the stage took.
+# begun last) and logs the time the stage took. A script that exits non-zero between
+# `stage_begin` and `stage_done` (a failed job under `set -e`) logs which stage failed and that
+# it left no marker.
 
 log() {
   echo "$(date '+%Y-%m-%d %H:%M:%S') [$(basename "$0")] $*" >&2
@@ -62,7 +64,18 @@ stage_begin() {
   _stage_started=$SECONDS
   _stage_label="Stage $number ($name)"
   _stage_signature=$signature
+  _stage_running=true
+  trap _stage_on_exit EXIT
   return 0
+}
+
+# _stage_on_exit: the EXIT trap; names the stage that was running when the script failed.
+_stage_on_exit() {
+  local status=$?
+  if ((status != 0)) && [[ ${_stage_running:-} == true ]]; then
+    log "error: ${_stage_label} failed (exit status $status); it wrote no .done marker" \
+      "(the failed job's log is named above)"
+  fi
 }
 
 # stage_done [MARKER]: mark the stage begun last as finished, with its signature.
@@ -75,6 +88,7 @@ stage_done() {
     } >"$1"
   fi
   log "${_stage_label:-stage} done in $((SECONDS - ${_stage_started:-SECONDS}))s"
+  _stage_running=false
 }
 
 # _stage_up_to_date MARKER [INPUT...]: every input exists and nothing in them is newer than MARKER.

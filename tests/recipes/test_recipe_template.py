@@ -162,3 +162,32 @@ def test_unknown_code_is_refused_by_the_cli(tmp_path: Path, capsys) -> None:
     assert main(["recipe", "new-lang", "xqz", "--egs-root", str(tmp_path)]) == 1
     assert "unknown ISO 639-3 language code 'xqz'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.espeak
+@pytest.mark.parametrize(
+    ("args", "voice"),
+    [(["yor"], "'yo'"), (["swh", "--espeak", "nosuch", "--locale", "sw"], "'nosuch'")],
+)
+def test_a_language_without_an_espeak_voice_is_refused(
+    tmp_path: Path, capsys, args: list[str], voice: str
+) -> None:
+    assert main(["recipe", "new-lang", *args, "--egs-root", str(tmp_path)]) == 1
+    assert f"espeak-ng has no voice {voice}" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_new_lang_sh_without_an_environment_says_to_install(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "VENV")}
+    env["VENV"] = str(tmp_path / "no-venv")
+    result = subprocess.run(
+        [str(REPO / "tools/new_lang.sh"), "amh"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"speechml is not installed in {tmp_path / 'no-venv'}: run `make install`" in (
+        result.stderr
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -445,10 +446,33 @@ def test_run_local_reports_the_failed_logs(tmp_path: Path) -> None:
     assert "log/f.1.log" not in result.stderr
 
 
-def test_run_local_passes_shell_operators(tmp_path: Path) -> None:
-    result = run_local(tmp_path, "log/p.log", "echo", "a b", "|", "tr", "a-z", "A-Z", ">", "out")
+#: Arguments that a shell would run: each must reach the command as text.
+INJECTIONS = [
+    ["a", ";", "touch", "INJECTED"],
+    ["a", "&&", "touch", "INJECTED"],
+    ["a", "|", "touch", "INJECTED"],
+    ["$(touch INJECTED)"],
+    ["`touch INJECTED`"],
+    ["a\ntouch INJECTED"],
+    ["a; touch INJECTED"],
+]
+
+
+@pytest.mark.parametrize("words", INJECTIONS, ids=repr)
+def test_run_local_passes_arguments_as_data(tmp_path: Path, words: list[str]) -> None:
+    result = run_local(tmp_path, "JOB=1:2", "log/p.JOB.log", "printf", "[%s]\\n", *words)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out").read_text() == "A B\n"
+    assert not (tmp_path / "INJECTED").exists()
+    for job in (1, 2):
+        output = (tmp_path / f"log/p.{job}.log").read_text().splitlines()[2:-2]
+        assert output == "\n".join(f"[{word}]" for word in words).splitlines()
+
+
+def test_run_local_fails_with_the_command_killed_by_a_signal(tmp_path: Path) -> None:
+    result = run_local(tmp_path, "log/k.log", "bash", "-c", "kill -9 $$")
+    assert result.returncode == 1
+    assert "1 of 1 jobs failed; see log/k.log" in result.stderr
+    assert (tmp_path / "log/k.log").read_text().splitlines()[-1].startswith("# Ended (code 137)")
 
 
 def test_run_local_refuses_unknown_options(tmp_path: Path) -> None:
@@ -461,22 +485,24 @@ def test_run_local_refuses_unknown_options(tmp_path: Path) -> None:
 
 
 FAKE_SBATCH = """#!/usr/bin/env bash
-# Records its arguments, then runs --wrap once per --array index, as `sbatch --wait` would.
+# Records its arguments, then runs the batch script with its arguments once per --array index,
+# as `sbatch --wait` would.
 printf '%s\\n' "$@" > sbatch.args
-array="" wrap="" prev=""
-for arg in "$@"; do
-  [[ $prev == --wrap ]] && wrap=$arg
-  [[ $arg == --array=* ]] && array=${arg#--array=}
-  prev=$arg
+array="" script=""
+while [[ $# -gt 0 && $1 == --* ]]; do
+  [[ $1 == --array=* ]] && array=${1#--array=}
+  shift
 done
+script=$1
+shift
 array=${array%%%*}
 status=0
 if [[ -n $array ]]; then
   for ((i = ${array%-*}; i <= ${array#*-}; i++)); do
-    SLURM_ARRAY_TASK_ID=$i sh -c "$wrap" || status=1
+    SLURM_ARRAY_TASK_ID=$i bash "$script" "$@" || status=1
   done
 else
-  sh -c "$wrap" || status=1
+  bash "$script" "$@" || status=1
 fi
 echo 4242
 exit $status
@@ -518,6 +544,93 @@ def test_run_slurm_single_job_and_failure(slurm, tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "failed jobs: log/f.2.log" in failed.stderr
     assert "--array=1-2%1" in (tmp_path / "sbatch.args").read_text().split()
+
+
+@pytest.mark.parametrize("words", INJECTIONS, ids=repr)
+def test_run_slurm_passes_arguments_as_data(slurm, tmp_path: Path, words: list[str]) -> None:
+    result = slurm("JOB=1:2", "log/p.JOB.log", "printf", "[%s]\\n", *words)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "INJECTED").exists()
+    for job in (1, 2):
+        output = (tmp_path / f"log/p.{job}.log").read_text().splitlines()[2:-2]
+        assert output == "\n".join(f"[{word}]" for word in words).splitlines()
+
+
+JOB_STAGE_SCRIPT = f"""#!/usr/bin/env bash
+set -euo pipefail
+stage=0
+stop_stage=100
+job=":"
+. {UTILS}/parse_options.sh
+. {UTILS}/stage.sh
+if stage_begin 1 "the job" done/1 input; then
+  {UTILS}/run_local.sh log/job.log bash -c "$job"
+  stage_done done/1
+fi
+echo "after the stage"
+"""
+
+
+@pytest.mark.parametrize(
+    ("job", "code"), [("exit 1", 1), ("kill -9 $$", 137), ("kill -TERM $$", 143)]
+)
+def test_a_failed_job_fails_its_stage_and_the_run(tmp_path: Path, job: str, code: int) -> None:
+    script = stage_script(tmp_path, "job.sh", JOB_STAGE_SCRIPT)
+    assert script().returncode == 0
+    marker_time = (tmp_path / "done/1").stat().st_mtime
+    os.utime(tmp_path / "input", (marker_time + 10, marker_time + 10))
+    result = script("--job", job)
+    assert result.returncode != 0
+    assert "after the stage" not in result.stdout
+    assert not (tmp_path / "done/1").exists()
+    assert "run_local.sh: 1 of 1 jobs failed; see log/job.log" in result.stderr
+    assert "Stage 1 (the job) failed (exit status 1); it wrote no .done marker" in result.stderr
+    assert "done in" not in result.stderr
+    log = (tmp_path / "log/job.log").read_text().splitlines()
+    assert log[-1].startswith(f"# Ended (code {code}) at ")
+
+
+def test_a_stage_killed_half_way_leaves_no_marker_and_runs_again(tmp_path: Path) -> None:
+    script = stage_script(tmp_path, "job.sh", JOB_STAGE_SCRIPT)
+    assert script().returncode == 0
+    marker_time = (tmp_path / "done/1").stat().st_mtime
+    os.utime(tmp_path / "input", (marker_time + 10, marker_time + 10))
+    recipe = subprocess.Popen(
+        ["bash", str(tmp_path / "job.sh"), "--job", "touch started; exec sleep 30"],
+        cwd=tmp_path, start_new_session=True, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        if (tmp_path / "started").exists():
+            break
+        time.sleep(0.05)
+    os.killpg(recipe.pid, signal.SIGKILL)
+    recipe.wait(timeout=10)
+    assert not (tmp_path / "done/1").exists()
+    again = script()
+    assert again.returncode == 0, again.stderr
+    assert "Stage 1 (the job) done in" in again.stderr
+    assert (tmp_path / "done/1").exists()
+
+
+def test_recipe_options_reach_the_command_as_data(egs) -> None:
+    (egs.dir / "my.conf").write_text('corpus_opts="--set seed=1 ; touch INJECTED"\n')
+    result = egs("data.sh", "--stop-stage", "0", "--config", "my.conf")
+    assert result.returncode == 0, result.stderr
+    assert not (egs.dir / "INJECTED").exists()
+    assert result.calls == [
+        "corpus build --config conf/corpus.yaml --out corpus/default --nj 2 --set seed=1 ; "
+        "touch INJECTED"
+    ]
+
+
+def test_a_failed_corpus_build_fails_the_recipe(egs) -> None:
+    result = egs("data.sh", "--stop-stage", "1", fail="corpus build")
+    assert result.returncode != 0
+    assert "Stage 0 (build the corpus) failed" in result.stderr
+    assert "see exp/data_prep/log/corpus_build.log" in result.stderr
+    assert len(result.calls) == 1
+    log = (egs.dir / "exp/data_prep/log/corpus_build.log").read_text().splitlines()
+    assert log[-1].startswith("# Ended (code 3) at ")
 
 
 SCRIPTS = sorted(
