@@ -56,7 +56,7 @@ from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
 from speechml.errors import SpeechmlError
-from speechml.io import atomic_write_text
+from speechml.io import atomic_dir, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +94,17 @@ class Recognizer:
     cmvn: CmvnStats | None
 
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory (each file atomically; adapters under ``adapters/``)."""
+        """Write the model directory (adapters under ``adapters/``) as a whole: it is written
+        beside ``directory`` and renamed onto it when complete, so that a save killed half-way
+        leaves the previous model directory (or none), never a mixture of the two."""
         directory = Path(directory)
-        save_multilingual(self.model, directory)
-        fbank = json.dumps(dataclasses.asdict(self.fbank), indent=1)
-        atomic_write_text(directory / FBANK_CONFIG, fbank + "\n")
-        if self.cmvn is not None:
-            self.cmvn.save(directory / CMVN_STATS)
-        self.tokenizer.save(directory / TOKENIZER_DIR)
+        with atomic_dir(directory) as staging:
+            save_multilingual(self.model, staging)
+            fbank = json.dumps(dataclasses.asdict(self.fbank), indent=1)
+            atomic_write_text(staging / FBANK_CONFIG, fbank + "\n")
+            if self.cmvn is not None:
+                self.cmvn.save(staging / CMVN_STATS)
+            self.tokenizer.save(staging / TOKENIZER_DIR)
         return directory
 
     @classmethod

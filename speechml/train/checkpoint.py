@@ -70,6 +70,21 @@ def list_checkpoints(directory: Path) -> list[CheckpointInfo]:
     return sorted(found, key=lambda c: c.step)
 
 
+def remove_partial_checkpoints(directory: Path) -> list[Path]:
+    """Delete what a killed checkpoint write left in ``directory``: the hidden temporary and
+    moved-aside directories of :func:`speechml.io.atomic_dir` (``.step-*.tmp``/``.old``).
+
+    Returns:
+        The directories removed (complete checkpoints are never touched).
+    """
+    partial = sorted(
+        p for p in directory.glob(".step-*") if p.is_dir() and p.suffix in (".tmp", ".old")
+    )
+    for path in partial:
+        shutil.rmtree(path, ignore_errors=True)
+    return partial
+
+
 def load_trainer_state(path: Path) -> dict[str, Any]:
     """Load ``trainer_state.pt`` without executing code (``weights_only=True``)."""
     return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)

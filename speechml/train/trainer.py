@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from speechml.data.batching import DurationBatchSampler
+from speechml.io import atomic_write_text
 from speechml.train.checkpoint import (
     CheckpointInfo,
     average_checkpoints,
@@ -40,6 +41,7 @@ from speechml.train.checkpoint import (
     load_model_weights,
     load_trainer_state,
     prune_checkpoints,
+    remove_partial_checkpoints,
     save_checkpoint,
 )
 from speechml.train.curves import plot_training_curves
@@ -148,6 +150,14 @@ def batched_valid_fn(
     return valid_fn
 
 
+def _record_step(line: str) -> float:
+    """The step of a ``metrics.jsonl`` line; infinite for a line a kill cut short."""
+    try:
+        return float(json.loads(line)["step"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return math.inf
+
+
 def best_checkpoint(
     checkpoints: Sequence[CheckpointInfo], metric: str, mode: str
 ) -> CheckpointInfo | None:
@@ -248,7 +258,15 @@ class Trainer:
         }
 
     def resume(self) -> bool:
-        """Continue from the newest complete checkpoint, if any; True if one was loaded."""
+        """Continue from the newest complete checkpoint, if any; True if one was loaded.
+
+        What a killed run left behind is cleared first: half-written checkpoint directories,
+        and the log records of the steps after that checkpoint (they are run again), so that
+        ``metrics.jsonl`` and the curves read as one uninterrupted run.
+        """
+        if self.accelerator.is_main_process:
+            for path in remove_partial_checkpoints(self.checkpoint_dir):
+                logger.warning("removed %s, a checkpoint whose writing was interrupted", path)
         checkpoints = list_checkpoints(self.checkpoint_dir)
         if not checkpoints:
             return False
@@ -269,8 +287,21 @@ class Trainer:
             _set_numpy_rng_state(state["numpy_rng"])  # e.g. transformers' span masks
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
+        if self.accelerator.is_main_process:
+            self._forget_records_after(self.step)
         logger.info("resumed from %s (step %d)", last.path, self.step)
         return True
+
+    def _forget_records_after(self, step: int) -> None:
+        """Drop the ``metrics.jsonl`` records of steps after ``step`` (a killed run's tail)."""
+        path = self.exp_dir / "log" / "metrics.jsonl"
+        if not path.is_file():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if _record_step(line) <= step]
+        if len(kept) < len(lines):
+            atomic_write_text(path, "".join(line + "\n" for line in kept))
+            logger.info("dropped %d log records after step %d", len(lines) - len(kept), step)
 
     def _log(self, record: dict[str, float]) -> None:
         self.accelerator.log(record, step=self.step)

@@ -88,6 +88,25 @@ def test_model_dir_with_adapters_saves_and_loads(trained):
     )
 
 
+def test_a_model_save_killed_half_way_leaves_the_previous_model_dir(trained, monkeypatch):
+    data, root, recognizer = trained
+    recognizer.save(root / "saved")
+    before = {p.relative_to(root / "saved"): p.read_bytes() for p in (root / "saved").rglob("*.*")}
+    other = copy.deepcopy(recognizer)
+    with torch.no_grad():
+        other.model.ctc_head.bias.add_(1.0)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies between the weights and the tokenizer
+
+    monkeypatch.setattr(type(other.tokenizer), "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        other.save(root / "saved")
+    after = {p.relative_to(root / "saved"): p.read_bytes() for p in (root / "saved").rglob("*.*")}
+    assert after == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".saved")]
+
+
 def test_cli_train_records_config_and_resumes(trained, tiny_asr_config):
     data, root, _ = trained
     config = root / "asr.yaml"

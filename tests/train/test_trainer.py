@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +56,72 @@ def test_resumed_run_continues_where_it_stopped(tmp_path):
     assert result.step == 30
     for a, b in zip(straight.unwrapped.parameters(), resumed.unwrapped.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+TINY_TASK = Path(__file__).parent / "tiny_task.py"
+
+
+def tiny_run(exp: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``tiny_task.py EXP ARGS...`` in a process of its own."""
+    command = [sys.executable, str(TINY_TASK), str(exp), *args]
+    return subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+
+
+def records(exp: Path) -> list[dict[str, float]]:
+    """The metrics.jsonl records without their timing."""
+    lines = (exp / "log" / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(x).items() if k != "steps_per_s"} for x in lines]
+
+
+def final_weights(exp: Path) -> torch.Tensor:
+    """The flattened weights a tiny_task.py run saved at its end."""
+    return torch.load(exp / "rank0.pt", weights_only=True)["weights"]
+
+
+def finished(process: subprocess.Popen) -> None:
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    """An uninterrupted run of 40 steps in its own process."""
+    exp = tmp_path_factory.mktemp("straight")
+    finished(tiny_run(exp, "40"))
+    return exp
+
+
+def test_a_run_killed_at_a_random_step_resumes_as_if_uninterrupted(tmp_path, straight):
+    kill_after = random.Random().randint(12, 36)
+    run = tiny_run(tmp_path / "killed", "40", "0.05")
+    log = tmp_path / "killed" / "log" / "metrics.jsonl"
+    for _ in range(1200):
+        if log.is_file() and any(r["step"] >= kill_after for r in records(tmp_path / "killed")):
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL, f"the run ended before step {kill_after}"
+    finished(tiny_run(tmp_path / "killed", "40"))
+    assert records(tmp_path / "killed") == records(straight)
+    assert torch.equal(final_weights(straight), final_weights(tmp_path / "killed"))
+
+
+def test_a_checkpoint_write_killed_half_way_leaves_the_previous_one(tmp_path, straight):
+    exp = tmp_path / "killed"
+    run = tiny_run(exp, "40", env={"TINY_DIE_IN_CHECKPOINT": "20"})
+    run.wait(timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    assert [c.step for c in list_checkpoints(exp / "checkpoints")] == [10]
+    assert list((exp / "checkpoints").glob(".step-000020*.tmp"))
+    load_file(exp / "checkpoints" / "step-000010" / "model.safetensors")
+    resumed = tiny_run(exp, "40")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err.decode()[-3000:]
+    assert "a checkpoint whose writing was interrupted" in err.decode()
+    assert not list((exp / "checkpoints").glob(".*"))
+    assert records(exp) == records(straight)
+    assert torch.equal(final_weights(straight), final_weights(exp))
 
 
 def test_checkpoints_are_pruned_but_best_is_kept(tmp_path):

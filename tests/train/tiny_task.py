@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
+from speechml.train import checkpoint
 from speechml.train.trainer import TrainConfig, Trainer
 
 
@@ -77,9 +81,29 @@ def make_trainer(exp_dir: Path, max_steps: int, freeze: bool = False) -> Trainer
     return Trainer(model, mse, data, data.durations, collate, config, exp_dir, valid_fn=validate)
 
 
+def die_while_writing_checkpoint(step: int) -> None:
+    """Make the process kill itself (SIGKILL) half-way through writing checkpoint ``step``."""
+    save_file = checkpoint.save_file
+
+    def dying_save_file(tensors, filename: str) -> None:
+        if f"step-{step:06d}" in filename:
+            Path(filename).write_bytes(b"half a safetensors file")
+            os.kill(os.getpid(), signal.SIGKILL)
+        save_file(tensors, filename)
+
+    checkpoint.save_file = dying_save_file
+
+
 if __name__ == "__main__":
+    # tiny_task.py OUT MAX_STEPS [SECONDS_A_STEP]; TINY_DIE_IN_CHECKPOINT=STEP kills the process
+    # while it writes that step's checkpoint.
     out = Path(sys.argv[1])
     trainer = make_trainer(out, max_steps=int(sys.argv[2]))
+    if len(sys.argv) > 3:
+        pause = float(sys.argv[3])
+        trainer.step_hook = lambda model, step: time.sleep(pause)
+    if "TINY_DIE_IN_CHECKPOINT" in os.environ:
+        die_while_writing_checkpoint(int(os.environ["TINY_DIE_IN_CHECKPOINT"]))
     result = trainer.fit()
     rank = trainer.accelerator.process_index
     weights = torch.cat([p.detach().flatten() for p in trainer.unwrapped.parameters()])
