@@ -1,10 +1,16 @@
-"""Streaming Conformer encoder: causal subsampling, chunked attention, causal convolution.
+"""Streaming Conformer encoder: causal subsampling, chunked attention, chunk-causal convolution.
 
 The causal stack sees, at each frame, its own chunk plus ``left_chunks`` chunks of history and
-nothing of the future beyond the chunk, so the same weights run streaming: :meth:`forward`
-processes a whole (padded) batch with the chunk mask, :meth:`forward_chunk` processes one
-chunk with cached state, and both give the same outputs. An optional second, non-causal stack
-on top (the cascaded encoder) sees the whole utterance and gives a more accurate second pass.
+nothing of the future beyond the chunk: attention is masked by chunk, and the depthwise
+convolution sees the frames of the current chunk on both sides but nothing after it (frames
+past the chunk's end are zeros, as at the end of an utterance). So the same weights run
+streaming: :meth:`forward` processes a whole (padded) batch with the chunk mask,
+:meth:`forward_chunk` processes one chunk with cached state, and both give the same outputs.
+
+Dynamic chunk training (``train_chunk_sizes``) draws the chunk size of each training batch from
+a list that may include full context (0), so that one model serves streaming at several chunk
+sizes and whole-utterance decoding (``forward(..., chunk_size=0)``). An optional second,
+non-causal stack on top (the cascaded encoder) sees the whole utterance.
 
 Shapes: features ``(B, T, F)``, lengths ``(B,)``; outputs ``(B, T', D)`` with
 ``T' = ceil(T / 4)``.
@@ -40,8 +46,10 @@ class EncoderConfig:
     conv_kernel: int = 15  # depthwise convolution kernel (frames)
     subsampling_channels: int = 64  # channels of the 4x convolutional subsampling
     dropout: float = 0.1  # dropout probability
-    chunk_size: int = 16  # frames per attention chunk after subsampling (40 ms each)
+    chunk_size: int = 16  # frames per chunk after subsampling (40 ms each): the streaming chunk
     left_chunks: int = 4  # chunks of history each frame may attend to; -1: all
+    train_chunk_sizes: list[int] = field(default_factory=list)  # dynamic chunk training: each
+    # training batch draws its chunk size from this list (0: full context); empty: chunk_size
     positional_encoding: Literal["none", "sinusoidal"] = "none"  # none: the convolutions give
     # position (as torchaudio's Conformer); sinusoidal: x * sqrt(d_model) + absolute encodings
 
@@ -63,6 +71,8 @@ class StreamState:
     attention: list[Tensor | None] = field(default_factory=list)  # per layer: (B, L, D) history
     convolution: list[Tensor | None] = field(default_factory=list)  # per layer: (B, D, K-1)
     frames_done: int = 0  # output frames produced so far (positions, chunk alignment)
+    chunk_size: int = 16  # frames a chunk (every chunk fed but the last has exactly this many)
+    left_chunks: int = 4  # chunks of attention history kept; -1: all
 
 
 def chunk_attention_mask(length: int, chunk_size: int, left_chunks: int, device=None) -> Tensor:
@@ -160,12 +170,40 @@ class ConvNorm(nn.BatchNorm1d):
         )
 
 
-class ConvModule(nn.Module):
-    """Conformer convolution: pointwise + GLU, depthwise (causal or centred), BatchNorm, SiLU."""
+def chunk_causal_depthwise(conv: nn.Conv1d, y: Tensor, chunk_size: int) -> Tensor:
+    """A centred depthwise convolution that sees no frame beyond the end of its chunk.
 
-    def __init__(self, d_model: int, kernel: int, dropout: float, causal: bool) -> None:
+    Output frame ``t`` of chunk ``c`` (frames ``c * chunk_size ..``) sees input frames
+    ``t - (K - 1) // 2 .. t + K // 2``, where those past the chunk's last frame count as zeros
+    (and those before the utterance too). ``chunk_size >= T`` is the ordinary centred
+    convolution of the whole sequence.
+
+    Args:
+        conv: the depthwise convolution (kernel K, no padding).
+        y: (B, D, T).
+        chunk_size: frames a chunk (> 0).
+
+    Returns:
+        (B, D, T).
+    """
+    b, d, t = y.shape
+    kernel = conv.kernel_size[0]
+    left, right = (kernel - 1) // 2, kernel // 2
+    chunk = min(chunk_size, t)
+    count = -(-t // chunk)
+    padded = F.pad(y, (left, count * chunk - t))  # (B, D, left + count * chunk)
+    windows = padded.unfold(2, left + chunk, chunk)  # (B, D, count, left + chunk)
+    windows = F.pad(windows, (0, right)).permute(0, 2, 1, 3).reshape(b * count, d, -1)
+    out = conv(windows).reshape(b, count, d, chunk).permute(0, 2, 1, 3).reshape(b, d, -1)
+    return out[:, :, :t]
+
+
+class ConvModule(nn.Module):
+    """Conformer convolution: pointwise + GLU, chunk-causal depthwise, BatchNorm, SiLU."""
+
+    def __init__(self, d_model: int, kernel: int, dropout: float) -> None:
         super().__init__()
-        self.kernel, self.causal = kernel, causal
+        self.kernel = kernel
         self.norm_in = nn.LayerNorm(d_model)
         self.pointwise_in = nn.Conv1d(d_model, 2 * d_model, 1)
         self.depthwise = nn.Conv1d(d_model, d_model, kernel, groups=d_model)
@@ -174,25 +212,26 @@ class ConvModule(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, pad_mask: Tensor | None, cache: Tensor | None = None
+        self, x: Tensor, pad_mask: Tensor | None, chunk_size: int, cache: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """x (B, T, D), pad_mask (B, T) True at padding; returns output and new cache (B, D, K-1).
+        """x (B, T, D), pad_mask (B, T) True at padding; returns the output and the new cache.
 
-        Padded frames are zeroed before the depthwise convolution so that padding never leaks
-        into real frames (a padded batch decodes like its utterances one by one).
+        Without ``cache``, x is a whole sequence cut into chunks of ``chunk_size`` frames (see
+        :func:`chunk_causal_depthwise`). With ``cache`` (B, D, (K - 1) // 2), the input frames
+        before x (zeros at the start of a stream), x is one chunk of a stream. Padded frames are
+        zeroed before the depthwise convolution so that padding never leaks into real frames (a
+        padded batch decodes like its utterances one by one).
         """
         y = F.glu(self.pointwise_in(self.norm_in(x).transpose(1, 2)), dim=1)  # (B, D, T)
         if pad_mask is not None:
             y = y.masked_fill(pad_mask[:, None, :], 0.0)
-        if self.causal:
-            if cache is None:
-                cache = y.new_zeros(y.shape[0], y.shape[1], self.kernel - 1)
-            y = torch.cat([cache, y], dim=2)
-            new_cache = y[:, :, -(self.kernel - 1) :]
+        left = (self.kernel - 1) // 2
+        if cache is None:
+            y, new_cache = chunk_causal_depthwise(self.depthwise, y, chunk_size), y[:, :, :0]
         else:
-            y = F.pad(y, ((self.kernel - 1) // 2, self.kernel // 2))
-            new_cache = y[:, :, :0]
-        y = self.depthwise(y)
+            context = torch.cat([cache, y], dim=2)
+            new_cache = context[:, :, context.shape[2] - left :]
+            y = self.depthwise(F.pad(context, (0, self.kernel // 2)))
         y = F.silu(self.norm_mid(y))
         return self.dropout(self.pointwise_out(y).transpose(1, 2)), new_cache
 
@@ -200,7 +239,7 @@ class ConvModule(nn.Module):
 class ConformerBlock(nn.Module):
     """Macaron Conformer block: half FF, self-attention, convolution, half FF, LayerNorm."""
 
-    def __init__(self, config: EncoderConfig, causal: bool) -> None:
+    def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         d = config.d_model
         self.num_heads = config.num_heads
@@ -209,7 +248,7 @@ class ConformerBlock(nn.Module):
         self.qkv = nn.Linear(d, 3 * d)
         self.attn_out = nn.Linear(d, d)
         self.attn_dropout = nn.Dropout(config.dropout)
-        self.conv = ConvModule(d, config.conv_kernel, config.dropout, causal)
+        self.conv = ConvModule(d, config.conv_kernel, config.dropout)
         self.ff2 = FeedForward(d, config.ffn_dim, config.dropout)
         self.norm_out = nn.LayerNorm(d)
         self.dropout_p = config.dropout
@@ -236,6 +275,7 @@ class ConformerBlock(nn.Module):
         x: Tensor,
         mask: Tensor,
         pad_mask: Tensor | None,
+        chunk_size: int,
         history: Tensor | None = None,
         conv_cache: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
@@ -243,7 +283,7 @@ class ConformerBlock(nn.Module):
         x = x + 0.5 * self.ff1(x)
         attn, context = self._attention(x, history, mask)
         x = x + attn
-        conv, conv_cache = self.conv(x, pad_mask, conv_cache)
+        conv, conv_cache = self.conv(x, pad_mask, chunk_size, conv_cache)
         x = x + conv
         x = x + 0.5 * self.ff2(x)
         return self.norm_out(x), context, conv_cache
@@ -261,11 +301,9 @@ class ConformerEncoder(nn.Module):
             config.input_dim, config.subsampling_channels, config.d_model
         )
         self.input_dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            ConformerBlock(config, causal=True) for _ in range(config.num_layers)
-        )
+        self.layers = nn.ModuleList(ConformerBlock(config) for _ in range(config.num_layers))
         self.second_pass = nn.ModuleList(
-            ConformerBlock(config, causal=False) for _ in range(config.num_second_pass_layers)
+            ConformerBlock(config) for _ in range(config.num_second_pass_layers)
         )
 
     @staticmethod
@@ -273,29 +311,59 @@ class ConformerEncoder(nn.Module):
         """Frames after 4x subsampling: ceil(T / 4)."""
         return (lengths + 3) // 4
 
-    def forward(self, feats: Tensor, lengths: Tensor) -> EncoderOutput:
-        """Whole-utterance pass with the chunk mask (training, offline decoding, teacher)."""
+    def training_chunk_size(self) -> int | None:
+        """The chunk size of this training batch, drawn from ``train_chunk_sizes`` with the
+        global torch generator (so a resumed run draws as an uninterrupted one); None outside
+        training or without dynamic chunks."""
+        sizes = self.config.train_chunk_sizes
+        if not self.training or not sizes:
+            return None
+        return sizes[int(torch.randint(len(sizes), ()))]
+
+    def forward(
+        self,
+        feats: Tensor,
+        lengths: Tensor,
+        chunk_size: int | None = None,
+        left_chunks: int | None = None,
+    ) -> EncoderOutput:
+        """Whole-utterance pass with the chunk mask (training, offline decoding, teacher).
+
+        Args:
+            feats: (B, T, F); lengths: (B,).
+            chunk_size: frames a chunk of the causal stack; 0: full context (the whole
+                utterance is one chunk); None: the one drawn for this training batch
+                (:meth:`training_chunk_size`), else ``config.chunk_size``.
+            left_chunks: chunks of attention history; -1: all; None: ``config.left_chunks``
+                (all with full context).
+        """
+        if chunk_size is None:
+            chunk_size = self.training_chunk_size()
+        if chunk_size is None:
+            chunk_size = self.config.chunk_size
         x, _ = self.subsampling(feats)
         out_lengths = self.output_lengths(lengths)
         t = x.shape[1]
+        if chunk_size <= 0:
+            chunk_size, left_chunks = max(1, t), -1
+        if left_chunks is None:
+            left_chunks = self.config.left_chunks
         x = self.input_dropout(self._add_positions(x, 0))
         pad_mask = torch.arange(t, device=x.device)[None, :] >= out_lengths[:, None]  # (B, T)
         keys_ok = ~pad_mask[:, None, :]
-        chunk_mask = chunk_attention_mask(
-            t, self.config.chunk_size, self.config.left_chunks, x.device
-        )
+        chunk_mask = chunk_attention_mask(t, chunk_size, left_chunks, x.device)
         causal_mask = chunk_mask[None] & keys_ok
         # A padding frame whose whole window is padding attends to everything instead of to
         # nothing (which would give NaN); real frames never see padding.
         causal_mask = causal_mask | ~causal_mask.any(-1, keepdim=True)
         for layer in self.layers:
-            x, _, _ = layer(x, causal_mask, pad_mask)
+            x, _, _ = layer(x, causal_mask, pad_mask, chunk_size)
         causal = x
         second = None
         if len(self.second_pass):
             full_mask = keys_ok.expand(-1, t, -1)
             for layer in self.second_pass:
-                x, _, _ = layer(x, full_mask, pad_mask)
+                x, _, _ = layer(x, full_mask, pad_mask, max(1, t))
             second = x
         return EncoderOutput(causal=causal, lengths=out_lengths, second_pass=second)
 
@@ -306,34 +374,48 @@ class ConformerEncoder(nn.Module):
         d = x.shape[2]
         return x * math.sqrt(d) + sinusoidal_positions(start, x.shape[1], d, x.device)
 
-    def init_stream(self) -> StreamState:
-        """An empty state for :meth:`forward_chunk`."""
+    def init_stream(
+        self, chunk_size: int | None = None, left_chunks: int | None = None
+    ) -> StreamState:
+        """An empty state for :meth:`forward_chunk`; chunk size and history default to the
+        config's (a model trained with dynamic chunks streams at any of its chunk sizes)."""
         n = len(self.layers)
-        return StreamState([], [None] * n, [None] * n, 0)
+        chunk = self.config.chunk_size if chunk_size is None else chunk_size
+        left = self.config.left_chunks if left_chunks is None else left_chunks
+        if chunk <= 0:
+            raise ValueError(f"a stream needs a chunk size > 0, got {chunk}")
+        return StreamState([], [None] * n, [None] * n, 0, chunk, left)
 
     def forward_chunk(self, feats: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
-        """Process the next chunk of features ``(B, 4 * chunk_size, F)`` (the last may be shorter).
+        """Process the next chunk of features ``(B, 4 * state.chunk_size, F)`` (the last may be
+        shorter).
 
-        Returns the causal outputs of that chunk ``(B, chunk_size, D)`` and the updated state.
-        Every utterance of the batch must be at the same position (streaming is per stream).
+        Returns the causal outputs of that chunk ``(B, state.chunk_size, D)`` and the updated
+        state. Every utterance of the batch must be at the same position (streaming is per
+        stream).
         """
         x, sub_cache = self.subsampling(feats, state.subsampling or None)
         b, t, d = x.shape
         x = self._add_positions(x, state.frames_done)
-        limit = self._history_limit()
+        limit = None if state.left_chunks < 0 else state.left_chunks * state.chunk_size
         histories, conv_caches = [], []
         for i, layer in enumerate(self.layers):
             history = state.attention[i]
             past = 0 if history is None else history.shape[1]
             mask = torch.ones(1, t, past + t, dtype=torch.bool, device=x.device)
-            mask[:, :, past:] = chunk_attention_mask(t, self.config.chunk_size, 0, x.device)
-            x, context, conv_cache = layer(x, mask, None, history, state.convolution[i])
+            mask[:, :, past:] = chunk_attention_mask(t, state.chunk_size, 0, x.device)
+            conv_cache = state.convolution[i]
+            if conv_cache is None:
+                conv_cache = x.new_zeros(b, d, (self.config.conv_kernel - 1) // 2)
+            x, context, conv_cache = layer(x, mask, None, state.chunk_size, history, conv_cache)
             histories.append(context if limit is None else context[:, -limit:])
             conv_caches.append(conv_cache)
-        return x, StreamState(sub_cache, histories, conv_caches, state.frames_done + t)
-
-    def _history_limit(self) -> int | None:
-        """Frames of attention history kept between chunks (None: all)."""
-        if self.config.left_chunks < 0:
-            return None
-        return self.config.left_chunks * self.config.chunk_size
+        state = StreamState(
+            sub_cache,
+            histories,
+            conv_caches,
+            state.frames_done + t,
+            state.chunk_size,
+            state.left_chunks,
+        )
+        return x, state

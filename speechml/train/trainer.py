@@ -64,7 +64,9 @@ class TrainConfig:
     max_steps: int = 2000  # optimizer steps in total (a resumed run counts on)
     lr: float = 2e-3  # peak learning rate of AdamW
     warmup_steps: int = 300  # linear warm-up from 0 to lr
-    schedule: Literal["inverse_sqrt", "cosine", "constant"] = "inverse_sqrt"  # after warm-up
+    schedule: Literal["inverse_sqrt", "cosine", "constant", "eden"] = "inverse_sqrt"  # after
+    # warm-up; eden (icefall's): about flat until ``decay_steps``, then falling as step^-1/2
+    decay_steps: int = 2000  # eden: the step around which the rate starts to fall
     weight_decay: float = 1e-3  # AdamW weight decay
     betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas
     clip_grad_norm: float = 5.0  # clip the global gradient norm to this (0: no clipping)
@@ -100,6 +102,8 @@ def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
             return step / warmup
         if config.schedule == "inverse_sqrt":
             return math.sqrt(warmup / step)
+        if config.schedule == "eden":
+            return ((step / config.decay_steps) ** 2 + 1) ** -0.25
         if config.schedule == "cosine":
             span = max(1, config.max_steps - warmup)
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))

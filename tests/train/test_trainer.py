@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from speechml.train.checkpoint import average_checkpoints, list_checkpoints
+from speechml.train.trainer import TrainConfig, lr_lambda
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_task import make_trainer  # noqa: E402
@@ -178,3 +179,11 @@ def test_ddp_on_two_cpu_processes_keeps_replicas_in_sync(tmp_path):
     assert rank0["world"] == rank1["world"] == 2
     assert rank0["batches"] == rank1["batches"] == 6  # 12 batches shared by 2 ranks
     assert torch.equal(rank0["weights"], rank1["weights"])
+
+
+def test_eden_schedule_is_flat_then_falls_as_inverse_square_root():
+    factor = lr_lambda(TrainConfig(warmup_steps=100, schedule="eden", decay_steps=1000))
+    assert factor(49) == pytest.approx(0.5)  # warm-up
+    assert factor(199) > 0.99 and factor(499) > 0.94  # about flat well before decay_steps
+    assert factor(999) == pytest.approx(2**-0.25, rel=1e-3)
+    assert factor(39_999) == pytest.approx((1000 / 40_000) ** 0.5, rel=1e-3)
