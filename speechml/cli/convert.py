@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from speechml.data.convert import (
+    RENAMED_FILE,
     SKIPPED_FILE,
     ConversionReport,
     commonvoice_to_datadir,
@@ -23,7 +24,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "from-hf",
         help="Hugging Face dataset (save_to_disk) -> data dir(s)",
         description="Convert a dataset saved with save_to_disk to a data dir (a DatasetDict: "
-        f"one data dir a split, DST/<split>). Unusable rows are listed in {SKIPPED_FILE}.",
+        f"one data dir a split, DST/<split>). Unusable rows are listed in {SKIPPED_FILE}, "
+        f"rewritten ids in {RENAMED_FILE}. Every split is checked before any data dir is "
+        "written; each replaces its directory whole.",
     )
     from_hf.add_argument("src", metavar="SRC", help="directory of the saved dataset")
     from_hf.add_argument("dst", metavar="DST", help="output data dir")
@@ -58,7 +61,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "to-hf",
         help="data dir -> Hugging Face dataset (save_to_disk)",
         description="Save a data dir as a dataset with columns id, audio (path), speaker and "
-        "text, language, duration, label when present.",
+        "text, language, duration, label when present, plus one column a carried table "
+        "(spk2gender, utt2uniq...).",
     )
     to_hf.add_argument("src", metavar="SRC", help="data dir")
     to_hf.add_argument("dst", metavar="DST", help="output dataset directory")
@@ -67,11 +71,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
     from_cv = verbs.add_parser(
         "from-commonvoice",
         help="Common Voice release -> data dirs DST/<split>",
-        description="Convert a Common Voice locale directory (clips/*.mp3, <split>.tsv).",
+        description="Convert a Common Voice locale directory (clips/*.mp3, <split>.tsv). Rows "
+        f"with a missing clip or an empty sentence are listed in {SKIPPED_FILE}. Every tsv is "
+        "checked before any data dir is written.",
     )
     from_cv.add_argument("release_dir", metavar="RELEASE_DIR", help="e.g. cv-corpus-17.0/sw")
     from_cv.add_argument("dst", metavar="DST", help="parent of the per-split data dirs")
-    from_cv.add_argument("--lang", required=True, help="ISO 639-3 code, e.g. swh")
+    from_cv.add_argument(
+        "--lang", required=True, help="ISO 639-3 code, e.g. swh (must agree with the locale)"
+    )
     from_cv.add_argument(
         "--splits", nargs="+", default=["train", "dev", "test"], help="tsv names to convert"
     )
@@ -80,8 +88,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 def _log_reports(reports: list[ConversionReport]) -> None:
     for report in reports:
-        skipped = f", {len(report.skipped)} rows skipped" if report.skipped else ""
-        logger.info("wrote %s: %d utterances%s", report.path, report.utterances, skipped)
+        skipped = f", {len(report.skipped)} rows skipped ({SKIPPED_FILE})" if report.skipped else ""
+        renamed = (
+            f", {len(report.renamed)} ids rewritten ({RENAMED_FILE})" if report.renamed else ""
+        )
+        logger.info("wrote %s: %d utterances%s%s", report.path, report.utterances, skipped, renamed)
 
 
 def run_from_hf(args: argparse.Namespace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.data.datadir import DataDir
+from speechml.data.datadir import FIX_REPORT, DataDir
 from speechml.data.durations import compute_durations
 from speechml.data.ops import (
     combine_data_dirs,
@@ -21,6 +21,9 @@ from speechml.data.ops import (
 from speechml.data.table import write_table
 from speechml.data.validate import fix_data_dir, validate_data_dir
 from speechml.errors import ConfigError
+
+#: Dropped utterances that ``fix`` prints (all are in its report).
+DROPPED_SHOWN = 20
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -47,10 +50,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="repair a data dir (Kaldi's fix_data_dir.sh), reporting what it drops",
         description="Remove BOM and CRLF, NFC-normalise, sort, drop duplicated ids and unusable "
         "utterances; the reasons go to <out>/fix_report.txt. In place, the original files are "
-        "kept in DIR/.backup/.",
+        "kept in DIR/.backup/. Other Kaldi tables (spk2gender, utt2uniq...) are kept.",
     )
     fix.add_argument("dir", metavar="DIR", help="data dir")
     fix.add_argument("--out", metavar="DIR", help="write the fixed data dir here (default: DIR)")
+    fix.add_argument(
+        "--check-audio",
+        action="store_true",
+        help="open every audio file and drop the utterances whose audio is missing, empty, not "
+        "audio or corrupt",
+    )
+    fix.add_argument(
+        "--allow-pipes", action="store_true", help="with --check-audio, run 'cmd |' entries"
+    )
     fix.set_defaults(func=run_fix)
 
     subset = verbs.add_parser(
@@ -142,10 +154,17 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_fix(args: argparse.Namespace) -> None:
-    report = fix_data_dir(args.dir, args.out)
+    report = fix_data_dir(args.dir, args.out, args.check_audio, args.allow_pipes)
+    for utt, why in list(report.dropped.items())[:DROPPED_SHOWN]:
+        print(f"dropped {utt}: {'; '.join(why)}")
+    if len(report.dropped) > DROPPED_SHOWN:
+        print(f"... and {len(report.dropped) - DROPPED_SHOWN} more dropped utterance(s)")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    audio = "" if args.check_audio else " (audio not opened: --check-audio)"
     print(
-        f"{report.out}: kept {report.kept} utterances, dropped {len(report.dropped)}, "
-        f"{len(report.repairs)} other change(s); see {report.out / 'fix_report.txt'}"
+        f"{report.out}: kept {report.kept} utterances, dropped {len(report.dropped)}{audio}, "
+        f"{len(report.repairs)} other change(s); see {report.out / FIX_REPORT}"
     )
 
 

@@ -1,7 +1,9 @@
 """Audio I/O: soundfile for reading and writing, soxr for resampling, mono down-mixing.
 
 torchaudio's own load/save need torchcodec; we do not. ``wav.scp`` entries that are shell
-pipes (``cmd |``) run a command, so they are refused unless the caller opts in.
+pipes (``cmd |``) run a command, so they are refused unless the caller opts in. A file that
+cannot be read is named with what it holds instead (nothing, text, or corrupt audio), and
+:func:`wav_truncation` finds WAV files cut short, which libsndfile reads without a word.
 
 Example:
     >>> samples = load_audio("clip.flac", sample_rate=16000)  # doctest: +SKIP
@@ -12,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 from pathlib import Path
 
@@ -22,6 +25,13 @@ import soxr
 from speechml.data.datadir import DataDir
 from speechml.errors import AudioError
 from speechml.io import atomic_path
+
+#: Bytes read from an unreadable file to tell text from binary.
+TEXT_PROBE_BYTES = 512
+#: The first line of a Git LFS pointer file (what a clone without git-lfs holds).
+LFS_POINTER = "version https://git-lfs"
+#: Bytes of a WAV file searched for its ``fmt `` and ``data`` chunks.
+WAV_HEADER_PROBE_BYTES = 65536
 
 
 def is_pipe(entry: str) -> bool:
@@ -53,11 +63,75 @@ def audio_duration(entry: str, utt: str | None = None, allow_pipe: bool = False)
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as err:
-        message = f"cannot read audio (corrupt or unsupported format): {err}"
-        raise AudioError(message, path, utt=utt) from None
+        raise unreadable_audio(path, err, utt) from None
     if info.frames <= 0:
         raise AudioError("audio is empty (0 samples)", path, utt=utt)
     return info.frames / info.samplerate
+
+
+def unreadable_audio(path: Path, err: Exception, utt: str | None = None) -> AudioError:
+    """The error for a file that libsndfile cannot open, saying what the file holds instead.
+
+    A zero-byte file and a text file (an error page, a Git LFS pointer saved as ``.wav``) are
+    named as such; anything else is "corrupt or unsupported format" with libsndfile's reason.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(TEXT_PROBE_BYTES)
+    except OSError as os_err:
+        return AudioError(f"cannot read the file: {os_err.strerror}", path, utt=utt)
+    if not head:
+        return AudioError("audio file is empty (0 bytes)", path, utt=utt)
+    text = _as_text(head)
+    if text is not None:
+        first_line = text.strip().splitlines()[0][:60] if text.strip() else ""
+        hint = " (a Git LFS pointer: run git lfs pull)" if text.startswith(LFS_POINTER) else ""
+        message = f"cannot read audio: the file holds text, not audio: {first_line!r}{hint}"
+        return AudioError(message, path, utt=utt)
+    return AudioError(f"cannot read audio (corrupt or unsupported format): {err}", path, utt=utt)
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` decoded, if it is printable UTF-8 text (a cut last character allowed)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:
+            return None
+        text = head[: err.start].decode("utf-8")
+    return text if all(c.isprintable() or c in "\t\r\n" for c in text) else None
+
+
+def wav_truncation(path: str | Path) -> tuple[float, float] | None:
+    """(seconds the header declares, seconds present) of a RIFF WAV file cut short, else None.
+
+    libsndfile reads the samples that are present without a word; this compares the size that
+    the ``data`` chunk declares with the bytes that follow it. A file that is not a RIFF WAV, or
+    whose header leaves the size open (0 or 0xFFFFFFFF, as streaming writers do), gives None.
+
+    Example:
+        >>> wav_truncation("clip.wav")  # header says 1 s, a third of it is there  # doctest: +SKIP
+        (1.0, 0.333)
+    """
+    path = Path(path)
+    with path.open("rb") as file:
+        header = file.read(WAV_HEADER_PROBE_BYTES)
+    if len(header) < 12 or header[:4] not in (b"RIFF", b"RIFX") or header[8:12] != b"WAVE":
+        return None
+    order = "<" if header[:4] == b"RIFF" else ">"
+    byte_rate, offset = None, 12
+    while offset + 8 <= len(header):
+        chunk = header[offset : offset + 4]
+        (size,) = struct.unpack_from(order + "I", header, offset + 4)
+        if chunk == b"fmt " and offset + 20 <= len(header):
+            (byte_rate,) = struct.unpack_from(order + "I", header, offset + 16)  # bytes a second
+        elif chunk == b"data":
+            present = path.stat().st_size - (offset + 8)
+            if not byte_rate or size in (0, 0xFFFFFFFF) or size <= present:
+                return None
+            return size / byte_rate, max(present, 0) / byte_rate
+        offset += 8 + size + size % 2  # chunks are padded to an even size
+    return None
 
 
 def raise_if_empty(samples: np.ndarray, where: str | Path, utt: str | None) -> None:
@@ -118,9 +192,7 @@ def load_audio(
                     sound.seek(min(first, sound.frames))
                 samples = sound.read(frames, dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError) as err:
-            raise AudioError(
-                f"cannot read audio (corrupt or unsupported format): {err}", path, utt=utt
-            ) from None
+            raise unreadable_audio(path, err, utt) from None
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     raise_if_empty(mono, entry, utt)
     if sample_rate is not None and rate != sample_rate:

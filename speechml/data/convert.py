@@ -8,6 +8,16 @@ with torchcodec, which is not needed: audio columns are read with ``Audio(decode
 Ids become Kaldi ids: whitespace, path separators and parentheses are replaced by ``_``, and an
 utterance id is prefixed with its speaker id (``<speaker>-<id>``) unless it already starts with
 ``<speaker>-`` (or is the speaker id), so that ``utt2spk`` and ``spk2utt`` sort the same way.
+The ids that were rewritten are listed in ``<data dir>/renamed.txt``, a table of
+``<new id> <id in the source>`` lines.
+
+Every conversion follows one rule. It first reads and checks every split: a missing column, a
+bad language code, a duplicated id or a malformed file stops it before anything is written. A
+row that cannot be used (no audio, unreadable audio, an empty transcript) is skipped and listed
+with its reason in ``<data dir>/skipped.txt``. Then each output data dir is written into a
+temporary directory, and once every one is complete they are renamed into place: an output dir
+is replaced whole (only if it is a data dir or empty), so no stale file of an older conversion
+is left in it and a failed run leaves the old outputs as they were.
 
 Example:
     >>> datadir_to_hf(DataDir.read("data/train"), "data/train_hf")  # doctest: +SKIP
@@ -17,31 +27,48 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import hashlib
 import io
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import pycountry
 import soundfile
+from babel import Locale
+from babel.core import get_global
 from tqdm import tqdm
 
 from speechml.data.audio import is_pipe, write_audio
-from speechml.data.datadir import DataDir
-from speechml.data.languages import check_language_code
+from speechml.data.datadir import (
+    RENAMED_REPORT,
+    SKIPPED_REPORT,
+    DataDir,
+    carried_table_kind,
+    warn_left_behind,
+)
+from speechml.data.languages import check_language_code, language_name
+from speechml.data.ops import subset_data_dir
+from speechml.data.table import write_table
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_dir, atomic_write_text
 from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 
-#: Name of the file, in an output data dir, that lists the dataset rows that were skipped.
-SKIPPED_FILE = "skipped.txt"
+#: Name of the file, in an output data dir, that lists the rows that were skipped.
+SKIPPED_FILE = SKIPPED_REPORT
+#: Name of the file, in an output data dir, that lists the ids that were rewritten.
+RENAMED_FILE = RENAMED_REPORT
+#: Directory, in an output data dir, of the audio that a dataset holds as bytes.
+AUDIO_DIR = "wav"
 
 #: Files that mark a directory written by ``save_to_disk`` (a Dataset or a DatasetDict).
 _DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
@@ -80,24 +107,151 @@ def _speaker_prefixed(utt: str, speaker: str) -> str:
 
 @dataclass(frozen=True)
 class SkippedRow:
-    """A dataset row that was not converted, and why."""
+    """A row that was not converted, and why: ``row 3 (id 'x'): empty text`` for a dataset,
+    ``cv/train.tsv:5 (id 'x'): empty sentence`` for a tsv file."""
 
-    row: int  # 0-based index of the row in its split
+    row: int  # 0-based index of the row in its split, or 1-based line of ``file``
     id: str  # the row's id as found (or generated)
     reason: str
+    file: Path | None = None  # the tsv file whose line ``row`` is; None for a dataset row
 
     def __str__(self) -> str:
-        return f"row {self.row} (id {self.id!r}): {self.reason}"
+        where = f"row {self.row}" if self.file is None else f"{self.file}:{self.row}"
+        return f"{where} (id {self.id!r}): {self.reason}"
 
 
 @dataclass
 class ConversionReport:
-    """What one conversion wrote: the data dir, how many utterances, which rows were skipped."""
+    """What one conversion wrote: the data dir, how many utterances, which rows were skipped,
+    which ids were rewritten."""
 
     path: Path
     split: str | None
     utterances: int = 0
     skipped: list[SkippedRow] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # new utterance id -> id in the source
+
+
+@dataclass
+class _Output:
+    """One data dir that a conversion will write: read and checked, not yet on disk."""
+
+    data: DataDir  # wav.scp holds the final audio paths
+    report: ConversionReport
+    where: str  # how messages name the source of this data dir
+    #: utterance -> (its row, a reader of its audio bytes), to write to ``<dir>/wav/<utt>.wav``
+    audio_bytes: dict[str, tuple[int, Callable[[], bytes]]] = field(default_factory=dict)
+
+    def check_not_empty(self) -> None:
+        """Raise a DataError if no row is left."""
+        if not len(self.data):
+            skipped = self.report.skipped
+            reasons = "; ".join(str(s) for s in skipped[:3])
+            raise DataError(f"no usable row ({len(skipped)} skipped: {reasons})", self.where)
+
+
+def _write_outputs(outputs: Sequence[_Output]) -> None:
+    """Write every output data dir, all or none: each into a temporary directory, then, once
+    all are written, each renamed onto its path (replacing what was there).
+
+    Raises:
+        DataError: before anything is written, if an output path exists and is not a data dir
+            or empty, or if audio used lies inside an output dir (replacing it would delete
+            the audio); while writing (nothing is renamed then), if the audio bytes of no row
+            of a split decode.
+    """
+    for output in outputs:
+        _check_replaceable(output)
+    with contextlib.ExitStack() as stack:
+        for output in outputs:
+            _write_output(output, stack.enter_context(atomic_dir(output.report.path)))
+    for output in outputs:
+        output.data.path = output.report.path
+        _log_output(output)
+
+
+def _check_replaceable(output: _Output) -> None:
+    """Raise a DataError if writing ``output`` would replace anything but a data dir, or would
+    delete audio that its ``wav.scp`` uses."""
+    path = output.report.path
+    _check_replaceable_dir(path, ("wav.scp", "utt2spk"), "a data dir")
+    inside = path.resolve()
+    for recording, entry in output.data.wav_scp.items():
+        if recording not in output.audio_bytes and Path(entry).resolve().is_relative_to(inside):
+            raise DataError(
+                f"audio {entry} lies inside the output dir, which the conversion replaces "
+                "whole; write to another directory",
+                path,
+                utt=recording,
+            )
+
+
+def _check_replaceable_dir(path: Path, markers: Sequence[str], what: str) -> None:
+    """Raise a DataError unless ``path`` is missing, an empty directory, or a directory that
+    holds one of the files ``markers`` (it is ``what``, e.g. "a data dir")."""
+    if path.exists():
+        is_one = path.is_dir() and any((path / marker).is_file() for marker in markers)
+        if not is_one and not (path.is_dir() and not any(path.iterdir())):
+            raise DataError(f"exists and is not {what}; refusing to replace it", path)
+
+
+def _write_output(output: _Output, tmp: Path) -> None:
+    """Write one output data dir into ``tmp``: audio bytes (skipping rows whose bytes do not
+    decode), the tables, ``skipped.txt`` and ``renamed.txt``."""
+    report, skipped = output.report, set()
+    audio = tqdm(
+        output.audio_bytes.items(),
+        desc=f"writing audio {report.path.name}",
+        unit="file",
+        disable=not output.audio_bytes,
+    )
+    for utt, (row, read_bytes) in audio:
+        problem = _write_audio_bytes(read_bytes(), tmp / AUDIO_DIR / f"{utt}.wav")
+        if problem is not None:
+            report.skipped.append(SkippedRow(row, utt, problem))
+            skipped.add(utt)
+    if skipped:
+        output.data = subset_data_dir(output.data, set(output.data.utt2spk) - skipped)
+        report.renamed = {new: old for new, old in report.renamed.items() if new not in skipped}
+        report.skipped.sort(key=lambda s: s.row)
+        output.check_not_empty()
+    output.data.write(tmp)
+    report.utterances = len(output.data)
+    if report.skipped:
+        atomic_write_text(tmp / SKIPPED_FILE, "".join(f"{s}\n" for s in report.skipped))
+    if report.renamed:
+        write_table(tmp / RENAMED_FILE, report.renamed)
+
+
+def _write_audio_bytes(data: bytes, path: Path) -> str | None:
+    """Decode audio bytes and write them as a WAV file; None, or why they are not audio."""
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        return f"audio bytes are not readable audio: {err}"
+    if samples.size == 0:
+        return "audio is empty (0 samples)"
+    write_audio(path, samples, rate)
+    return None
+
+
+def _log_output(output: _Output) -> None:
+    report = output.report
+    if report.skipped:
+        logger.warning(
+            "%s: skipped %d of %d rows, listed in %s",
+            output.where,
+            len(report.skipped),
+            len(report.skipped) + report.utterances,
+            report.path / SKIPPED_FILE,
+        )
+    if report.renamed:
+        logger.info(
+            "%s: rewrote %d ids as Kaldi ids, listed in %s",
+            output.where,
+            len(report.renamed),
+            report.path / RENAMED_FILE,
+        )
 
 
 # ---------------------------------------------------------------- data dir -> Hugging Face
@@ -108,7 +262,10 @@ def datadir_to_hf(data: DataDir, out_dir: str | Path) -> datasets.Dataset:
 
     Columns: ``id``, ``audio`` (the ``wav.scp`` path, a string), ``speaker``, and those whose
     tables are present: ``text``, ``language`` (``utt2lang``), ``duration`` (``utt2dur``),
-    ``label`` (``utt2label``). Rows are in Kaldi order.
+    ``label`` (``utt2label``), then one column a carried table, named after its file
+    (``spk2gender``, ``utt2uniq``...; a speaker's value on each of its rows, None where the
+    table has no entry). Rows are in Kaldi order. Files of the data dir that are not tables
+    are named in a logged warning.
 
     Args:
         data: the data dir; pipes in ``wav.scp`` and ``segments`` are refused (a row is a file).
@@ -134,29 +291,32 @@ def datadir_to_hf(data: DataDir, out_dir: str | Path) -> datasets.Dataset:
     }
     columns: dict[str, list[object]] = {"id": [], "audio": [], "speaker": []}
     columns.update({name: [] for name, (table, _) in tables.items() if table})
+    columns.update({name: [] for name in data.other_tables})
     for utt in data.utts:
         entry = data.audio_entry(utt)
         if is_pipe(entry):
             raise DataError("wav.scp entry is a shell pipe; a dataset needs a file", where, utt=utt)
+        speaker = data.utt2spk[utt]
         columns["id"].append(utt)
         columns["audio"].append(entry)
-        columns["speaker"].append(data.utt2spk[utt])
+        columns["speaker"].append(speaker)
         for name, (table, file_name) in tables.items():
             if not table:
                 continue
             if utt not in table:
                 raise DataError(f"has no entry in {file_name}", where, utt=utt)
             columns[name].append(table[utt])
+        for name, table in data.other_tables.items():
+            key = speaker if carried_table_kind(name) == "speaker" else utt  # a row: a recording
+            columns[name].append(table.get(key))
     dataset = datasets.Dataset.from_dict(columns)
+    warn_left_behind(data.left_behind, out_dir)
     _save_dataset_atomically(dataset, Path(out_dir))
     return dataset
 
 
 def _save_dataset_atomically(dataset: datasets.Dataset, out_dir: Path) -> None:
-    if out_dir.exists():
-        is_dataset = any((out_dir / marker).is_file() for marker in _DATASET_MARKERS)
-        if not out_dir.is_dir() or not (is_dataset or not any(out_dir.iterdir())):
-            raise DataError("exists and is not a saved dataset; refusing to replace it", out_dir)
+    _check_replaceable_dir(out_dir, _DATASET_MARKERS, "a saved dataset")
     with atomic_dir(out_dir) as tmp:
         dataset.save_to_disk(str(tmp))
 
@@ -185,7 +345,9 @@ def hf_to_datadir(
     A ``Dataset`` (or one ``split`` of a ``DatasetDict``) becomes the data dir ``out_dir``; a
     ``DatasetDict`` becomes one data dir a split, ``out_dir/<split>``. Rows whose audio is
     missing or unreadable, or whose text is empty, are skipped and listed (row, id, reason) in
-    ``<data dir>/skipped.txt`` and in a warning.
+    ``<data dir>/skipped.txt`` and in a warning; rewritten ids go to ``renamed.txt``. Every
+    split is read and checked before any is written, and the data dirs are written atomically
+    (see the module's docstring).
 
     Args:
         dataset_or_path: the dataset, or the directory it was saved to.
@@ -213,8 +375,8 @@ def hf_to_datadir(
 
     Raises:
         ConfigError: on a column that is named but missing, or an unknown split.
-        DataError: on a language code that is not ISO 639-3, duplicated ids, or a split with
-            no usable row.
+        DataError: on a language code that is not ISO 639-3, duplicated ids, a split with
+            no usable row, or an output path that is not a data dir (nothing is written then).
 
     Example:
         >>> hf_to_datadir("fleurs_sw", "data", text_column="transcription", lang="swh")
@@ -252,7 +414,9 @@ def hf_to_datadir(
             raise ConfigError(f"split {split!r} given, but the dataset has no splits")
         parts = {None: (dataset_or_path, out_dir)}
     converter = _HfConverter(columns, lang, root, speaker_prefix)
-    return [converter.convert(ds, path, source, name) for name, (ds, path) in parts.items()]
+    outputs = [converter.read(ds, path, source, name) for name, (ds, path) in parts.items()]
+    _write_outputs(outputs)
+    return [output.report for output in outputs]
 
 
 def _load_from_disk(path: Path) -> datasets.Dataset | datasets.DatasetDict:
@@ -271,10 +435,10 @@ class _HfConverter:
     audio_root: Path
     speaker_prefix: bool
 
-    def convert(
+    def read(
         self, dataset: datasets.Dataset, out_dir: Path, source: str, split: str | None
-    ) -> ConversionReport:
-        """Write the data dir ``out_dir`` from one split; ``source`` names it in errors."""
+    ) -> _Output:
+        """Read and check one split, the data dir ``out_dir`` to be; ``source`` names it."""
         where = f"{source} (split {split})" if split else source
         names = self._resolve_columns(dataset, where)
         audio_column = names["audio"]
@@ -282,8 +446,8 @@ class _HfConverter:
             dataset = dataset.cast_column(audio_column, datasets.Audio(decode=False))
         dataset = dataset.select_columns(sorted(set(names.values())))
         label_feature = dataset.features[names["label"]] if "label" in names else None
-        report = ConversionReport(out_dir, split)
-        data = DataDir()
+        output = _Output(DataDir(), ConversionReport(out_dir, split), where)
+        data, report = output.data, output.report
         first_row: dict[str, int] = {}
         rows = tqdm(dataset, desc=f"from-hf {split or out_dir.name}", unit="utt")
         for index, row in enumerate(rows):
@@ -305,6 +469,11 @@ class _HfConverter:
             if audio is None:
                 report.skipped.append(SkippedRow(index, utt, problem))
                 continue
+            if isinstance(values["audio"], dict) and values["audio"].get("bytes"):
+                read_bytes = functools.partial(_row_audio_bytes, dataset, audio_column, index)
+                output.audio_bytes[utt] = (index, read_bytes)
+            if "id" in values and utt != str(raw_id):
+                report.renamed[utt] = collapse_whitespace(str(raw_id))
             first_row[utt] = index
             data.wav_scp[utt] = audio
             data.utt2spk[utt] = speaker
@@ -317,9 +486,8 @@ class _HfConverter:
                 data.utt2dur[utt] = _seconds(values["duration"], where, utt)
             if label_feature is not None:
                 data.utt2label[utt] = self._label(values["label"], label_feature)
-        report.utterances = len(data)
-        self._finish(data, report, where)
-        return report
+        output.check_not_empty()
+        return output
 
     def _resolve_columns(self, dataset: datasets.Dataset, where: str) -> dict[str, str]:
         """Table -> column name, for the columns that are used."""
@@ -339,10 +507,11 @@ class _HfConverter:
         return names
 
     def _audio(self, value: object, out_dir: Path, utt: str) -> tuple[str | None, str]:
-        """(wav.scp path, "") or (None, why the audio is unusable)."""
+        """(wav.scp path, "") or (None, why the audio is unusable); audio bytes get the path
+        they will be written to (and are decoded then)."""
         if isinstance(value, dict):
             if value.get("bytes"):
-                return self._write_bytes(value["bytes"], out_dir / "wav" / f"{utt}.wav")
+                return os.path.abspath(out_dir / AUDIO_DIR / f"{utt}.wav"), ""
             value = value.get("path")
         if not value:
             return None, "no audio"
@@ -352,40 +521,15 @@ class _HfConverter:
         return os.path.abspath(path), ""
 
     @staticmethod
-    def _write_bytes(data: bytes, path: Path) -> tuple[str | None, str]:
-        try:
-            samples, rate = soundfile.read(io.BytesIO(data), dtype="float32")
-        except (soundfile.LibsndfileError, RuntimeError) as err:
-            return None, f"audio bytes are not readable audio: {err}"
-        if samples.size == 0:
-            return None, "audio is empty (0 samples)"
-        write_audio(path, samples, rate)
-        return os.path.abspath(path), ""
-
-    @staticmethod
     def _label(value: object, feature: object) -> str:
         if isinstance(feature, datasets.ClassLabel):
             value = feature.int2str(value)
         return collapse_whitespace(str(value))
 
-    @staticmethod
-    def _finish(data: DataDir, report: ConversionReport, where: str) -> None:
-        skipped_file = report.path / SKIPPED_FILE
-        if not len(data):
-            reasons = "; ".join(str(s) for s in report.skipped[:3])
-            raise DataError(f"no usable row ({len(report.skipped)} skipped: {reasons})", where)
-        data.write(report.path)
-        if report.skipped:
-            atomic_write_text(skipped_file, "".join(f"{s}\n" for s in report.skipped))
-            logger.warning(
-                "%s: skipped %d of %d rows, listed in %s",
-                where,
-                len(report.skipped),
-                len(report.skipped) + len(data),
-                skipped_file,
-            )
-        else:
-            skipped_file.unlink(missing_ok=True)
+
+def _row_audio_bytes(dataset: datasets.Dataset, column: str, index: int) -> bytes:
+    """The audio bytes of one row (read again when they are written, not kept in memory)."""
+    return dataset[index][column]["bytes"]
 
 
 # ---------------------------------------------------------------- Common Voice -> data dir
@@ -418,50 +562,124 @@ def commonvoice_to_datadir(
     Each split becomes ``out_dir/<split>``: speakers are hashes of ``client_id``
     (:func:`commonvoice_speaker`), utterance ids ``<speaker>-<clip stem>``, transcripts the
     ``sentence`` column, ``utt2lang`` the code ``lang``; ``wav.scp`` holds the clips' absolute
-    paths (libsndfile >= 1.1 reads mp3).
+    paths (libsndfile >= 1.1 reads mp3). Rows whose clip is missing or whose sentence is empty
+    are skipped and listed in ``<data dir>/skipped.txt``; clip stems that had to be rewritten
+    as Kaldi ids are listed in ``renamed.txt``. Every tsv is read and checked before any data
+    dir is written, and the data dirs are written atomically (see the module's docstring).
 
     Args:
         release_dir: the locale directory of a release, e.g. ``cv-corpus-17.0/sw``.
-        lang: ISO 639-3 code of the locale, e.g. ``"swh"``.
+        lang: ISO 639-3 code of the locale, e.g. ``"swh"``; it must agree with the ``locale``
+            column of the tsv files when they have one (:func:`check_locale`).
         out_dir: parent of the per-split data dirs.
         splits: names of the tsv files to convert (``validated``, ``other``... also work).
 
     Raises:
-        DataError: on a missing tsv, a missing column, a short row, an empty sentence, a
-            missing clip or a duplicated clip, naming the tsv file and line.
+        ConfigError: if ``lang`` contradicts the ``locale`` column.
+        DataError: on a missing tsv, a missing column, a short row, a duplicated clip or a
+            split with no usable row, naming the tsv file and line; nothing is written then.
     """
     check_language_code(lang)
     release_dir = Path(release_dir)
-    clips = release_dir / "clips"
-    reports = []
-    for split in splits:
-        tsv = release_dir / f"{split}.tsv"
-        data = DataDir()
-        for line, row in _read_commonvoice_tsv(tsv):
-            clip = clips / row["path"]
-            if not clip.is_file():
-                raise DataError(f"clip not found: {clip}", tsv, line)
-            sentence = collapse_whitespace(row["sentence"])
-            if not sentence:
-                raise DataError(f"empty sentence for clip {row['path']!r}", tsv, line)
-            speaker = commonvoice_speaker(row["client_id"])
-            utt = f"{speaker}-{kaldi_id(Path(row['path']).stem)}"
-            if utt in data.wav_scp:
-                raise DataError(f"clip {row['path']!r} is listed twice", tsv, line)
-            data.wav_scp[utt] = str(clip.resolve())
-            data.utt2spk[utt] = speaker
-            data.text[utt] = sentence
-            data.utt2lang[utt] = lang
-        if not len(data):
-            raise DataError("has no utterance", tsv)
-        path = Path(out_dir) / split
-        data.write(path)
-        reports.append(ConversionReport(path, split, utterances=len(data)))
-    return reports
+    outputs = [
+        _read_commonvoice_split(release_dir / f"{split}.tsv", lang, Path(out_dir) / split, split)
+        for split in splits
+    ]
+    _write_outputs(outputs)
+    return [output.report for output in outputs]
+
+
+def _read_commonvoice_split(tsv: Path, lang: str, out_dir: Path, split: str) -> _Output:
+    """Read and check one split's tsv, the data dir ``out_dir`` to be."""
+    clips = tsv.parent / "clips"
+    output = _Output(DataDir(), ConversionReport(out_dir, split), str(tsv))
+    data, report = output.data, output.report
+    locales: set[str] = set()
+    for line, row in _read_commonvoice_tsv(tsv):
+        locale = row.get("locale")
+        if locale and locale not in locales:
+            check_locale(locale, lang, f"{tsv}:{line}")
+            locales.add(locale)
+        stem = Path(row["path"]).stem
+        speaker = commonvoice_speaker(row["client_id"])
+        utt = f"{speaker}-{kaldi_id(stem)}"
+        clip = clips / row["path"]
+        sentence = collapse_whitespace(row["sentence"])
+        problem = None
+        if not row["path"] or not clip.is_file():
+            problem = f"clip not found: {clip}"
+        elif not sentence:
+            problem = "empty sentence"
+        if problem is not None:
+            report.skipped.append(SkippedRow(line, utt, problem, tsv))
+            continue
+        if utt in data.wav_scp:
+            raise DataError(f"clip {row['path']!r} is listed twice", tsv, line)
+        if kaldi_id(stem) != stem:
+            report.renamed[utt] = f"{speaker}-{collapse_whitespace(stem)}"
+        data.wav_scp[utt] = str(clip.resolve())
+        data.utt2spk[utt] = speaker
+        data.text[utt] = sentence
+        data.utt2lang[utt] = lang
+    output.check_not_empty()
+    return output
+
+
+def check_locale(locale: str, lang: str, where: str = "") -> None:
+    """Check that the ISO 639-3 code ``lang`` names the language of a Common Voice locale.
+
+    They agree when both name the same CLDR language (``sw`` and ``swh``: Swahili; ``zh-CN``
+    and ``cmn``), or when ``lang`` is a variety the locale's language name is part of
+    (``zh-HK`` and ``yue``, Yue Chinese; ``ps`` and ``pbt``, Southern Pashto).
+
+    Raises:
+        ConfigError: if they do not agree, naming both languages and the code of the locale.
+
+    Example:
+        >>> check_locale("sw", "swh")  # Swahili both: no error
+        >>> check_locale("ka", "eng", "cv/train.tsv:2")  # doctest: +SKIP
+        ConfigError: cv/train.tsv:2: --lang eng (English) contradicts the Common Voice locale
+        'ka' (Georgian); its code is 'kat' (or one of its varieties)
+    """
+    base = _base_language(locale)
+    if base == _base_language(lang):
+        return
+    names = _language_names(base)
+    lang_name = language_name(lang)
+    if any(re.search(rf"\b{re.escape(name)}\b", lang_name) for name in names):
+        return
+    known = pycountry.languages.get(alpha_2=base) if len(base) == 2 else None
+    code = known.alpha_3 if known is not None else base
+    shown = f" ({names[0]})" if names else ""
+    prefix = f"{where}: " if where else ""
+    raise ConfigError(
+        f"{prefix}--lang {lang} ({lang_name}) contradicts the Common Voice locale {locale!r}"
+        f"{shown}; its code is {code!r} (or one of its varieties)"
+    )
+
+
+def _base_language(code: str) -> str:
+    """The CLDR language of a locale or language code: ``sw-KE``, ``swa``, ``swh`` -> ``sw``."""
+    base = code.replace("_", "-").split("-")[0].lower()
+    base = get_global("language_aliases").get(base, base).split("_")[0]
+    language = pycountry.languages.get(alpha_3=base) if len(base) == 3 else None
+    return getattr(language, "alpha_2", None) or base
+
+
+@functools.cache
+def _language_names(base: str) -> list[str]:
+    """English names of a CLDR language (CLDR's, then ISO 639's without "(macrolanguage)")."""
+    names = [Locale("en").languages.get(base)]
+    iso = pycountry.languages.get(alpha_2=base) if len(base) == 2 else None
+    iso = iso or pycountry.languages.get(alpha_3=base)
+    if iso is not None:
+        names.append(iso.name.replace(" (macrolanguage)", ""))
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def _read_commonvoice_tsv(tsv: Path) -> Iterable[tuple[int, dict[str, str]]]:
-    """(line number, row) of a Common Voice tsv, checking the columns that are read."""
+    """(line number, row) of a Common Voice tsv, checking the columns that are read (and
+    giving ``locale`` too where the tsv has it)."""
     try:
         handle = tsv.open(encoding="utf-8", newline="")
     except FileNotFoundError:
@@ -474,7 +692,8 @@ def _read_commonvoice_tsv(tsv: Path) -> Iterable[tuple[int, dict[str, str]]]:
         missing = [name for name in COMMONVOICE_COLUMNS if name not in header]
         if missing:
             raise DataError(f"missing column(s) {', '.join(missing)} in the header", tsv, 1)
-        index = {name: header.index(name) for name in COMMONVOICE_COLUMNS}
+        wanted = (*COMMONVOICE_COLUMNS, "locale")
+        index = {name: header.index(name) for name in wanted if name in header}
         for fields in tqdm(reader, desc=f"from-commonvoice {tsv.name}", unit="utt"):
             if not any(fields):
                 continue

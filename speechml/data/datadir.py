@@ -5,6 +5,14 @@ A data dir holds ``wav.scp`` (recording id -> audio path), ``text`` (utt -> tran
 ``utt2label`` (classification), optional ``segments`` (utt -> recording, start, end).
 Without ``segments`` a recording id is the utterance id.
 
+The other Kaldi tables a user may have are carried as text (:attr:`DataDir.other_tables`), by
+what their keys are (:func:`carried_table_kind`): ``utt2*``, ``feats.scp`` and ``vad.scp`` by
+utterance, ``spk2*`` and ``cmvn.scp`` by speaker, ``reco2*`` by recording. Subsets, combinations
+and fixes keep them, filtered to the ids kept. Any other file of the dir is not carried; a
+DataDir remembers them (:attr:`DataDir.left_behind`) and writing it elsewhere names them in a
+warning. Reports of how a dir was made (:data:`REPORT_FILES`) describe that dir only and are
+neither carried nor named.
+
 :meth:`DataDir.read` is strict (a duplicated id or a malformed value is an error naming the
 file and line); checks across files are :func:`speechml.data.validate.validate_data_dir`'s job.
 A ``segments`` line and a ``utt2dur`` value have one parser each, :func:`parse_segment` and
@@ -20,19 +28,104 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from speechml.data.table import read_raw_table, read_table, sort_key, write_table
 from speechml.errors import DataError
 
-#: Files of a data dir, in the order they are read. ``spk2utt`` is derived from ``utt2spk``.
+logger = logging.getLogger(__name__)
+
+#: Files of a data dir with a field of their own, in the order they are read. ``spk2utt`` is
+#: derived from ``utt2spk``.
 TABLE_FILES = ("wav.scp", "segments", "text", "utt2spk", "utt2lang", "utt2dur", "utt2label")
+#: What ``speechml data fix`` writes into a data dir.
+FIX_REPORT = "fix_report.txt"
+#: What a converter writes into a data dir: the rows it skipped, the ids it rewrote.
+SKIPPED_REPORT, RENAMED_REPORT = "skipped.txt", "renamed.txt"
+#: Reports of how a data dir was made: not carried into derived dirs, not named as left behind.
+REPORT_FILES = (FIX_REPORT, SKIPPED_REPORT, RENAMED_REPORT)
+
+#: What the keys of a table are.
+KeyKind = Literal["utterance", "speaker", "recording"]
+#: Prefixes of the names of carried tables, and what their keys are.
+_CARRIED_PREFIXES: dict[str, KeyKind] = {
+    "utt2": "utterance",
+    "spk2": "speaker",
+    "reco2": "recording",
+}
+#: Kaldi tables carried whose names do not say what their keys are.
+_CARRIED_NAMES: dict[str, KeyKind] = {
+    "feats.scp": "utterance",
+    "vad.scp": "utterance",
+    "cmvn.scp": "speaker",
+}
 
 T = TypeVar("T")
+V = TypeVar("V")
+
+
+def carried_table_kind(name: str) -> KeyKind | None:
+    """What the keys of the file ``name`` are, if it is a table carried in ``other_tables``.
+
+    ``utt2*`` (``utt2uniq``, ``utt2num_frames``...), ``feats.scp``, ``vad.scp``: utterances;
+    ``spk2*`` (``spk2gender``...), ``cmvn.scp``: speakers; ``reco2*``
+    (``reco2file_and_channel``, ``reco2dur``): recordings. None for the tables with a field of
+    their own (:data:`TABLE_FILES`), ``spk2utt`` (derived) and any other file.
+
+    Example:
+        >>> carried_table_kind("spk2gender"), carried_table_kind("utt2spk")
+        ('speaker', None)
+    """
+    if name in TABLE_FILES or name == "spk2utt":
+        return None
+    if name in _CARRIED_NAMES:
+        return _CARRIED_NAMES[name]
+    for prefix, kind in _CARRIED_PREFIXES.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return kind
+    return None
+
+
+def carried_tables_in(path: Path) -> list[str]:
+    """Names of the files in the directory ``path`` that are carried tables, sorted."""
+    return sorted(f.name for f in path.iterdir() if f.is_file() and carried_table_kind(f.name))
+
+
+def files_not_carried(path: Path) -> list[Path]:
+    """The files of the directory ``path`` that a DataDir read from it does not carry: not a
+    table, not a report (:data:`REPORT_FILES`), not hidden. Sorted."""
+    known = {*TABLE_FILES, "spk2utt", *REPORT_FILES}
+    return sorted(
+        file
+        for file in path.iterdir()
+        if file.is_file()
+        and file.name not in known
+        and not file.name.startswith(".")
+        and carried_table_kind(file.name) is None
+    )
+
+
+def keep_keys(
+    tables: Mapping[str, Mapping[str, V]],
+    utts: Collection[str],
+    speakers: Collection[str],
+    recordings: Collection[str],
+) -> dict[str, dict[str, V]]:
+    """Carried tables restricted to the kept ids of what their keys are (see
+    :func:`carried_table_kind`); a table left empty is left out."""
+    kept = {"utterance": utts, "speaker": speakers, "recording": recordings}
+    out = {}
+    for name, table in tables.items():
+        wanted = kept[carried_table_kind(name)]
+        restricted = {key: value for key, value in table.items() if key in wanted}
+        if restricted:
+            out[name] = restricted
+    return out
 
 
 @dataclass(frozen=True)
@@ -56,7 +149,12 @@ class DataDir:
         utt2dur: utterance id -> duration in seconds.
         utt2label: utterance id -> class label.
         segments: utterance id -> :class:`Segment`; empty when utterances are whole recordings.
+        other_tables: file name -> key -> value, the other Kaldi tables carried as text
+            (``spk2gender``, ``utt2uniq``, ``reco2file_and_channel``...: see
+            :func:`carried_table_kind`).
         path: the directory it was read from, if any.
+        left_behind: files of the dir(s) it comes from that it does not carry (not tables, not
+            reports); :meth:`write` names them in a warning when it writes elsewhere.
     """
 
     wav_scp: dict[str, str] = field(default_factory=dict)
@@ -66,7 +164,9 @@ class DataDir:
     utt2dur: dict[str, float] = field(default_factory=dict)
     utt2label: dict[str, str] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
+    other_tables: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
+    left_behind: list[Path] = field(default_factory=list)
 
     @property
     def utts(self) -> list[str]:
@@ -111,6 +211,9 @@ class DataDir:
     def read(cls, path: str | Path) -> DataDir:
         """Read a data dir; files other than ``wav.scp`` and ``utt2spk`` are optional.
 
+        The carried tables go into ``other_tables``; the files that are neither tables nor
+        reports (:data:`REPORT_FILES`) nor hidden are listed in ``left_behind``.
+
         Raises:
             DataError: if the directory, ``wav.scp`` or ``utt2spk`` is missing, or a table has a
                 duplicated id or a malformed value (naming file and line).
@@ -133,12 +236,21 @@ class DataDir:
             data.utt2dur = _read_parsed(path / "utt2dur", parse_duration)
         if (path / "segments").is_file():
             data.segments = _read_parsed(path / "segments", parse_segment)
+        for name in carried_tables_in(path):
+            data.other_tables[name] = read_table(path / name)
+        data.left_behind = files_not_carried(path)
         return data
 
     def write(self, path: str | Path) -> None:
-        """Write every non-empty table plus ``spk2utt`` into ``path`` (sorted, atomic per file)."""
+        """Write every non-empty table plus ``spk2utt`` into ``path`` (sorted, atomic per file).
+
+        Tables of ``path`` that this DataDir does not have (typed or carried) are removed, as
+        they would describe other utterances. Files of ``left_behind`` that are not in ``path``
+        are named in a warning (see :func:`warn_left_behind`).
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        warn_left_behind(self.left_behind, path)
         write_table(path / "wav.scp", self.wav_scp)
         write_table(path / "utt2spk", self.utt2spk)
         write_table(path / "spk2utt", {s: " ".join(u) for s, u in self.spk2utt().items()})
@@ -151,12 +263,35 @@ class DataDir:
                 u: f"{s.recording} {s.start:.3f} {s.end:.3f}" for u, s in self.segments.items()
             },
         }
+        optional.update({name: {} for name in carried_tables_in(path)})
+        optional.update(self.other_tables)
         for name, table in optional.items():
             if table:
                 write_table(path / name, table)
             else:
                 (path / name).unlink(missing_ok=True)
         self.path = path
+
+
+def warn_left_behind(files: Collection[Path], target: str | Path) -> None:
+    """Log one warning a source dir naming those of ``files`` (a DataDir's ``left_behind``)
+    that ``target``, the dir or dataset written from it, will not hold.
+
+    Example:
+        >>> warn_left_behind(DataDir.read("data/all").left_behind, "data/sub")  # doctest: +SKIP
+        WARNING data/all: not carried into data/sub (not a data-dir table): README, prompts.lst
+    """
+    by_dir: dict[Path, list[str]] = {}
+    for file in files:
+        if file.parent.resolve() != Path(target).resolve():
+            by_dir.setdefault(file.parent, []).append(file.name)
+    for directory, names in by_dir.items():
+        logger.warning(
+            "%s: not carried into %s (not a data-dir table): %s",
+            directory,
+            target,
+            ", ".join(names),
+        )
 
 
 def parse_duration(text: str, path: str | Path | None = None, line: int | None = None) -> float:

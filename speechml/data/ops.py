@@ -2,6 +2,10 @@
 
 Every function takes and returns :class:`~speechml.data.datadir.DataDir` objects in memory;
 ``DataDir.read`` and ``DataDir.write`` do the disk. Random choices are deterministic for a seed.
+The other Kaldi tables of a data dir (``spk2gender``, ``utt2uniq``...: ``DataDir.other_tables``)
+are kept like Kaldi's ``utils/`` keep them, restricted to the utterances, speakers and
+recordings kept; the files that are not carried travel in ``left_behind``, for the warning of
+``DataDir.write``.
 
 Example:
     >>> data = DataDir.read("data/all")  # doctest: +SKIP
@@ -17,7 +21,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from speechml.data.datadir import DataDir
+from speechml.data.datadir import DataDir, keep_keys
 from speechml.data.languages import check_language_code, language_name
 from speechml.data.table import read_raw_table, sort_key
 from speechml.errors import ConfigError, DataError
@@ -43,7 +47,8 @@ def subset_data_dir(data: DataDir, utts: Iterable[str]) -> DataDir:
         utts: utterance ids to keep (any order; repeats are ignored).
 
     Returns:
-        A new DataDir (``path`` None) holding every table of ``data`` restricted to ``utts``.
+        A new DataDir (``path`` None) holding every table of ``data`` restricted to ``utts``,
+        their speakers and recordings, and the ``left_behind`` files of ``data``.
 
     Raises:
         DataError: if an id is not an utterance of ``data`` (naming it).
@@ -59,7 +64,9 @@ def subset_data_dir(data: DataDir, utts: Iterable[str]) -> DataDir:
     }
     recordings = {data.recording_of(utt)[0] for utt in wanted}
     wav_scp = {rec: entry for rec, entry in data.wav_scp.items() if rec in recordings}
-    return DataDir(wav_scp=wav_scp, **tables)
+    speakers = {data.utt2spk[utt] for utt in wanted}
+    others = keep_keys(data.other_tables, wanted, speakers, recordings)
+    return DataDir(wav_scp=wav_scp, other_tables=others, left_behind=data.left_behind, **tables)
 
 
 def _check_positive(count: int) -> None:
@@ -243,8 +250,9 @@ def split_into_parts(data: DataDir, num_parts: int) -> list[DataDir]:
 def combine_data_dirs(dirs: Sequence[DataDir]) -> DataDir:
     """Combine data dirs into one (Kaldi's ``combine_data.sh``).
 
-    An id present in several dirs must have the same content in each. A table that only some
-    dirs have (e.g. ``utt2dur``) is left out, with a logged warning naming the dirs without it.
+    An id present in several dirs must have the same content in each (a speaker's
+    ``spk2gender`` too). A table that only some dirs have (e.g. ``utt2dur``) is left out, with a
+    logged warning naming the dirs without it.
 
     Raises:
         ConfigError: if ``dirs`` is empty.
@@ -258,20 +266,30 @@ def combine_data_dirs(dirs: Sequence[DataDir]) -> DataDir:
     if any(with_segments) and not all(with_segments):
         without = ", ".join(n for n, has in zip(names, with_segments, strict=True) if not has)
         raise DataError(f"cannot combine data dirs with and without segments (none in {without})")
-    combined = DataDir()
+    left_behind = list(dict.fromkeys(file for data in dirs for file in data.left_behind))
+    combined = DataDir(left_behind=left_behind)
     for field in ("wav_scp", *UTT_FIELDS):
         file = "wav.scp" if field == "wav_scp" else field
-        tables = [getattr(data, field) for data in dirs]
-        missing = [name for name, table in zip(names, tables, strict=True) if not table]
-        if missing and len(missing) < len(dirs):
-            logger.warning("%s left out: not in %s", file, ", ".join(missing))
-        if not missing:
-            setattr(combined, field, _merge(file, tables, names))
+        merged = _merge(file, [getattr(data, field) for data in dirs], names)
+        if merged is not None:
+            setattr(combined, field, merged)
+    for file in sorted({file for data in dirs for file in data.other_tables}):
+        merged = _merge(file, [data.other_tables.get(file, {}) for data in dirs], names)
+        if merged is not None:
+            combined.other_tables[file] = merged
     return combined
 
 
-def _merge(file: str, tables: Sequence[Mapping[str, object]], names: Sequence[str]) -> dict:
-    """One table from several; an id with different values in two of them is an error."""
+def _merge(file: str, tables: Sequence[Mapping[str, object]], names: Sequence[str]) -> dict | None:
+    """One table from several; an id with different values in two of them is an error.
+
+    None (and a warning naming the dirs without it) if some of them lack the table.
+    """
+    missing = [name for name, table in zip(names, tables, strict=True) if not table]
+    if missing:
+        if len(missing) < len(tables):
+            logger.warning("%s left out: not in %s", file, ", ".join(missing))
+        return None
     merged: dict[str, object] = {}
     origin: dict[str, str] = {}
     for table, name in zip(tables, names, strict=True):

@@ -4,8 +4,10 @@
 :func:`validate_data_dir` reads the files leniently and returns every :class:`Problem` it finds,
 each naming the file, the line and the utterance. :func:`fix_data_dir` repairs what can be
 repaired without guessing (byte-order mark, CRLF, Unicode NFC, order, duplicated ids, spk2utt)
-and drops the utterances that cannot be used, writing one line per dropped utterance, with the
-reason, into ``fix_report.txt``.
+and drops the utterances that cannot be used (with ``check_audio``, also those whose audio is
+missing, empty, not audio or corrupt), writing one line per dropped utterance, with the reason,
+into ``fix_report.txt``. The other Kaldi tables (``spk2gender``, ``utt2uniq``...) are checked
+and kept, restricted to the utterances, speakers and recordings kept.
 
 Example:
     >>> for problem in validate_data_dir("data/train"):  # doctest: +SKIP
@@ -17,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,8 +27,19 @@ from typing import Literal
 import soundfile
 from tqdm import tqdm
 
-from speechml.data.audio import audio_duration, is_pipe
-from speechml.data.datadir import TABLE_FILES, DataDir, parse_duration, parse_segment
+from speechml.data.audio import audio_duration, is_pipe, wav_truncation
+from speechml.data.datadir import (
+    FIX_REPORT,
+    TABLE_FILES,
+    DataDir,
+    carried_table_kind,
+    carried_tables_in,
+    files_not_carried,
+    keep_keys,
+    parse_duration,
+    parse_segment,
+    warn_left_behind,
+)
 from speechml.data.languages import check_language_code
 from speechml.data.table import RawTable, TableLine, read_raw_table, sort_key, write_table
 from speechml.errors import AudioError, DataError
@@ -44,7 +57,7 @@ TARGET_RATE, TARGET_CHANNELS = 16000, 1
 SEGMENT_END_TOLERANCE = 0.01
 
 _FIXABLE = " (speechml data fix repairs this)"
-#: Tables keyed by something other than an utterance: what their keys are called in messages.
+#: Tables with a field of their own keyed by something other than an utterance.
 _KEY_KINDS = {"wav.scp": "recording", "spk2utt": "speaker"}
 _EMPTY_VALUE = {
     "wav.scp": "no audio path",
@@ -107,6 +120,17 @@ def _parse_problem(parse: Callable[[str], object], value: str) -> str | None:
     return None
 
 
+def _key_kind(name: str) -> str | None:
+    """What the keys of table ``name`` are called in messages; None for utterances."""
+    kind = _KEY_KINDS.get(name) or carried_table_kind(name)
+    return None if kind == "utterance" else kind
+
+
+def _table_names(directory: Path) -> list[str]:
+    """The tables of a data dir to read: those with a field, spk2utt, the carried ones."""
+    return [*TABLE_FILES, "spk2utt", *carried_tables_in(directory)]
+
+
 def _first_entries(raw: RawTable) -> dict[str, TableLine]:
     """Key -> its first line (later duplicates are reported, not used)."""
     first: dict[str, TableLine] = {}
@@ -166,13 +190,16 @@ def validate_data_dir(
     the speaker id as a prefix of the utterance id); every utterance has a ``wav.scp`` entry
     (through ``segments`` when present); transcripts are non-empty and in Unicode NFC; language
     codes are ISO 639-3; durations and segments are positive; ``wav.scp`` pipes are refused
-    unless ``allow_pipes``.
+    unless ``allow_pipes``; ``utt2spk`` lists at least one utterance. The other Kaldi tables
+    (``spk2gender``, ``utt2uniq``, ``reco2file_and_channel``...) have the same format rules,
+    a value on every line, and keys that are utterances, speakers or recordings of the dir.
 
     Args:
         path: the data directory.
         check_audio: also open every audio file used: it must exist, be readable and hold
             samples; a rate other than 16 kHz or several channels is reported as "info" (loading
-            resamples and down-mixes). Segments must end within their recording.
+            resamples and down-mixes), a WAV file cut short (its header promises more than is
+            there) as a warning. Segments must end within their recording.
         allow_pipes: accept ``wav.scp`` entries that are shell pipes (and run them if
             ``check_audio``).
         require_text: False for data without transcripts (e.g. untranscribed audio).
@@ -184,7 +211,7 @@ def validate_data_dir(
     if not check.directory.is_dir():
         return [Problem("error", str(check.directory), None, None, "data directory not found")]
     required = REQUIRED_FILES + (("text",) if require_text else ())
-    for name in (*TABLE_FILES, "spk2utt"):
+    for name in _table_names(check.directory):
         file = check.directory / name
         if not file.is_file():
             if name in required:
@@ -196,10 +223,13 @@ def validate_data_dir(
             check.problems.append(Problem.from_error(err))
     _check_values(check, allow_pipes)
     if "utt2spk" in check.first:
+        if not check.first["utt2spk"]:
+            check.add("error", "no utterance: the data dir is empty", "utt2spk")
         _check_utterance_sets(check)
         _check_speakers(check)
         if "wav.scp" in check.first:
             _check_recordings(check, check_audio, allow_pipes)
+            _check_carried_keys(check)
     return check.problems
 
 
@@ -229,8 +259,8 @@ def _check_format(check: _Validation, name: str, raw: RawTable) -> None:
 def _check_values(check: _Validation, allow_pipes: bool) -> None:
     """The value of every line: non-empty, well-formed, NFC text, valid codes, no pipes."""
     for name, table in check.first.items():
+        kind = _key_kind(name)
         for entry in table.values():
-            kind = _KEY_KINDS.get(name)
             utt = None if kind else entry.key
             problem = _value_problem(name, entry.value)
             if problem is not None:
@@ -262,6 +292,26 @@ def _check_utterance_sets(check: _Validation) -> None:
                 check.add("error", f"has no entry in {name}", "utt2spk", entry.line, utt)
 
 
+def _check_carried_keys(check: _Validation) -> None:
+    """The keys of the carried tables are utterances, speakers or recordings of the dir."""
+    utt2spk = check.first["utt2spk"]
+    known = {
+        "utterance": (set(utt2spk), "not in utt2spk"),
+        "speaker": ({entry.value for entry in utt2spk.values()}, "is the speaker of no utterance"),
+        "recording": (set(check.first["wav.scp"]), "is not in wav.scp"),
+    }
+    for name, table in check.first.items():
+        kind = carried_table_kind(name)
+        if kind is None:
+            continue
+        keys, missing = known[kind]
+        for key, entry in table.items():
+            if key not in keys:
+                utt = key if kind == "utterance" else None
+                prefix = "" if utt else f"{kind} {key!r} "
+                check.add("error", prefix + missing + _FIXABLE, name, entry.line, utt)
+
+
 def _check_speakers(check: _Validation) -> None:
     """spk2utt agrees with utt2spk; speakers sort like their utterances (Kaldi's rule)."""
     utt2spk = {utt: entry.value for utt, entry in check.first["utt2spk"].items()}
@@ -287,16 +337,37 @@ def _check_speakers(check: _Validation) -> None:
             return
 
 
+def _users(utts: Iterable[str], segments: dict[str, TableLine] | None) -> dict[str, list[str]]:
+    """Recording id -> the utterances of ``utts`` that use it (those with a recording)."""
+    users: dict[str, list[str]] = {}
+    for utt in utts:
+        recording = _recording(utt, segments)
+        if recording is not None:
+            users.setdefault(recording, []).append(utt)
+    return users
+
+
+def _open_recordings(
+    wav_scp: dict[str, TableLine],
+    users: dict[str, list[str]],
+    segments: dict[str, TableLine] | None,
+    allow_pipes: bool,
+) -> Iterator[tuple[TableLine, list[str], _AudioFindings]]:
+    """(wav.scp line, its utterances, what opening it found) for every recording used that has
+    an entry (pipes only if ``allow_pipes``), in Kaldi order, with a progress bar."""
+    used = [wav_scp[r] for r in sorted(users, key=sort_key) if r in wav_scp]
+    for entry in tqdm(used, desc="checking audio", unit="file"):
+        if entry.value and (allow_pipes or not is_pipe(entry.value)):
+            utts = users[entry.key]
+            yield entry, utts, _open_recording(entry.value, utts, segments)
+
+
 def _check_recordings(check: _Validation, check_audio: bool, allow_pipes: bool) -> None:
     """Every utterance has audio in wav.scp; every recording is used; audio opens (optional)."""
     wav_scp, segments = check.first["wav.scp"], check.first.get("segments")
-    users: dict[str, list[str]] = {}  # recording -> utterances
-    for utt in check.first["utt2spk"]:
-        recording = _recording(utt, segments)
-        if recording is None:
-            continue  # missing or empty segment: reported already
-        users.setdefault(recording, []).append(utt)
-        if recording not in wav_scp:
+    users = _users(check.first["utt2spk"], segments)  # a missing segment is reported already
+    for recording, utts in users.items():
+        for utt in utts if recording not in wav_scp else []:
             if segments is None:
                 check.add("error", "has no entry in wav.scp", "wav.scp", utt=utt)
             else:
@@ -307,42 +378,72 @@ def _check_recordings(check: _Validation, check_audio: bool, allow_pipes: bool) 
             message = f"recording {recording!r} is used by no utterance"
             check.add("warning", message, "wav.scp", entry.line)
     if check_audio:
-        used = [wav_scp[r] for r in sorted(users, key=sort_key) if r in wav_scp]
-        for entry in tqdm(used, desc="checking audio", unit="file"):
-            if entry.value and (allow_pipes or not is_pipe(entry.value)):
-                _check_audio_file(check, entry, users[entry.key], segments)
+        for entry, _, findings in _open_recordings(wav_scp, users, segments, allow_pipes):
+            _report_audio(check, entry, findings, segments)
 
 
-def _check_audio_file(
-    check: _Validation,
-    entry: TableLine,
-    utts: list[str],
-    segments: dict[str, TableLine] | None,
-) -> None:
-    """One wav.scp entry opens and holds samples; its rate and channels; its segments fit."""
-    utt = entry.key if segments is None else None
-    where = "" if segments is None else f"recording {entry.key!r}: "
+@dataclass
+class _AudioFindings:
+    """What opening one recording found (see :func:`_open_recording`)."""
+
+    error: str | None = None  # why the recording cannot be used: "<file>: <reason>"
+    late_segments: dict[str, str] = field(default_factory=dict)  # utt -> why its segment is out
+    warnings: list[str] = field(default_factory=list)  # usable, but something is lost
+    notes: list[str] = field(default_factory=list)  # usable as it is (converted when loaded)
+
+
+def _open_recording(
+    value: str, utts: list[str], segments: dict[str, TableLine] | None
+) -> _AudioFindings:
+    """Open the audio of one wav.scp value: it must exist, be audio and hold samples; a WAV
+    file cut short is a warning, another rate or channel count a note; segments must fit."""
+    findings = _AudioFindings()
     try:
-        duration = audio_duration(entry.value, utt=entry.key, allow_pipe=True)
+        duration = audio_duration(value, allow_pipe=True)
     except AudioError as err:
-        check.add("error", f"{where}{err.path}: {err.reason}", "wav.scp", entry.line, utt)
-        return
-    if not is_pipe(entry.value):
-        info = soundfile.info(entry.value)
+        findings.error = f"{err.path}: {err.reason}"
+        return findings
+    if not is_pipe(value):
+        info = soundfile.info(value)
         if (info.samplerate, info.channels) != (TARGET_RATE, TARGET_CHANNELS):
-            message = (
-                f"{where}audio is {info.samplerate} Hz with {info.channels} channel(s); it will "
+            findings.notes.append(
+                f"audio is {info.samplerate} Hz with {info.channels} channel(s); it will "
                 f"be converted to {TARGET_RATE} Hz mono when loaded"
             )
-            check.add("info", message, "wav.scp", entry.line, utt)
+        truncation = wav_truncation(value)
+        if truncation is not None:
+            findings.warnings.append(
+                f"{value}: truncated WAV file: its header says {truncation[0]:.3f} s, only "
+                f"{truncation[1]:.3f} s are present"
+            )
     for utt in utts if segments is not None else []:
         try:
             end = parse_segment(segments[utt].value).end
         except DataError:
             continue  # malformed: reported already
         if end > duration + SEGMENT_END_TOLERANCE:
-            message = f"segment ends at {end} s, after the end of its recording ({duration:.3f} s)"
-            check.add("error", message, "segments", segments[utt].line, utt)
+            findings.late_segments[utt] = (
+                f"segment ends at {end} s, after the end of its recording ({duration:.3f} s)"
+            )
+    return findings
+
+
+def _report_audio(
+    check: _Validation,
+    entry: TableLine,
+    findings: _AudioFindings,
+    segments: dict[str, TableLine] | None,
+) -> None:
+    """The problems of what opening one recording found."""
+    utt = entry.key if segments is None else None
+    where = "" if segments is None else f"recording {entry.key!r}: "
+    if findings.error is not None:
+        check.add("error", where + findings.error, "wav.scp", entry.line, utt)
+    for severity, messages in (("warning", findings.warnings), ("info", findings.notes)):
+        for message in messages:
+            check.add(severity, where + message, "wav.scp", entry.line, utt)
+    for late, message in findings.late_segments.items():
+        check.add("error", message, "segments", segments[late].line, late)
 
 
 @dataclass
@@ -354,38 +455,63 @@ class FixReport:
     kept: int  # utterances kept
     repairs: list[str]  # changes that keep the data: BOM, CRLF, NFC, order, duplicated lines...
     dropped: dict[str, list[str]]  # utterance id -> reasons it was dropped ("file:line: why")
+    warnings: list[str] = field(default_factory=list)  # kept, but something is lost ("file:line")
+    audio_checked: bool = False  # every audio file used was opened (``check_audio``)
 
     def to_text(self) -> str:
         """The report as written to ``fix_report.txt``: one line per repair and dropped utt."""
+        audio = "audio: every file used was opened" if self.audio_checked else NOT_OPENED
         lines = [
             f"# speechml data fix {self.source} -> {self.out}",
             f"kept {self.kept} utterances, dropped {len(self.dropped)}",
+            audio,
             *(f"changed {repair}" for repair in self.repairs),
+            *(f"warning {warning}" for warning in self.warnings),
             *(f"dropped {utt}: {'; '.join(why)}" for utt, why in self.dropped.items()),
         ]
         return "\n".join(lines) + "\n"
 
 
-def fix_data_dir(path: str | Path, out: str | Path | None = None) -> FixReport:
+#: What a fix report says when the audio was not opened.
+NOT_OPENED = (
+    "audio: not opened (with --check-audio, utterances whose audio is missing, empty, not audio "
+    "or corrupt are dropped too)"
+)
+
+
+def fix_data_dir(
+    path: str | Path,
+    out: str | Path | None = None,
+    check_audio: bool = False,
+    allow_pipes: bool = False,
+) -> FixReport:
     """Repair a data dir like Kaldi's ``fix_data_dir.sh``, reporting everything it drops.
 
     Removes the byte-order mark, converts CRLF to LF, drops empty lines, normalises transcripts
     to Unicode NFC, sorts every table, keeps the first line of a duplicated id, keeps only the
     utterances that are in every table present, have a valid value in each, have audio in
     ``wav.scp`` (through ``segments``) and a non-empty transcript; drops recordings no kept
-    utterance uses, and regenerates ``spk2utt``. Pipes in ``wav.scp`` are kept as they are.
+    utterance uses, and regenerates ``spk2utt``. The other Kaldi tables (``spk2gender``,
+    ``utt2uniq``, ``reco2file_and_channel``...) keep the lines of the utterances, speakers and
+    recordings kept. Pipes in ``wav.scp`` are kept as they are.
 
     Args:
         path: the data dir; it needs ``wav.scp`` and ``utt2spk``.
         out: where to write the fixed data dir; None fixes in place, after copying the original
-            files into ``<path>/.backup/`` (replacing an older backup, as Kaldi does).
+            files into ``<path>/.backup/`` (replacing an older backup, as Kaldi does). Files of
+            ``path`` that are not tables stay behind, named in a logged warning.
+        check_audio: also open every audio file used, dropping the utterances whose audio is
+            missing, empty, not audio or corrupt, or whose segment ends after its recording; a
+            WAV file cut short is a warning of the report.
+        allow_pipes: with ``check_audio``, run the ``wav.scp`` pipes to check their output.
 
     Returns:
         The report, also written to ``<out>/fix_report.txt``.
 
     Raises:
         DataError: if the directory, ``wav.scp`` or ``utt2spk`` is missing, or a table is not
-            UTF-8 (naming the file and line): those cannot be fixed without guessing.
+            UTF-8 (naming the file and line): those cannot be fixed without guessing; or if no
+            utterance is left (the tables are then left as they were; the report says why).
     """
     source = Path(path)
     target = source if out is None else Path(out)
@@ -394,25 +520,22 @@ def fix_data_dir(path: str | Path, out: str | Path | None = None) -> FixReport:
     for name in REQUIRED_FILES:
         if not (source / name).is_file():
             raise DataError("required file is missing; it cannot be fixed", path=source / name)
-    names = [name for name in (*TABLE_FILES, "spk2utt") if (source / name).is_file()]
+    names = [name for name in _table_names(source) if (source / name).is_file()]
     raws = {name: read_raw_table(source / name) for name in names}
     repairs: list[str] = []
     tables = {
         name: _repaired_table(raw, repairs) for name, raw in raws.items() if name != "spk2utt"
     }
-    dropped = _unusable_utterances(tables)
-    kept = [utt for utt in tables["utt2spk"] if utt not in dropped]
-    used = {_recording(utt, tables.get("segments")) for utt in kept}
-    for recording, entry in tables["wav.scp"].items():
-        if recording not in used:
-            repairs.append(
-                f"wav.scp:{entry.line}: removed recording {recording!r}, used by no kept utterance"
-            )
-    fixed: dict[str, dict[str, str]] = {}
-    keep = set(kept)
-    for name, table in tables.items():
-        wanted = used if name == "wav.scp" else keep
-        fixed[name] = {key: entry.value for key, entry in table.items() if key in wanted}
+    report = FixReport(source, target, 0, repairs, _unusable_utterances(tables))
+    if check_audio:
+        _drop_unusable_audio(tables, report, allow_pipes)
+    kept = [utt for utt in tables["utt2spk"] if utt not in report.dropped]
+    report.kept = len(kept)
+    if not kept:
+        atomic_write_text(target / FIX_REPORT, report.to_text())
+        message = f"no usable utterance ({len(report.dropped)} dropped; see {target / FIX_REPORT})"
+        raise DataError(message, source)
+    fixed = _fixed_tables(tables, kept, report)
     spk2utt = DataDir(utt2spk=fixed["utt2spk"]).spk2utt()
     fixed["spk2utt"] = {spk: " ".join(utts) for spk, utts in spk2utt.items()}
     if "spk2utt" in raws and _spk2utt_changed(raws["spk2utt"], spk2utt):
@@ -421,14 +544,84 @@ def fix_data_dir(path: str | Path, out: str | Path | None = None) -> FixReport:
         for name in names:
             atomic_write_bytes(source / ".backup" / name, (source / name).read_bytes())
     else:
-        for name in (*TABLE_FILES, "spk2utt"):
+        warn_left_behind(files_not_carried(source), target)
+        stale = _table_names(target) if target.is_dir() else []
+        for name in stale:
             if name not in fixed:
                 (target / name).unlink(missing_ok=True)
     for name, table in fixed.items():
         write_table(target / name, table)
-    report = FixReport(source, target, len(kept), repairs, dropped)
-    atomic_write_text(target / "fix_report.txt", report.to_text())
+    atomic_write_text(target / FIX_REPORT, report.to_text())
     return report
+
+
+def _drop_unusable_audio(
+    tables: dict[str, dict[str, TableLine]], report: FixReport, allow_pipes: bool
+) -> None:
+    """Open the audio of the utterances not dropped yet; drop those it cannot give (the
+    dropped utterances stay in Kaldi order)."""
+    report.audio_checked = True
+    segments = tables.get("segments")
+    utts = [utt for utt in tables["utt2spk"] if utt not in report.dropped]
+    users = _users(utts, segments)
+    for entry, users_of_entry, findings in _open_recordings(
+        tables["wav.scp"], users, segments, allow_pipes
+    ):
+        for utt in users_of_entry if findings.error is not None else []:
+            report.dropped.setdefault(utt, []).append(f"wav.scp:{entry.line}: {findings.error}")
+        for utt, why in findings.late_segments.items():
+            report.dropped.setdefault(utt, []).append(f"segments:{segments[utt].line}: {why}")
+        report.warnings += [f"wav.scp:{entry.line}: {warning}" for warning in findings.warnings]
+    report.dropped = {utt: report.dropped[utt] for utt in sorted(report.dropped, key=sort_key)}
+
+
+def _fixed_tables(
+    tables: dict[str, dict[str, TableLine]], kept: list[str], report: FixReport
+) -> dict[str, dict[str, str]]:
+    """The tables restricted to the kept utterances, their recordings and speakers."""
+    keep = set(kept)
+    used = {_recording(utt, tables.get("segments")) for utt in kept}
+    speakers = {tables["utt2spk"][utt].value for utt in kept}
+    for recording, entry in tables["wav.scp"].items():
+        if recording not in used:
+            report.repairs.append(
+                f"wav.scp:{entry.line}: removed recording {recording!r}, used by no kept utterance"
+            )
+    fixed: dict[str, dict[str, str]] = {}
+    carried: dict[str, dict[str, TableLine]] = {}
+    for name, table in tables.items():
+        if carried_table_kind(name) is not None:
+            carried[name] = table
+            continue
+        wanted = used if name == "wav.scp" else keep
+        fixed[name] = {key: entry.value for key, entry in table.items() if key in wanted}
+    fixed.update(_fixed_carried_tables(carried, keep, speakers, used, report))
+    return fixed
+
+
+def _fixed_carried_tables(
+    carried: dict[str, dict[str, TableLine]],
+    utts: set[str],
+    speakers: set[str],
+    recordings: set[str],
+    report: FixReport,
+) -> dict[str, dict[str, str]]:
+    """The carried tables restricted to what is kept, without lines that have no value; the
+    lines that go are noted as repairs, but those of dropped utterances (reported already)."""
+    with_values = {
+        name: {key: entry for key, entry in table.items() if entry.value}
+        for name, table in carried.items()
+    }
+    kept = keep_keys(with_values, utts, speakers, recordings)
+    for name, table in carried.items():
+        kind = carried_table_kind(name)
+        for key, entry in table.items():
+            if not entry.value:
+                report.repairs.append(f"{name}:{entry.line}: removed {kind} {key!r}: no value")
+            elif key not in kept.get(name, {}) and key not in report.dropped:
+                message = f"removed {kind} {key!r}: not in the kept data"
+                report.repairs.append(f"{name}:{entry.line}: {message}")
+    return {name: {key: e.value for key, e in table.items()} for name, table in kept.items()}
 
 
 def _repaired_table(raw: RawTable, repairs: list[str]) -> dict[str, TableLine]:

@@ -99,3 +99,18 @@ def test_from_commonvoice(tmp_path: Path) -> None:
     data = DataDir.read(tmp_path / "data" / "validated")
     assert list(data.text.values()) == ["njema"]
     assert data.languages() == ["swh"]
+
+
+def test_from_commonvoice_refuses_a_lang_that_contradicts_the_locale(tmp_path: Path) -> None:
+    release = tmp_path / "cv"
+    (release / "clips").mkdir(parents=True)
+    soundfile.write(str(release / "clips" / "x.wav"), np.zeros(800), 16000)
+    (release / "train.tsv").write_text(
+        "client_id\tpath\tsentence\tlocale\nc1\tx.wav\tnjema\tsw\nc2\tx.wav\t \tsw\n"
+    )
+    args = ["from-commonvoice", str(release), str(tmp_path / "data"), "--splits", "train"]
+    with pytest.raises(ConfigError, match=r"train\.tsv:2: --lang kat \(Georgian\) contradicts"):
+        run([*args, "--lang", "kat"])
+    assert not (tmp_path / "data").exists()
+    run([*args, "--lang", "swh"])
+    assert (tmp_path / "data" / "train" / "skipped.txt").read_text().endswith(": empty sentence\n")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 import speechml.cli
@@ -54,7 +57,8 @@ def test_fix_in_place_and_to_another_dir(speechml_data, make_data_dir, tmp_path)
     (path / "text").write_bytes(b"\xef\xbb\xbfspk1-utt000 a\r\nspk1-utt002\r\n")
     status, out, _ = speechml_data("fix", path, "--out", tmp_path / "fixed")
     assert status == 0
-    assert out.startswith(f"{tmp_path / 'fixed'}: kept 1 utterances, dropped 3")
+    assert out.splitlines()[0] == "dropped spk1-utt002: text:2: empty transcript"
+    assert f"{tmp_path / 'fixed'}: kept 1 utterances, dropped 3" in out.splitlines()[-1]
     assert (
         "dropped spk1-utt002: text:2: empty transcript"
         in (tmp_path / "fixed" / "fix_report.txt").read_text()
@@ -152,3 +156,46 @@ def test_durations(speechml_data, make_data_dir):
     (path / "audio" / "spk1-utt000.wav").unlink()
     status, _, err = speechml_data("durations", path)
     assert status == 1 and "utterance spk1-utt000: audio file not found" in err
+
+
+def test_fix_check_audio_lists_what_it_drops(speechml_data, make_data_dir):
+    path = make_data_dir()
+    data = DataDir.read(path)
+    Path(data.wav_scp["spk1-utt000"]).unlink()
+    Path(data.wav_scp["spk2-utt001"]).write_text("this is not audio\n")
+    status, out, _ = speechml_data("fix", path)
+    assert status == 0 and "dropped 0 (audio not opened: --check-audio)" in out
+    assert speechml_data("validate", path, "--check-audio")[0] == 1
+    status, out, _ = speechml_data("fix", path, "--check-audio")
+    assert status == 0
+    assert out.splitlines() == [
+        f"dropped spk1-utt000: wav.scp:1: {data.wav_scp['spk1-utt000']}: audio file not found",
+        f"dropped spk2-utt001: wav.scp:3: {data.wav_scp['spk2-utt001']}: cannot read audio: the "
+        "file holds text, not audio: 'this is not audio'",
+        f"{path}: kept 2 utterances, dropped 2, 3 other change(s); see {path / 'fix_report.txt'}",
+    ]
+    assert speechml_data("validate", path, "--check-audio")[0] == 0
+
+
+def test_validate_refuses_a_dir_without_utterances(speechml_data, make_data_dir):
+    path = make_data_dir()
+    for table in path.iterdir():
+        if table.is_file():
+            table.write_text("")
+    status, out, _ = speechml_data("validate", path)
+    assert status == 1 and f"error: {path / 'utt2spk'}: no utterance: the data dir is empty" in out
+
+
+def test_subset_keeps_spk2gender_and_names_what_it_leaves(
+    speechml_data, make_data_dir, tmp_path, caplog
+):
+    path = make_data_dir()
+    (path / "spk2gender").write_text("spk1 f\nspk2 m\n")
+    (path / "notes.txt").write_text("recorded in 2019\n")
+    with caplog.at_level(logging.WARNING):
+        assert speechml_data("subset", path, tmp_path / "sub", "--first", 2)[0] == 0
+    assert (tmp_path / "sub" / "spk2gender").read_text() == "spk1 f\n"
+    assert f"{path}: not carried into {tmp_path / 'sub'} (not a data-dir table): notes.txt" in (
+        caplog.messages
+    )
+    assert speechml_data("validate", tmp_path / "sub")[0] == 0

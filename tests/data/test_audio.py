@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from speechml.data.audio import audio_duration, is_pipe, load_audio, load_utterance, write_audio
+from speechml.data.audio import (
+    audio_duration,
+    is_pipe,
+    load_audio,
+    load_utterance,
+    wav_truncation,
+    write_audio,
+)
 from speechml.data.datadir import DataDir, Segment
 from speechml.errors import AudioError
 
@@ -100,3 +107,36 @@ def test_segments_cut_the_recording(tmp_path, sine_wave):
     assert len(load_utterance(data, "a")) == 8000
     assert len(load_utterance(data, "b")) == 12000
     assert len(load_utterance(data, "b", sample_rate=8000)) == 6000
+
+
+def test_zero_byte_and_text_files_say_what_they_hold(tmp_path):
+    zero = tmp_path / "zero.wav"
+    zero.write_bytes(b"")
+    with pytest.raises(AudioError) as err:
+        audio_duration(str(zero), utt="u6")
+    assert str(err.value) == f"{zero}: utterance u6: audio file is empty (0 bytes)"
+    text = tmp_path / "text.wav"
+    text.write_text("<html><body>404 Not Found</body></html>\n")
+    with pytest.raises(AudioError, match=r"the file holds text, not audio: '<html><body>404"):
+        load_audio(text, utt="u7")
+    pointer = tmp_path / "pointer.wav"
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 3\n")
+    with pytest.raises(AudioError, match=r"holds text, .*\(a Git LFS pointer: run git lfs pull\)"):
+        audio_duration(str(pointer))
+
+
+def test_wav_truncation_compares_the_header_with_the_data_present(tmp_path, sine_wave):
+    full = tmp_path / "full.wav"
+    write_audio(full, sine_wave(440.0, 1.0), 16000)
+    assert wav_truncation(full) is None
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 2 * 16000 // 3])  # a third of the samples
+    declared, present = wav_truncation(cut)
+    assert declared == pytest.approx(1.0) and present == pytest.approx(1 / 3, abs=1e-3)
+    assert audio_duration(str(cut)) == pytest.approx(present, abs=1e-3)  # libsndfile says nothing
+    open_size = bytearray(cut.read_bytes())
+    open_size[40:44] = b"\xff\xff\xff\xff"  # a streaming writer's "size unknown"
+    cut.write_bytes(bytes(open_size))
+    assert wav_truncation(cut) is None
+    write_audio(tmp_path / "a.flac", sine_wave(440.0, 1.0), 16000)
+    assert wav_truncation(tmp_path / "a.flac") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 from pathlib import Path
@@ -14,7 +15,9 @@ import soundfile
 
 from speechml.data.audio import load_audio, load_utterance, write_audio
 from speechml.data.convert import (
+    RENAMED_FILE,
     SKIPPED_FILE,
+    check_locale,
     commonvoice_speaker,
     commonvoice_to_datadir,
     datadir_to_hf,
@@ -35,6 +38,13 @@ def flac_bytes(samples: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, RATE, format="FLAC")
     return buffer.getvalue()
+
+
+def _precious_dir(root: Path) -> Path:
+    """A directory of the user's that no conversion may replace."""
+    (root / "precious").mkdir()
+    (root / "precious" / "notes.txt").write_text("keep me")
+    return root / "precious"
 
 
 @pytest.fixture
@@ -96,9 +106,7 @@ def test_to_hf_replaces_a_dataset_but_not_other_directories(
     data_dir.utt2label = {}
     datadir_to_hf(data_dir, tmp_path / "hf")
     assert "label" not in datasets.load_from_disk(str(tmp_path / "hf")).column_names
-    precious = tmp_path / "precious"
-    precious.mkdir()
-    (precious / "notes.txt").write_text("keep me")
+    precious = _precious_dir(tmp_path)
     with pytest.raises(DataError, match="not a saved dataset"):
         datadir_to_hf(data_dir, precious)
     assert (precious / "notes.txt").read_text() == "keep me"
@@ -346,11 +354,28 @@ def test_commonvoice_release_converts_per_split(tmp_path: Path) -> None:
     assert abs(len(load_utterance(dev, dev.utts[0])) - int(0.3 * RATE)) < 0.05 * RATE
 
 
-def test_commonvoice_missing_clip_names_tsv_line(tmp_path: Path) -> None:
+def test_commonvoice_skips_a_missing_clip_and_an_empty_sentence(tmp_path: Path) -> None:
     release = make_release(tmp_path / "cv")
     (release / "clips" / "common_voice_sw_1.mp3").unlink()
-    with pytest.raises(DataError, match=r"train\.tsv:3: clip not found: .*common_voice_sw_1"):
-        commonvoice_to_datadir(release, "swh", tmp_path / "data")
+    tsv = release / "dev.tsv"
+    tsv.write_text(tsv.read_text() + "cccc\tcommon_voice_sw_3.mp3\t  \t2\t0\t\t\t\tsw\n")
+
+    reports = commonvoice_to_datadir(release, "swh", tmp_path / "data")
+
+    assert [(r.split, r.utterances, len(r.skipped)) for r in reports] == [
+        ("train", 1, 1),
+        ("dev", 1, 1),
+        ("test", 1, 0),
+    ]
+    spk_a, spk_c = commonvoice_speaker("aaaa"), commonvoice_speaker("cccc")
+    assert (tmp_path / "data" / "train" / SKIPPED_FILE).read_text() == (
+        f"{release / 'train.tsv'}:3 (id '{spk_a}-common_voice_sw_1'): clip not found: "
+        f"{release / 'clips' / 'common_voice_sw_1.mp3'}\n"
+    )
+    assert (tmp_path / "data" / "dev" / SKIPPED_FILE).read_text() == (
+        f"{tsv}:3 (id '{spk_c}-common_voice_sw_3'): empty sentence\n"
+    )
+    assert not (tmp_path / "data" / "test" / SKIPPED_FILE).exists()
 
 
 def test_commonvoice_missing_column_names_tsv_header(tmp_path: Path) -> None:
@@ -363,3 +388,131 @@ def test_commonvoice_missing_column_names_tsv_header(tmp_path: Path) -> None:
         commonvoice_to_datadir(release, "swh", tmp_path / "data", splits=["other"])
     with pytest.raises(DataError, match="'sw' \\(did you mean 'swa'"):
         commonvoice_to_datadir(release, "sw", tmp_path / "data")
+
+
+def test_commonvoice_checks_every_tsv_before_writing_any(tmp_path: Path) -> None:
+    release = make_release(tmp_path / "cv")
+    commonvoice_to_datadir(release, "swh", tmp_path / "data")
+    before = (tmp_path / "data" / "train" / "text").read_text()
+    (release / "train.tsv").write_text(
+        CV_HEADER + "dddd\tcommon_voice_sw_0.mp3\tnew\t2\t0\t\t\t\tsw\n"
+    )
+    (release / "test.tsv").write_text(CV_HEADER.replace("sentence", "text"))
+    with pytest.raises(DataError, match=r"test\.tsv:1: missing column\(s\) sentence"):
+        commonvoice_to_datadir(release, "swh", tmp_path / "data")
+    assert (tmp_path / "data" / "train" / "text").read_text() == before
+    with pytest.raises(DataError, match=r"test\.tsv:1: missing column"):
+        commonvoice_to_datadir(release, "swh", tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_commonvoice_lang_must_agree_with_the_locale(tmp_path: Path) -> None:
+    release = make_release(tmp_path / "cv")
+    with pytest.raises(ConfigError) as err:
+        commonvoice_to_datadir(release, "kat", tmp_path / "data")
+    assert str(err.value) == (
+        f"{release / 'train.tsv'}:2: --lang kat (Georgian) contradicts the Common Voice locale "
+        "'sw' (Swahili); its code is 'swa' (or one of its varieties)"
+    )
+    assert not (tmp_path / "data").exists()
+    for locale, lang in (("sw", "swa"), ("zh-CN", "cmn"), ("zh-HK", "yue"), ("ps", "pbt")):
+        check_locale(locale, lang)
+    for locale, lang in (("en", "deu"), ("zh-CN", "jpn"), ("ka", "eng")):
+        with pytest.raises(ConfigError, match="contradicts the Common Voice locale"):
+            check_locale(locale, lang)
+
+
+def test_commonvoice_lists_clip_stems_that_were_rewritten(tmp_path: Path) -> None:
+    release = make_release(tmp_path / "cv")
+    (release / "clips" / "common_voice_sw_3.mp3").rename(release / "clips" / "clip (3).mp3")
+    (release / "test.tsv").write_text(CV_HEADER + "bbbb\tclip (3).mp3\tkaribu\t2\t0\t\t\t\tsw\n")
+    commonvoice_to_datadir(release, "swh", tmp_path / "data", splits=["test"])
+    speaker = commonvoice_speaker("bbbb")
+    assert DataDir.read(tmp_path / "data" / "test").utts == [f"{speaker}-clip_3_"]
+    assert (tmp_path / "data" / "test" / RENAMED_FILE).read_text() == (
+        f"{speaker}-clip_3_ {speaker}-clip (3)\n"
+    )
+
+
+def test_from_hf_checks_every_split_before_writing_any(data_dir: DataDir, tmp_path: Path) -> None:
+    rows = datadir_to_hf(data_dir, tmp_path / "hf")
+    good = datasets.DatasetDict({"train": rows.select([0, 1]), "test": rows.select([2])})
+    hf_to_datadir(good, tmp_path / "out")
+    before = (tmp_path / "out" / "train" / "text").read_text()
+    bad_test = rows.select([2]).map(lambda row: {"language": "en"})
+    bad = datasets.DatasetDict({"train": rows.select([0]), "test": bad_test})
+    with pytest.raises(DataError, match=r"\(split test\): utterance spkB-u1: .*'en'"):
+        hf_to_datadir(bad, tmp_path / "out")
+    assert (tmp_path / "out" / "train" / "text").read_text() == before
+    with pytest.raises(DataError, match="'en'"):
+        hf_to_datadir(bad, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_from_hf_replaces_an_output_dir_whole_and_nothing_else(
+    data_dir: DataDir, tmp_path: Path
+) -> None:
+    rows = datadir_to_hf(data_dir, tmp_path / "hf")
+    out = tmp_path / "out"
+    hf_to_datadir(rows, out)
+    (out / "utt2uniq").write_text("stale entry\n")  # from an older conversion
+    hf_to_datadir(rows.select([0]), out)
+    assert not (out / "utt2uniq").exists()
+    assert DataDir.read(out).utts == ["spkA-u1"]
+    precious = _precious_dir(tmp_path)
+    with pytest.raises(DataError, match="exists and is not a data dir; refusing to replace it"):
+        hf_to_datadir(rows, precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
+    # data_dir's audio lies in tmp_path/audio: converting into tmp_path would delete it
+    data_dir.write(tmp_path)
+    with pytest.raises(DataError, match="lies inside the output dir, which the conversion"):
+        hf_to_datadir(rows, tmp_path)
+    assert (tmp_path / "audio" / "spkA-u1.wav").is_file()
+
+
+def test_from_hf_lists_the_ids_it_rewrote(tmp_path: Path) -> None:
+    write_audio(tmp_path / "a.wav", tone(0.1), RATE)
+    rows = {"id": ["s1-a", "b", "c d"], "speaker": ["s1", "s1", "s 2"]}
+    rows |= {"audio": ["a.wav"] * 3, "text": ["x"] * 3}
+    (report,) = hf_to_datadir(
+        datasets.Dataset.from_dict(rows), tmp_path / "out", audio_root=tmp_path
+    )
+    assert report.renamed == {"s1-b": "b", "s_2-c_d": "c d"}
+    assert (tmp_path / "out" / RENAMED_FILE).read_text() == "s1-b b\ns_2-c_d c d\n"
+
+
+def test_to_hf_carries_other_tables_as_columns(
+    data_dir: DataDir, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert data_dir.path is not None
+    (data_dir.path / "spk2gender").write_text("spkA f\nspkB m\n")
+    (data_dir.path / "utt2uniq").write_text("spkA-u1 orig1\nspkB-u1 orig3\n")
+    (data_dir.path / "prompts.lst").write_text("hello world\n")
+    data = DataDir.read(data_dir.path)
+    with caplog.at_level(logging.WARNING):
+        dataset = datadir_to_hf(data, tmp_path / "hf")
+    assert dataset["spk2gender"] == ["f", "f", "m"]
+    assert dataset["utt2uniq"] == ["orig1", None, "orig3"]
+    assert caplog.messages == [
+        f"{data_dir.path}: not carried into {tmp_path / 'hf'} (not a data-dir table): prompts.lst"
+    ]
+
+
+def test_audio_bytes_that_do_not_decode_can_leave_a_split_empty_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    def split(utt: str, audio: bytes) -> datasets.Dataset:
+        return datasets.Dataset.from_dict(
+            {"id": [utt], "audio": [{"path": None, "bytes": audio}], "text": ["x"]}
+        )
+
+    dataset = datasets.DatasetDict(
+        {"train": split("a", flac_bytes(tone(0.1))), "test": split("b", b"not audio")}
+    )
+    with pytest.raises(DataError) as err:
+        hf_to_datadir(dataset, tmp_path / "out")
+    assert str(err.value).startswith(
+        "dataset (split test): no usable row (1 skipped: row 0 (id 'b'): audio bytes are not "
+        "readable audio"
+    )
+    assert list((tmp_path / "out").iterdir()) == []  # no train/, no temporary directory

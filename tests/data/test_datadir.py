@@ -1,10 +1,12 @@
-"""DataDir: strict reading, sorted atomic writing, segments, round trips."""
+"""DataDir: strict reading, sorted atomic writing, segments, round trips, carried tables."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from speechml.data.datadir import DataDir, Segment
+from speechml.data.datadir import DataDir, Segment, carried_table_kind
 from speechml.errors import DataError
 
 
@@ -117,3 +119,54 @@ def test_languages_and_speakers():
     assert data.languages() == ["eng", "kat"]
     assert data.spk2utt() == {"spkA": ["spkA-0", "spkA-1"], "spkB": ["spkB-2"]}
     assert len(data) == 3
+
+
+def test_carried_table_kinds():
+    assert [
+        carried_table_kind(name)
+        for name in ("spk2gender", "cmvn.scp", "utt2uniq", "utt2num_frames", "feats.scp")
+    ] == ["speaker", "speaker", "utterance", "utterance", "utterance"]
+    assert carried_table_kind("reco2file_and_channel") == "recording"
+    for name in ("utt2spk", "spk2utt", "text", "wav.scp", "utt2", "README", "fix_report.txt"):
+        assert carried_table_kind(name) is None, name
+
+
+def test_other_kaldi_tables_are_carried_and_other_files_named(tmp_path, caplog):
+    _with_segments().write(tmp_path / "d")
+    (tmp_path / "d" / "spk2gender").write_text("spkA f\nspkB m\n")
+    (tmp_path / "d" / "utt2uniq").write_text("spkA-0 a0\nspkA-1 a1\nspkB-2 b2\n")
+    (tmp_path / "d" / "reco2file_and_channel").write_text("rec1 rec1 A\nrec2 rec2 B\n")
+    (tmp_path / "d" / "README").write_text("recorded in 2019\n")
+    (tmp_path / "d" / "fix_report.txt").write_text("# a report\n")
+    (tmp_path / "d" / ".hidden").write_text("x\n")
+    data = DataDir.read(tmp_path / "d")
+    assert data.other_tables == {
+        "reco2file_and_channel": {"rec1": "rec1 A", "rec2": "rec2 B"},
+        "spk2gender": {"spkA": "f", "spkB": "m"},
+        "utt2uniq": {"spkA-0": "a0", "spkA-1": "a1", "spkB-2": "b2"},
+    }
+    assert data.left_behind == [tmp_path / "d" / "README"]
+    with caplog.at_level(logging.WARNING):
+        data.write(tmp_path / "d")  # in place: nothing is left behind
+    assert caplog.text == ""
+    with caplog.at_level(logging.WARNING):
+        data.write(tmp_path / "copy")
+    assert caplog.messages == [
+        f"{tmp_path / 'd'}: not carried into {tmp_path / 'copy'} (not a data-dir table): README"
+    ]
+    assert (tmp_path / "copy" / "spk2gender").read_text() == "spkA f\nspkB m\n"
+    assert DataDir.read(tmp_path / "copy").other_tables == data.other_tables
+
+
+def test_write_removes_carried_tables_it_does_not_have(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "spk2gender").write_text("old f\n")
+    _with_segments().write(tmp_path / "d")
+    assert not (tmp_path / "d" / "spk2gender").exists()  # it described other speakers
+
+
+def test_read_names_file_and_line_of_a_bad_carried_table(tmp_path):
+    _with_segments().write(tmp_path)
+    (tmp_path / "spk2gender").write_text("spkA f\nspkA m\n")
+    with pytest.raises(DataError, match=r"spk2gender:2: duplicated id 'spkA'"):
+        DataDir.read(tmp_path)

@@ -191,3 +191,61 @@ def test_combine_refuses_mixed_segments_and_nothing():
         combine_data_dirs([first, second])
     with pytest.raises(ConfigError):
         combine_data_dirs([])
+
+
+def _with_other_tables() -> DataDir:
+    data = _data(num_speakers=3, utts_per_speaker=2)
+    data.other_tables = {
+        "spk2gender": {"s00": "f", "s01": "m", "s02": "f"},
+        "utt2uniq": {utt: f"orig-{utt}" for utt in data.utt2spk},
+        "reco2file_and_channel": {utt: f"{utt} A" for utt in data.wav_scp},
+    }
+    return data
+
+
+def test_subset_keeps_other_tables_restricted_to_what_is_kept():
+    data = _with_other_tables()
+    part = subset_data_dir(data, ["s01-u00", "s02-u01"])
+    assert part.other_tables == {
+        "spk2gender": {"s01": "m", "s02": "f"},
+        "utt2uniq": {"s01-u00": "orig-s01-u00", "s02-u01": "orig-s02-u01"},
+        "reco2file_and_channel": {"s01-u00": "s01-u00 A", "s02-u01": "s02-u01 A"},
+    }
+    parts = split_by_speaker(data, {"a": 0.5, "b": 0.5}, seed=0)
+    genders = [part.other_tables["spk2gender"] for part in parts.values()]
+    assert genders[0] | genders[1] == data.other_tables["spk2gender"]
+    assert not set(genders[0]) & set(genders[1])
+
+
+def test_combine_merges_other_tables_and_names_a_clash(caplog):
+    data = _with_other_tables()
+    first, second = subset_data_dir(data, data.utts[:3]), subset_data_dir(data, data.utts[2:])
+    combined = combine_data_dirs([first, second])
+    assert combined.other_tables == data.other_tables
+    second.other_tables["spk2gender"]["s01"] = "f"
+    with pytest.raises(
+        DataError, match=r"id 's01' has different spk2gender in data dir #1 \('m'\)"
+    ):
+        combine_data_dirs([first, second])
+    del second.other_tables["spk2gender"]
+    with caplog.at_level(logging.WARNING):
+        combined = combine_data_dirs([first, second])
+    assert "spk2gender" not in combined.other_tables and "utt2uniq" in combined.other_tables
+    assert "spk2gender left out: not in data dir #2" in caplog.text
+
+
+def test_files_that_are_not_tables_are_named_when_a_subset_is_written(tmp_path, caplog):
+    data = _with_other_tables()
+    data.write(tmp_path / "all")
+    (tmp_path / "all" / "README").write_text("notes\n")
+    (tmp_path / "all" / "prompts.lst").write_text("a\n")
+    data = DataDir.read(tmp_path / "all")
+    with caplog.at_level(logging.WARNING):
+        subset_data_dir(data, data.utts[:2]).write(tmp_path / "sub")
+        combine_data_dirs([data, data]).write(tmp_path / "both")
+    assert caplog.messages == [
+        f"{tmp_path / 'all'}: not carried into {tmp_path / target} (not a data-dir table): "
+        "README, prompts.lst"
+        for target in ("sub", "both")
+    ]
+    assert DataDir.read(tmp_path / "sub").other_tables["spk2gender"] == {"s00": "f"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
@@ -337,3 +340,141 @@ def test_fix_needs_wav_scp_and_utt2spk(make_data_dir):
     (path / "utt2spk").unlink()
     with pytest.raises(DataError, match="required file is missing; it cannot be fixed"):
         fix_data_dir(path)
+
+
+def test_a_dir_whose_tables_are_all_empty_is_an_error(make_data_dir):
+    path = make_data_dir()
+    for name in ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang"):
+        (path / name).write_text("")
+    problems = validate_data_dir(path, check_audio=True)
+    assert [str(p) for p in problems] == [
+        f"{path / 'utt2spk'}: no utterance: the data dir is empty"
+    ]
+
+
+def test_a_truncated_wav_is_a_warning_naming_the_file(make_data_dir):
+    path = make_data_dir(seconds=1.0)
+    wav = DataDir.read(path).wav_scp[U1]
+    whole = open(wav, "rb").read()
+    open(wav, "wb").write(whole[: 44 + (len(whole) - 44) // 3])
+    assert validate_data_dir(path) == []  # audio is opened only on request
+    problems = validate_data_dir(path, check_audio=True)
+    found = _found(problems, "warning", "wav.scp", 2, U1, "truncated WAV file")
+    assert found.message == (
+        f"{wav}: truncated WAV file: its header says 1.000 s, only 0.333 s are present"
+    )
+    assert len(problems) == 1
+
+
+def _spoil_audio(path):
+    """Missing, zero-byte, text and random-bytes audio for U0, U1, U2, U3 of make_data_dir(6)."""
+    data = DataDir.read(path)
+    Path(data.wav_scp[U0]).unlink()
+    Path(data.wav_scp[U1]).write_bytes(b"")
+    Path(data.wav_scp[U2]).write_text("version https://git-lfs.github.com/spec/v1\n")
+    Path(data.wav_scp[U3]).write_bytes(np.random.default_rng(0).bytes(2000))
+    return data
+
+
+def test_fix_with_check_audio_drops_unusable_audio_with_its_reason(make_data_dir):
+    path = make_data_dir(num_utts=6)
+    data = _spoil_audio(path)
+    assert fix_data_dir(path).dropped == {}  # the audio is opened only on request
+    assert "audio: not opened (with --check-audio" in (path / "fix_report.txt").read_text()
+
+    report = fix_data_dir(path, check_audio=True)
+
+    assert report.kept == 2 and report.audio_checked
+    wav = data.wav_scp
+    (corrupt,) = report.dropped.pop(U3)  # libsndfile's own words end it
+    assert corrupt.startswith(f"wav.scp:5: {wav[U3]}: cannot read audio (corrupt or unsupported")
+    assert report.dropped == {
+        U0: [f"wav.scp:1: {wav[U0]}: audio file not found"],
+        U1: [f"wav.scp:2: {wav[U1]}: audio file is empty (0 bytes)"],
+        U2: [
+            f"wav.scp:4: {wav[U2]}: cannot read audio: the file holds text, not audio: "
+            "'version https://git-lfs.github.com/spec/v1' (a Git LFS pointer: run git lfs pull)"
+        ],
+    }
+    written = (path / "fix_report.txt").read_text()
+    assert (
+        f"dropped {U1}: wav.scp:2: {data.wav_scp[U1]}: audio file is empty (0 bytes)\n" in written
+    )
+    assert "audio: every file used was opened\n" in written
+    assert validate_data_dir(path, check_audio=True) == []
+
+
+def test_fix_with_check_audio_drops_segments_past_the_recording_and_keeps_a_warning(
+    make_data_dir,
+):
+    path = make_data_dir(num_utts=2, num_speakers=1, seconds=1.0)
+    first, second = DataDir.read(path).utts
+    wav = path / "audio" / f"{first}.wav"
+    whole = wav.read_bytes()
+    wav.write_bytes(whole[: 44 + (len(whole) - 44) // 2])  # 0.5 s of 1 s left
+    _rewrite(path, "wav.scp", [f"rec {wav}"])
+    _rewrite(path, "segments", [f"{first} rec 0.0 0.4", f"{second} rec 0.4 0.9"])
+    report = fix_data_dir(path, check_audio=True)
+    assert report.dropped == {
+        second: ["segments:2: segment ends at 0.9 s, after the end of its recording (0.500 s)"]
+    }
+    assert report.warnings == [
+        f"wav.scp:1: {wav}: truncated WAV file: its header says 1.000 s, only 0.500 s are present"
+    ]
+    assert f"warning wav.scp:1: {wav}: truncated" in (path / "fix_report.txt").read_text()
+
+
+def test_fix_that_would_keep_nothing_leaves_the_tables_and_says_why(make_data_dir):
+    path = make_data_dir(num_utts=2, num_speakers=1)
+    for wav in (path / "audio").iterdir():
+        wav.write_text("not audio\n")
+    before = {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
+    with pytest.raises(DataError, match=r"no usable utterance \(2 dropped; see .*fix_report"):
+        fix_data_dir(path, check_audio=True)
+    after = {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
+    assert "dropped spk1-utt000: wav.scp:1: " in after.pop("fix_report.txt").decode()
+    assert after == before and not (path / ".backup").exists()
+
+
+def _add_other_tables(path):
+    _rewrite(path, "spk2gender", ["spk1 f", "spk2 m"])
+    _rewrite(path, "utt2uniq", [f"{u} orig-{u}" for u in (U0, U1, U2, U3)])
+    _rewrite(path, "reco2file_and_channel", [f"{u} {u} A" for u in (U0, U1, U2, U3)])
+
+
+def test_other_tables_are_validated(make_data_dir):
+    path = make_data_dir()
+    _add_other_tables(path)
+    assert validate_data_dir(path) == []
+    _rewrite(path, "spk2gender", ["spk2 m", "spk1 f", "spk9 f", "spk3"])
+    _rewrite(path, "utt2uniq", [f"{U0} a", "stray b"])
+    problems = validate_data_dir(path)
+    _found(problems, "error", "spk2gender", 2, None, "not sorted")
+    _found(problems, "error", "spk2gender", 3, None, "speaker 'spk9' is the speaker of no")
+    _found(problems, "error", "spk2gender", 4, None, "speaker 'spk3': no value")
+    _found(problems, "error", "utt2uniq", 2, "stray", "not in utt2spk")
+
+
+def test_fix_keeps_other_tables_for_what_is_kept(make_data_dir, tmp_path, caplog):
+    path = make_data_dir()
+    _add_other_tables(path)
+    _rewrite(path, "text", [f"{U0} a", f"{U1} b", f"{U2} c", U3])  # U3, the last of spk2, goes
+    _rewrite(path, "utt2spk", [f"{U0} spk1", f"{U1} spk1", f"{U2} spk2", f"{U3} spk2"])
+    _rewrite(path, "spk2gender", ["spk1 f", "spk2 m", "spk9 f"])
+    (path / "README").write_text("where the data comes from\n")
+    with caplog.at_level(logging.WARNING):
+        report = fix_data_dir(path, tmp_path / "fixed")
+    assert list(report.dropped) == [U3]
+    fixed = DataDir.read(tmp_path / "fixed")
+    assert fixed.other_tables["spk2gender"] == {"spk1": "f", "spk2": "m"}
+    assert set(fixed.other_tables["utt2uniq"]) == {U0, U1, U2}
+    assert set(fixed.other_tables["reco2file_and_channel"]) == {U0, U1, U2}
+    assert "spk2gender:3: removed speaker 'spk9': not in the kept data" in report.repairs
+    assert not any("utt2uniq" in repair for repair in report.repairs)  # U3 is in dropped
+    assert caplog.messages == [
+        f"{path}: not carried into {tmp_path / 'fixed'} (not a data-dir table): README"
+    ]
+    assert validate_data_dir(tmp_path / "fixed") == []
+    fix_data_dir(path)  # in place, the originals of the other tables are backed up too
+    assert (path / ".backup" / "spk2gender").read_text() == "spk1 f\nspk2 m\nspk9 f\n"
+    assert (path / "spk2gender").read_text() == "spk1 f\nspk2 m\n"
