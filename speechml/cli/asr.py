@@ -15,6 +15,7 @@ from speechml.cli import add_overrides
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
+from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.trn import write_trn
@@ -36,8 +37,28 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+def _tail_counts(langs: str, counts: str) -> dict[str, int]:
+    """``--lang kat,ell --labelled 300,150`` -> ``{"kat": 300, "ell": 150}``."""
+    codes = langs.split(",")
+    values = counts.split(",")
+    where = f"--lang {langs} --labelled {counts}"
+    if len(codes) != len(values):
+        raise ConfigError(
+            f"{where}: give one labelled count per tail language "
+            f"({len(codes)} language(s), {len(values)} count(s))"
+        )
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise ConfigError(f"{where}: {', '.join(twice)} listed twice")
+    not_counts = [value for value in values if not value.isdigit()]
+    if not_counts:
+        raise ConfigError(f"{where}: {not_counts[0]!r} is not a whole number")
+    return {code: int(value) for code, value in zip(codes, values, strict=True)}
+
+
 def _tail_split(args: argparse.Namespace) -> None:
-    parts = tail_split(DataDir.read(args.data), args.lang, args.labelled, args.seed)
+    labelled = _tail_counts(args.lang, args.labelled)
+    parts = tail_split(DataDir.read(args.data), labelled, args.upsample, args.seed)
     for name, part in parts.items():
         part.write(Path(args.out_dir) / name)
         print(f"{Path(args.out_dir) / name}: {len(part)} utterances")
@@ -111,13 +132,30 @@ def register(verbs: argparse._SubParsersAction) -> None:
     """Add the ``asr`` verbs: train, train-adapter, pseudo-label, merge, decode."""
     split = verbs.add_parser(
         "tail-split",
-        help="OUT_DIR/train_base (head languages + a few labelled LANG utterances), "
-        "OUT_DIR/LANG_labelled, OUT_DIR/LANG_untranscribed (the rest, no text)",
+        help="OUT_DIR/train_base (head languages + a few labelled utterances of each tail "
+        "language), OUT_DIR/LANG_labelled, OUT_DIR/LANG_untranscribed (the rest, no text)",
+        description="The data plan of the adapter recipe, e.g. --lang kat,ell,amh --labelled "
+        "300,150,600: each tail language keeps its own number of transcribed utterances (the "
+        "base trains on them and on every other language whole); its other utterances are "
+        "written without text, for pseudo-labelling.",
     )
     split.add_argument("--data", required=True, help="training data dir with utt2lang")
-    split.add_argument("--lang", required=True, help="the tail language, ISO 639-3")
-    split.add_argument("--labelled", type=int, required=True, help="labelled LANG utterances")
-    split.add_argument("--out-dir", required=True, help="where the three data dirs go")
+    split.add_argument(
+        "--lang", required=True, help="the tail language(s), ISO 639-3, comma-separated"
+    )
+    split.add_argument(
+        "--labelled",
+        required=True,
+        help="labelled utterances of each tail language, comma-separated, in --lang's order",
+    )
+    split.add_argument(
+        "--upsample",
+        type=int,
+        default=1,
+        help="times each labelled tail utterance occurs in train_base (copies up2-<utt>... "
+        "with the same audio; default 1)",
+    )
+    split.add_argument("--out-dir", required=True, help="where the data dirs go")
     split.add_argument("--seed", type=int, default=0)
     split.set_defaults(func=_tail_split)
 

@@ -15,7 +15,9 @@ from speechml.data.corpus.config import (
     DEFAULT_CONFIG,
     SPLITS,
     CorpusConfig,
+    EvalSpeakers,
     LanguageSpec,
+    TrainSpeakers,
     check_config,
 )
 from speechml.data.corpus.plan import plan_corpus, plan_language
@@ -67,7 +69,15 @@ def test_unknown_key_is_an_error_naming_the_file(tmp_path):
         ({"languages": [LanguageSpec("kat", "ka", "ka", "Gorg")]}, "unknown ISO 15924"),
         ({"classes": ["month", "planet"]}, "unknown class 'planet'"),
         ({"items_per_utt": (3, 1)}, "items_per_utt"),
-        ({"pitches": [120]}, "pitches"),
+        ({"eval_speakers": EvalSpeakers(pitches=[120])}, "eval_speakers.pitches"),
+        ({"eval_speakers": EvalSpeakers(speeds=[])}, "eval_speakers.speeds"),
+        ({"train_speakers": TrainSpeakers(speed_range=(210, 130))}, r"speed_range.*\[210, 130\]"),
+        ({"train_speakers": TrainSpeakers(pitch_range=(20, 100))}, "pitch_range"),
+        ({"train_speakers": TrainSpeakers(per_variant=0)}, "per_variant: expected 1..4941"),
+        (
+            {"train_speakers": TrainSpeakers(3, speed_range=(150, 150), pitch_range=(40, 41))},
+            "per_variant: expected 1..2 ",
+        ),
         ({"noise_floor_db": 6.0}, "noise_floor_db"),
     ],
 )

@@ -43,6 +43,14 @@ def test_items_are_native_names(default_items):
     assert "जर्मनी" in default_items["hin"]["country"]
 
 
+def test_amharic_a_tail_language_outside_the_default_has_every_class_in_ethiopic():
+    items = class_items(LanguageSpec("amh", "am", "am", "Ethi"), DEFAULT.classes, 7)
+    assert len(items["month"]) == 12 and len(items["weekday"]) == 7
+    assert all(len(items[name]) >= 150 for name in ("country", "language", "currency", "city"))
+    spoken, transcript = utterance_text(["ረቡዕ", "ዓርብ", "ማክሰኞ"], Locale.parse("am"))
+    assert spoken == "ረቡዕ፣ ዓርብ እና ማክሰኞ" and transcript == "ረቡዕ ዓርብ እና ማክሰኞ"  # no Ethiopic comma
+
+
 def test_items_are_deterministic_sorted_and_distinct(default_items):
     lang = DEFAULT.languages[-1]
     again = class_items(lang, DEFAULT.classes, DEFAULT.min_items_per_class)

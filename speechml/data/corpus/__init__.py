@@ -3,8 +3,8 @@
 ``speechml corpus build --config FILE --out DIR`` (or :func:`build_corpus`) writes Kaldi data
 dirs ``DIR/data/<lang>/<split>/``, WAVs, ``corpus.yaml``, ``README.md`` and ``.done``. Modules:
 ``config`` (:class:`CorpusConfig`, ``default.yaml``), ``text_sources`` (class items per locale),
-``speakers`` (voice variants x speeds x pitches, split by variant), ``plan`` (utterances),
-``synth`` (espeak-ng), ``readme`` and ``build``.
+``speakers`` (voice variants at drawn or grid speeds and pitches, split by variant), ``plan``
+(utterances), ``synth`` (espeak-ng), ``readme`` and ``build``.
 
 Example:
     >>> from speechml.config import load_config

@@ -14,6 +14,7 @@ import babel
 
 from speechml.data.corpus.config import SPLITS, CorpusConfig
 from speechml.data.corpus.plan import Utterance
+from speechml.data.corpus.speakers import split_speakers
 from speechml.data.languages import language_name
 from speechml.text.markdown import markdown_table
 
@@ -56,12 +57,12 @@ def render_readme(
         (lang.code, *(item_counts.get(lang.code, {}).get(c, "") for c in config.classes))
         for lang in config.languages
     ]
-    per_split = {split: len(getattr(config.variants, split)) for split in SPLITS}
-    combos = len(config.speeds) * len(config.pitches)
+    speakers = split_speakers(config, config.languages[0].code)  # as many in every language
     speaker_rows = [
-        (split, " ".join(getattr(config.variants, split)), per_split[split] * combos)
-        for split in SPLITS
+        (split, " ".join(getattr(config.variants, split)), len(speakers[split])) for split in SPLITS
     ]
+    drawn, grid = config.train_speakers, config.eval_speakers
+    (speed_low, speed_high), (pitch_low, pitch_high) = drawn.speed_range, drawn.pitch_range
     low, high = config.items_per_utt
     return f"""# Synthetic multilingual speech corpus
 
@@ -95,9 +96,12 @@ Usable items per class:
 {markdown_table(["language", *config.classes], class_rows)}
 
 ## Speakers
-A speaker is an espeak-ng voice variant at one speed (words per minute: {config.speeds}) and
-one pitch ({config.pitches}); ids look like `kat-m3-s160-p45`. Splits have disjoint variants:
-dev and test voices are never heard in training. Speakers per language:
+A speaker is an espeak-ng voice variant at one speed (words per minute) and one pitch (0-99);
+ids look like `kat-m3-s160-p45`. Each training variant gives {drawn.per_variant} speakers a
+language, each with its own speed ({speed_low}-{speed_high}) and pitch ({pitch_low}-{pitch_high}),
+integers drawn uniformly (seeded by the seed, the language and the variant). A dev or test
+speaker is a variant at one of the speeds {grid.speeds} and one of the pitches {grid.pitches}.
+Splits have disjoint variants: dev and test voices are never heard in training. Speakers a language:
 
 {markdown_table(["split", "variants", "speakers"], speaker_rows)}
 
