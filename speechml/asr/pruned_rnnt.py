@@ -203,7 +203,7 @@ def simple_lattice(
     ``+ lm_scale * log softmax_k(lm[s])`` (LM only) ``+ am_scale * log(softmax_k(am[t] +
     log unigram))``, the unigram being the batch's mean of ``softmax(lm)`` over its valid
     positions (k2 averages over the padding too). Nothing of size ``(B, T, U+1, V)`` exists:
-    the joint normaliser is one matrix product of exponentials.
+    the joint normaliser is one matrix product of exponentials, in float32 even under autocast.
 
     Args:
         am: (B, T, V) encoder projected to the vocabulary; lm: (B, U+1, V) predictor projected.
@@ -215,17 +215,19 @@ def simple_lattice(
     """
     am, lm = am.float(), lm.float()
     frames = am.shape[1]
-    am_max = am.detach().amax(-1, keepdim=True)  # (B, T, 1): keeps exp() in range
-    lm_max = lm.detach().amax(-1, keepdim=True)  # (B, U+1, 1)
-    am_exp, lm_exp = (am - am_max).exp(), (lm - lm_max).exp()
-    tiny = torch.finfo(torch.float32).tiny
-    joint_norm = (lm_exp @ am_exp.transpose(1, 2) + tiny).log() + lm_max + am_max.transpose(1, 2)
-    lm_sum = lm_exp.sum(-1, keepdim=True)
-    lm_norm = lm_sum.log() + lm_max  # (B, U+1, 1)
-    valid = torch.arange(lm.shape[1], device=lm.device)[None, :] <= target_lengths[:, None]
-    unigram = (lm_exp / lm_sum)[valid].mean(0)  # (V,)
-    am_norm = (am_exp @ unigram + tiny).log()[:, None, :] + am_max.transpose(1, 2)  # (B, 1, T)
-    log_unigram = (unigram + tiny).log()
+    with torch.autocast(am.device.type, enabled=False):  # float32 products under autocast
+        am_max = am.detach().amax(-1, keepdim=True)  # (B, T, 1): keeps exp() in range
+        lm_max = lm.detach().amax(-1, keepdim=True)  # (B, U+1, 1)
+        am_exp, lm_exp = (am - am_max).exp(), (lm - lm_max).exp()
+        tiny = torch.finfo(torch.float32).tiny
+        products = lm_exp @ am_exp.transpose(1, 2)  # (B, U+1, T)
+        joint_norm = (products + tiny).log() + lm_max + am_max.transpose(1, 2)
+        lm_sum = lm_exp.sum(-1, keepdim=True)
+        lm_norm = lm_sum.log() + lm_max  # (B, U+1, 1)
+        valid = torch.arange(lm.shape[1], device=lm.device)[None, :] <= target_lengths[:, None]
+        unigram = (lm_exp / lm_sum)[valid].mean(0)  # (V,)
+        am_norm = (am_exp @ unigram + tiny).log()[:, None, :] + am_max.transpose(1, 2)  # (B, 1, T)
+        log_unigram = (unigram + tiny).log()
 
     am_emit = am.transpose(1, 2).gather(1, targets[:, :, None].expand(-1, -1, frames))  # (B, U, T)
     lm_emit = lm[:, :-1].gather(2, targets[:, :, None])  # (B, U, 1)

@@ -294,6 +294,17 @@ def test_bfloat16_inputs_give_float32_losses_close_to_float32():
         assert value.item() == pytest.approx(expected.item(), rel=0.03)
 
 
+def test_the_simple_loss_stays_float32_under_autocast():
+    """Autocast may run the joiner in bfloat16, never the simple loss's normalisers."""
+    joiner, enc, pred, am, lm, targets, enc_lengths, target_lengths = random_batch(seed=10)
+    batch = (joiner, enc, pred, am, lm, targets, enc_lengths, target_lengths)
+    reference, _ = losses(*batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        simple, pruned = losses(*batch)
+    assert simple.item() == pytest.approx(reference.item(), rel=1e-6)
+    assert pruned.dtype == torch.float32
+
+
 def test_loss_falls_when_a_tiny_model_trains_on_it():
     torch.manual_seed(0)
     vocab, feat_dim, dim = 8, 6, 12
