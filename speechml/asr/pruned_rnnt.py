@@ -282,7 +282,7 @@ def prune_windows(
         >>> prune_windows(occ_emit, occ_blank, torch.tensor([4]), torch.tensor([4]), 3).tolist()
         [[0, 0, 1, 2]]
     """
-    batch, rows, frames = occ_blank.shape
+    _, rows, frames = occ_blank.shape
     window = min(prune_range, rows)
     node = occ_blank.clone()
     node[:, :-1] += occ_emit  # mass leaving each node
@@ -300,8 +300,9 @@ def prune_windows(
 
 class _WindowLogProbs(torch.autograd.Function):
     """Pruned logits (B, T, R, V) -> log-probabilities (B, T, R) of each cell's next symbol
-    and of blank. Float32 inside; the backward allocates one (B, T, R, V) gradient, where
-    ``log_softmax`` and ``gather`` would keep a second copy of the logits and allocate two."""
+    and of blank. Float32 inside; it keeps no copy of the logits and its backward allocates one
+    (B, T, R, V) gradient: beyond the logits, a peak of 2x their size where ``log_softmax`` then
+    ``gather`` take 3x (measured at B16 T500 R5 V500)."""
 
     @staticmethod
     def forward(ctx, logits: Tensor, symbols: Tensor, blank: int) -> tuple[Tensor, Tensor]:
