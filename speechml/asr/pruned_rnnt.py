@@ -300,9 +300,9 @@ def prune_windows(
 
 class _WindowLogProbs(torch.autograd.Function):
     """Pruned logits (B, T, R, V) -> log-probabilities (B, T, R) of each cell's next symbol
-    and of blank. Float32 inside; it keeps no copy of the logits and its backward allocates one
-    (B, T, R, V) gradient: beyond the logits, a peak of 2x their size where ``log_softmax`` then
-    ``gather`` take 3x (measured at B16 T500 R5 V500)."""
+    and of blank. Float32 inside; it keeps the logits (no other copy when they are float32) and
+    its backward allocates one (B, T, R, V) gradient: beyond the logits, a peak of 2x their size
+    where ``log_softmax`` then ``gather`` take 3x (measured at B16 T500 R5 V500)."""
 
     @staticmethod
     def forward(ctx, logits: Tensor, symbols: Tensor, blank: int) -> tuple[Tensor, Tensor]:
