@@ -1,45 +1,60 @@
-"""Peak memory of the transducer loss: the joiner over (T, U+1) and torchaudio's RNN-T loss.
+"""Time and peak memory of the transducer loss step: torchaudio's full loss against the pruned loss.
 
-For each setting ``BxTxUxV`` (batch, encoder frames, target tokens, vocabulary) the script runs
-what training runs for one pass: the joiner on encoder output ``(B, T, D)`` and predictor
-output ``(B, U+1, Dp)``, giving logits ``(B, T, U+1, V)``; ``torchaudio.functional.rnnt_loss``;
-backward. Inputs and the joiner exist before the measurement starts, so it counts the memory
-of the step itself.
+For each setting ``BxTxUxV`` (batch, encoder frames, target tokens, vocabulary) both arms run what
+training runs for one pass, forward and backward, from encoder output ``(B, T, D)`` and
+predictor output ``(B, U+1, Dp)`` (full-length utterances, random targets):
 
-How it is measured (``tracemalloc`` cannot see torch's allocations):
+- full: the joiner on every cell, logits ``(B, T, U+1, V)``, and
+  ``speechml.asr.transducer.rnnt_loss_sum`` (``torchaudio.functional.rnnt_loss`` in batch slices,
+  one a thread, on the CPU);
+- pruned: the simple projections ``(B, T, V)`` and ``(B, U+1, V)``,
+  ``speechml.asr.pruned_rnnt.pruned_transducer_loss`` (the joiner on ``(B, T, prune_range, H)``),
+  and icefall's weights after warm-up, ``0.5 * simple + pruned``.
 
-- analytic: the float32 logits, ``B*T*(U+1)*V*4`` bytes; rnnt_loss (fused log-softmax) keeps a
-  gradient of the same size, and the joiner's tanh hidden adds ``B*T*(U+1)*H*4`` per copy.
+Both arms share the joiner's weights and the inputs, which exist before the measurement starts,
+so the figures are those of the step itself. The timed steps alternate between the arms, so that
+load from other jobs slows both alike; ``ms`` is the median of ``--repeats`` steps.
+
+How peak memory is measured (``tracemalloc`` cannot see torch's allocations):
+
+- CPU: ``torch.profiler`` with ``profile_memory=True`` records every allocation and free of
+  torch's CPU allocator during one more, untimed step; the peak is the highest running sum of
+  those. The profiler sees only the threads it runs on, so in that step the full arm calls
+  ``torchaudio.functional.rnnt_loss`` once on the main thread (``rnnt_loss_sum``'s slices,
+  one a worker thread, allocate the same in sum).
 - GPU: ``torch.cuda.max_memory_allocated`` during the step minus the memory allocated before.
-- CPU: the process's resident set size (psutil), sampled every millisecond by a thread during
-  the step, highest sample minus the RSS just before. It counts every page the step touched
-  (allocator overhead included) and can miss a peak shorter than a millisecond, or memory the
-  allocator reused from an earlier setting.
+
+``logits_MiB`` is analytic: the full arm's float32 logits, ``B*T*(U+1)*V*4`` bytes.
 
 Example:
-    .venv/bin/python bench/loss_memory.py --settings 8x100x40x256 16x100x40x256
+    .venv/bin/python bench/loss_memory.py --settings 16x35x15x170 16x500x100x500
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
 import benchlib
-import psutil
 import torch
 import torchaudio
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from tqdm import tqdm
 
-from speechml.asr.transducer import Joiner
+from speechml.asr.pruned_rnnt import loss_scales, pruned_transducer_loss
+from speechml.asr.transducer import Joiner, rnnt_loss_sum
 
 MIB = 2**20
-DEFAULT_SETTINGS = ["8x100x40x256", "16x100x40x256", "8x200x80x256", "8x100x40x1024"]
+#: The recipe's size (the default corpus: ~35 encoder frames and ~15 tokens an utterance, a
+#: character vocabulary of ~170) and the issue's.
+DEFAULT_SETTINGS = ["16x35x15x170", "16x500x100x500"]
 QUICK_SETTINGS = ["2x20x5x16", "4x20x5x16"]
+ARMS = ("full", "pruned")
 
 
 @dataclass(frozen=True)
@@ -64,75 +79,121 @@ class Setting:
             raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive, V at least 2")
         return setting
 
+    def __str__(self) -> str:
+        return f"{self.batch}x{self.frames}x{self.tokens}x{self.vocab}"
+
     def cells(self) -> int:
         """Entries of the (B, T, U+1) lattice."""
         return self.batch * self.frames * (self.tokens + 1)
 
 
-class RssPeak:
-    """Context manager: the highest resident set size sampled while it is open, minus the start."""
+class LossStep:
+    """The parts of a transducer that one loss step trains, on fixed inputs of a setting.
 
-    def __init__(self, interval: float = 0.001) -> None:
-        self.process = psutil.Process()
-        self.interval = interval
-        self.start = self.peak = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+    Args:
+        setting: the shapes; enc_dim, pred_dim, hidden: encoder, predictor and joiner widths.
+        prune_range: symbols a frame of the pruned arm.
+        device: where everything lives.
+    """
 
-    def _sample(self) -> None:
-        while not self._done.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
+    def __init__(
+        self,
+        setting: Setting,
+        enc_dim: int,
+        pred_dim: int,
+        hidden: int,
+        prune_range: int,
+        device: torch.device,
+    ) -> None:
+        b, t, u, v = setting.batch, setting.frames, setting.tokens, setting.vocab
+        self.joiner = Joiner(enc_dim, pred_dim, hidden, v).to(device)
+        self.am_proj = nn.Linear(enc_dim, v).to(device)  # the pruned arm's simple projections
+        self.lm_proj = nn.Linear(pred_dim, v).to(device)
+        self.enc = torch.randn(b, t, enc_dim, device=device, requires_grad=True)
+        self.pred = torch.randn(b, u + 1, pred_dim, device=device, requires_grad=True)
+        self.targets = torch.randint(1, v, (b, u), dtype=torch.int32, device=device)
+        self.enc_lengths = torch.full((b,), t, dtype=torch.int32, device=device)
+        self.target_lengths = torch.full((b,), u, dtype=torch.int32, device=device)
+        self.prune_range = prune_range
+        self.tokens = b * u
+        modules = (self.joiner, self.am_proj, self.lm_proj)
+        self.trained = [self.enc, self.pred, *(p for m in modules for p in m.parameters())]
 
-    def __enter__(self) -> RssPeak:
-        self.start = self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
+    def clear_grads(self) -> None:
+        """Drop every gradient, as ``zero_grad(set_to_none=True)`` does between steps."""
+        for tensor in self.trained:
+            tensor.grad = None
 
-    def __exit__(self, *exc: object) -> None:
-        self.peak = max(self.peak, self.process.memory_info().rss)
-        self._done.set()
-        self._thread.join()
+    def full(self, one_call: bool = False) -> float:
+        """Joiner on (B, T, U+1), torchaudio's loss, backward; the loss per token.
 
-    @property
-    def delta(self) -> int:
-        """Bytes above the resident set size at the start."""
-        return self.peak - self.start
+        ``one_call``: torchaudio in one call on this thread instead of ``rnnt_loss_sum``.
+        """
+        logits = self.joiner(self.enc[:, :, None], self.pred[:, None])
+        args = (logits, self.targets, self.enc_lengths, self.target_lengths)
+        if one_call:
+            loss = torchaudio.functional.rnnt_loss(*args, blank=0, reduction="sum")
+        else:
+            loss = rnnt_loss_sum(*args, blank=0)
+        loss.backward()
+        return loss.item() / self.tokens
+
+    def pruned(self) -> float:
+        """Simple projections, the pruned loss, backward; the pruned loss per token."""
+        joiner = self.joiner
+        simple, pruned = pruned_transducer_loss(
+            joiner.enc_proj(self.enc),
+            joiner.pred_proj(self.pred),
+            joiner.out,
+            self.am_proj(self.enc),
+            self.lm_proj(self.pred),
+            self.targets,
+            self.enc_lengths,
+            self.target_lengths,
+            blank=0,
+            prune_range=self.prune_range,
+        )
+        simple_scale, pruned_scale = loss_scales(step=1, warm_steps=0)
+        (simple_scale * simple + pruned_scale * pruned).backward()
+        return pruned.item() / self.tokens
 
 
-def loss_step(joiner: Joiner, enc: torch.Tensor, pred: torch.Tensor, targets: torch.Tensor) -> None:
-    """Joiner, RNN-T loss and backward over full-length ``enc`` (B, T, D) and ``pred``."""
-    batch, frames, _ = enc.shape
-    logits = joiner(enc[:, :, None], pred[:, None])
-    frame_lengths = torch.full((batch,), frames, dtype=torch.int32, device=enc.device)
-    token_lengths = torch.full((batch,), targets.shape[1], dtype=torch.int32, device=enc.device)
-    rnnt_loss = torchaudio.functional.rnnt_loss
-    rnnt_loss(logits, targets, frame_lengths, token_lengths, blank=0, reduction="sum").backward()
-
-
-def measure(
-    setting: Setting, enc_dim: int, pred_dim: int, hidden: int, device: torch.device
-) -> tuple[int, float]:
-    """Peak bytes and seconds of one loss step of ``setting`` on ``device``."""
-    joiner = Joiner(enc_dim, pred_dim, hidden, setting.vocab).to(device)
-    b, t, u, v = setting.batch, setting.frames, setting.tokens, setting.vocab
-    enc = torch.randn(b, t, enc_dim, device=device, requires_grad=True)
-    pred = torch.randn(b, u + 1, pred_dim, device=device, requires_grad=True)
-    targets = torch.randint(1, v, (b, u), dtype=torch.int32, device=device)
+def timed(step: LossStep, arm: str, device: torch.device) -> tuple[float, float]:
+    """(seconds, loss per token) of one step of ``arm``."""
+    step.clear_grads()
     gc.collect()
     benchlib.synchronize(device)
     started = time.perf_counter()
+    loss = step.full() if arm == "full" else step.pruned()
+    benchlib.synchronize(device)
+    return time.perf_counter() - started, loss
+
+
+def profiler_peak(prof: profile) -> int:
+    """Highest running sum of the CPU allocations and frees a profiler recorded (bytes)."""
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    running = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        running += event.nbytes()
+        peak = max(peak, running)
+    return peak
+
+
+def peak_bytes(step: LossStep, arm: str, device: torch.device) -> int:
+    """Peak bytes allocated during one untimed step of ``arm`` above what existed before it."""
+    step.clear_grads()
+    gc.collect()
+    run = (lambda: step.full(one_call=True)) if arm == "full" else step.pruned
     if device.type == "cuda":
+        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-        loss_step(joiner, enc, pred, targets)
-        benchlib.synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device) - before
-    else:
-        with RssPeak() as rss:
-            loss_step(joiner, enc, pred, targets)
-        peak = rss.delta
-    return peak, time.perf_counter() - started
+        run()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    return profiler_peak(prof)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -146,57 +207,78 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="BxTxUxV",
         help=f"loss shapes (default: {' '.join(DEFAULT_SETTINGS)})",
     )
+    parser.add_argument("--prune-range", type=int, default=5, help="pruned arm: symbols a frame")
+    parser.add_argument(
+        "--repeats", type=int, help="timed steps per arm and setting (default 2; --quick: 1)"
+    )
     args = parser.parse_args(argv)
     if args.settings is None:
         names = QUICK_SETTINGS if args.quick else DEFAULT_SETTINGS
         args.settings = [Setting.parse(name) for name in names]
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 2
+    if args.repeats < 1 or args.prune_range < 2:
+        parser.error("--repeats must be >= 1 and --prune-range >= 2")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure every setting and print the table and the method; returns 0."""
+    """Measure every setting; print the table, the method and the ratios; returns 0."""
     args = parse_args(argv)
     threads = benchlib.set_threads(args.threads)
     device = benchlib.resolve_device(args.device)
     model = benchlib.load_asr_config(args).model
-    enc_dim, pred_dim, hidden = model.encoder.d_model, model.predictor.output_dim, model.joiner_dim
+    dims = (model.encoder.d_model, model.predictor.output_dim, model.joiner_dim)
     benchlib.print_header(
-        "ASR transducer loss memory: joiner + torchaudio rnnt_loss, forward and backward",
+        "ASR transducer loss memory: joiner + torchaudio full loss vs pruned loss, "
+        "forward and backward",
         device,
-        {"enc_dim": enc_dim, "pred_dim": pred_dim, "joiner_dim": hidden, "threads": threads},
+        {
+            "enc_dim": dims[0],
+            "pred_dim": dims[1],
+            "joiner_dim": dims[2],
+            "prune_range": args.prune_range,
+            "repeats": args.repeats,
+            "threads": threads,
+        },
     )
     if device.type == "cuda":
         print("method: torch.cuda.max_memory_allocated during the step minus memory before it")
     else:
         print(
-            "method: peak RSS (psutil, sampled every 1 ms) during the step minus RSS before it; "
-            "analytic logits = B*T*(U+1)*V*4 bytes, hidden = B*T*(U+1)*H*4 bytes"
+            "method: peak of torch's CPU allocations (torch.profiler, profile_memory=True) "
+            "during one untimed step; full arm: torchaudio in one call on the main thread; "
+            "analytic logits = B*T*(U+1)*V*4 bytes"
         )
-    rows = []
     torch.manual_seed(args.seed)
-    measure(Setting(1, 2, 1, 2), enc_dim, pred_dim, hidden, device)  # warm-up: lazy set-up
+    warm_up = LossStep(Setting(2, 4, 2, 4), *dims, args.prune_range, device)
+    for arm in ARMS:  # lazy set-up: kernels, thread pools
+        timed(warm_up, arm, device)
+    rows, ratios = [], []
     for setting in tqdm(args.settings, desc="loss memory", leave=False, file=sys.stderr):
-        peak, seconds = measure(setting, enc_dim, pred_dim, hidden, device)
+        step = LossStep(setting, *dims, args.prune_range, device)
+        seconds: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        losses: dict[str, float] = {}
+        for _ in range(args.repeats):
+            for arm in ARMS:
+                elapsed, losses[arm] = timed(step, arm, device)
+                seconds[arm].append(elapsed)
+        ms = {arm: 1000 * statistics.median(seconds[arm]) for arm in ARMS}
+        peak = {arm: peak_bytes(step, arm, device) for arm in ARMS}
         logits = setting.cells() * setting.vocab * 4
-        rows.append(
-            [
-                setting.batch,
-                setting.frames,
-                setting.tokens,
-                setting.vocab,
-                logits / MIB,
-                setting.cells() * hidden * 4 / MIB,
-                peak / MIB,
-                peak / logits,
-                1000 * seconds,
-            ]
-        )
+        for arm in ARMS:
+            size = [setting.batch, setting.frames, setting.tokens, setting.vocab]
+            rows.append([*size, arm, ms[arm], peak[arm] / MIB, logits / MIB, losses[arm]])
+        ratios.append((setting, ms["full"] / ms["pruned"], peak["pruned"] / peak["full"]))
+        del step
     print(
         benchlib.format_table(
-            ["B", "T", "U", "V", "logits_MiB", "hidden_MiB", "peak_MiB", "peak/logits", "ms"],
-            rows,
+            ["B", "T", "U", "V", "loss", "ms", "peak_MiB", "logits_MiB", "nll_per_token"], rows
         )
     )
+    for setting, speed_up, memory in ratios:
+        print(f"time ratio {setting} (full / pruned): {speed_up:.3f}")
+        print(f"memory ratio {setting} (pruned / full): {memory:.4f}")
     return 0
 
 

@@ -94,15 +94,31 @@ def test_streaming_figures_and_agreement(quick_run):
     assert re.search(r"^same hypotheses: 2/2$", quick_run, re.MULTILINE)
 
 
-def test_loss_memory_table_has_analytic_logits(quick_run):
-    assert re.search(r"^method: .*RSS", quick_run, re.MULTILINE)
+def test_loss_memory_compares_full_and_pruned_losses(quick_run):
+    assert re.search(r"^method: .*torch\.profiler", quick_run, re.MULTILINE)
     rows = [row for row in (line.split() for line in quick_run.splitlines()) if len(row) == 9]
     sizes = [row for row in rows if row[0].isdigit()]
-    assert [row[:4] for row in sizes] == [["2", "20", "5", "16"], ["4", "20", "5", "16"]]
-    for b, t, u, v, logits_mib, _, peak_mib, _, _ in sizes:
+    assert [row[:5] for row in sizes] == [
+        ["2", "20", "5", "16", "full"],
+        ["2", "20", "5", "16", "pruned"],
+        ["4", "20", "5", "16", "full"],
+        ["4", "20", "5", "16", "pruned"],
+    ]
+    ms, peak = {}, {}
+    for b, t, u, v, arm, step_ms, peak_mib, logits_mib, nll in sizes:
         expected = int(b) * int(t) * (int(u) + 1) * int(v) * 4 / 2**20
         assert float(logits_mib) == pytest.approx(expected, rel=1e-3)
-        assert float(peak_mib) >= 0
+        # The full arm holds at least its logits; both losses are proper (positive) NLLs.
+        assert float(peak_mib) >= (expected if arm == "full" else 0) and float(nll) > 0
+        ms[b, arm], peak[b, arm] = float(step_ms), float(peak_mib)
+    for b in ("2", "4"):
+        name = f"{b}x20x5x16"
+        assert figure(quick_run, f"time ratio {name} (full / pruned)") == pytest.approx(
+            ms[b, "full"] / ms[b, "pruned"], rel=0.01
+        )
+        assert figure(quick_run, f"memory ratio {name} (pruned / full)") == pytest.approx(
+            peak[b, "pruned"] / peak[b, "full"], rel=0.01
+        )
 
 
 def test_training_throughput_on_a_data_dir(make_data_dir, bench_modules, capsys):
