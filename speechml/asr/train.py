@@ -72,6 +72,9 @@ class AsrTrainConfig:
     use_spec_augment: bool = True  # apply SpecAugment to training batches
     valid_utts: int = 200  # dev utterances decoded at each validation (random, fixed)
     average_last: int = 0  # >0: the final model averages the last N checkpoints; 0: best one
+    loss_warmup_steps: int = 0  # pruned loss (model.loss: pruned): steps in which the simple
+    # loss's weight falls from 1.0 to model.simple_loss_scale and the pruned loss's rises from
+    # 0.1 to 1.0 (icefall's warm-up, for training from scratch); 0: no warm-up
     adapter: AdapterConfig = field(default_factory=AdapterConfig)  # train-adapter only
 
 
@@ -101,12 +104,16 @@ def make_loss_fn(
 def make_valid_fn(
     dataset: AsrDataset, recognizer: Recognizer, language: str | None = None, batch_size: int = 32
 ) -> Callable[[torch.nn.Module], dict[str, float]]:
-    """Validation: loss and greedy WER/CER of the causal pass on ``dataset`` (with the CTC head
-    when only CTC trains)."""
+    """Validation: loss and greedy WER/CER of the causal pass at the streaming chunk size on
+    ``dataset`` (with the CTC head when only CTC trains); a model trained with full context
+    among its dynamic chunk sizes also gets ``dev_wer_full``/``dev_cer_full``, its
+    whole-utterance pass."""
+    with_full = 0 in recognizer.model.config.encoder.train_chunk_sizes
 
     def valid_fn(model: torch.nn.Module) -> dict[str, float]:
         device = next(model.parameters()).device
-        refs, hyps, loss_sum, tokens = {}, {}, 0.0, 0
+        search = ctc_greedy_search if model.config.ctc_only else greedy_search
+        refs, hyps, hyps_full, loss_sum, tokens = {}, {}, {}, 0.0, 0
         for start in range(0, len(dataset), batch_size):
             batch = collate_asr(
                 [dataset[i] for i in range(start, min(len(dataset), start + batch_size))]
@@ -121,17 +128,26 @@ def make_valid_fn(
             loss, _ = model.loss(out, targets, target_lengths)
             n = int(batch["target_lengths"].sum())
             loss_sum, tokens = loss_sum + float(loss) * n, tokens + n
-            search = ctc_greedy_search if model.config.ctc_only else greedy_search
             found = search(model, out.causal, out.lengths)
-            for utt, hyp in zip(batch["utts"], found, strict=True):
+            if with_full:
+                full = model.encoder(feats, lengths, chunk_size=0)
+                found_full = search(model, full.causal, full.lengths)
+            for i, (utt, hyp) in enumerate(zip(batch["utts"], found, strict=True)):
                 hyps[utt] = recognizer.tokenizer.decode(hyp.tokens)
                 refs[utt] = dataset.data.text[utt]
+                if with_full:
+                    hyps_full[utt] = recognizer.tokenizer.decode(found_full[i].tokens)
         report = score_wer(refs, hyps)
-        return {
+        metrics = {
             "valid_loss": loss_sum / max(1, tokens),
             "dev_wer": report.total.words.rate,
             "dev_cer": report.total.chars.rate,
         }
+        if with_full:
+            full_report = score_wer(refs, hyps_full)
+            metrics["dev_wer_full"] = full_report.total.words.rate
+            metrics["dev_cer_full"] = full_report.total.chars.rate
+        return metrics
 
     return valid_fn
 
@@ -175,6 +191,7 @@ def train_recognizer(
         config.train,
         exp_dir,
         valid_fn=make_valid_fn(dev_set, recognizer, language),
+        step_hook=lambda m, step: m.set_loss_scales(step, config.loss_warmup_steps),
     )
     recognizer.model, _ = trainer.fit_best(config.average_last)
     if recognizer.tokenizer.unknown:

@@ -1,8 +1,12 @@
 """Conformer transducer (RNN-T): encoder, predictor, joiner, and the training loss.
 
-The loss is ``torchaudio.functional.rnnt_loss`` (fused log-softmax) mixed with an auxiliary CTC
-loss on the encoder output, both per target token; with a cascaded encoder the second
-(non-causal) pass is trained with the same predictor, joiner and CTC head.
+The transducer loss is chosen by name (``TransducerConfig.loss``): ``full``, torchaudio's RNN-T
+loss on the whole ``(T, U+1)`` lattice, or ``pruned``, the pruned RNN-T loss
+(:mod:`speechml.asr.pruned_rnnt`: a simple loss on the encoder and predictor projected to the
+vocabulary, the joiner only on ``prune_range`` symbols a frame), whose two parts are weighted
+(:meth:`Transducer.set_loss_scales`: training from scratch warms them up). It is
+mixed with an auxiliary CTC loss on the encoder output, both per target token; with a cascaded
+encoder the second (non-causal) pass is trained with the same predictor, joiner and CTC head.
 
 Predictors are chosen by name (``stateless``: embedding + convolution over the last few tokens;
 ``lstm``). On a few thousand utterances a stateless predictor with CTC learns where an LSTM
@@ -25,6 +29,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from speechml.asr.encoder import ConformerEncoder, EncoderConfig, EncoderOutput
+from speechml.asr.pruned_rnnt import loss_scales, pruned_transducer_loss
 from speechml.config import Registry
 
 
@@ -49,6 +54,10 @@ class TransducerConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)  # the Conformer encoder
     predictor: PredictorConfig = field(default_factory=PredictorConfig)  # the predictor
     joiner_dim: int = 256  # joiner hidden width
+    loss: Literal["full", "pruned"] = "full"  # transducer loss (TRANSDUCER_LOSSES registry)
+    prune_range: int = 5  # pruned: symbols a frame the joiner sees
+    simple_loss_scale: float = 0.5  # pruned: the simple loss's weight (after any warm-up)
+    lm_scale: float = 0.25  # pruned: weight of the simple loss's LM-only term
     ctc_weight: float = 0.3  # weight of the auxiliary CTC loss (RNN-T gets 1 - ctc_weight);
     # 1.0 trains the encoder and CTC head alone (a CTC stage that initialises a transducer)
     second_pass_weight: float = 0.5  # weight of the second-pass losses when it exists
@@ -66,6 +75,7 @@ class TransducerConfig:
 
 
 PREDICTORS = Registry("predictor")
+TRANSDUCER_LOSSES = Registry("transducer loss")
 
 #: torchaudio's CPU RNN-T loss runs on one thread; batch slices run in parallel on these.
 _LOSS_THREADS = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()))
@@ -163,8 +173,57 @@ class Joiner(nn.Module):
         return self.out(torch.tanh(self.enc_proj(enc) + self.pred_proj(pred)))
 
 
+def full_transducer_loss(
+    model: Transducer,
+    enc: Tensor,
+    pred: Tensor,
+    targets: Tensor,
+    lengths: Tensor,
+    target_lengths: Tensor,
+) -> dict[str, Tensor]:
+    """``rnnt``: torchaudio's RNN-T loss on the joiner's whole ``(B, T, U+1, V)`` lattice."""
+    blank = model.config.blank_id
+    logits = model.joiner(enc[:, :, None, :], pred[:, None, :, :])
+    return {"rnnt": rnnt_loss_sum(logits, targets, lengths, target_lengths, blank)}
+
+
+def pruned_loss(
+    model: Transducer,
+    enc: Tensor,
+    pred: Tensor,
+    targets: Tensor,
+    lengths: Tensor,
+    target_lengths: Tensor,
+) -> dict[str, Tensor]:
+    """``rnnt`` (the weighted sum), ``simple`` and ``pruned``: the pruned RNN-T loss."""
+    joiner, config = model.joiner, model.config
+    simple, pruned = pruned_transducer_loss(
+        joiner.enc_proj(enc),
+        joiner.pred_proj(pred),
+        joiner.out,
+        model.simple_am_proj(enc),
+        model.simple_lm_proj(pred),
+        targets,
+        lengths,
+        target_lengths,
+        config.blank_id,
+        prune_range=config.prune_range,
+        lm_scale=config.lm_scale,
+    )
+    simple_scale, pruned_scale = model.loss_scales
+    return {
+        "rnnt": simple_scale * simple + pruned_scale * pruned,
+        "simple": simple,
+        "pruned": pruned,
+    }
+
+
+TRANSDUCER_LOSSES.register("full")(full_transducer_loss)
+TRANSDUCER_LOSSES.register("pruned")(pruned_loss)
+
+
 class Transducer(nn.Module):
-    """Conformer encoder + predictor + joiner + CTC head."""
+    """Conformer encoder + predictor + joiner + CTC head (+ the pruned loss's projections)."""
 
     def __init__(self, config: TransducerConfig) -> None:
         super().__init__()
@@ -177,6 +236,17 @@ class Transducer(nn.Module):
         d = config.encoder.d_model
         self.joiner = Joiner(d, config.predictor.output_dim, config.joiner_dim, config.vocab_size)
         self.ctc_head = nn.Linear(d, config.vocab_size)
+        self.transducer_loss = TRANSDUCER_LOSSES.get_component(config.loss)
+        if config.loss == "pruned":
+            self.simple_am_proj = nn.Linear(d, config.vocab_size)
+            self.simple_lm_proj = nn.Linear(config.predictor.output_dim, config.vocab_size)
+        #: (simple, pruned) weights of the pruned loss; a from-scratch run warms them up
+        self.loss_scales = (config.simple_loss_scale, 1.0)
+
+    def set_loss_scales(self, step: int, warmup_steps: int) -> None:
+        """Weigh the pruned loss's parts for training ``step`` of a ``warmup_steps`` warm-up
+        (:func:`speechml.asr.pruned_rnnt.loss_scales`; 0: no warm-up)."""
+        self.loss_scales = loss_scales(step, warmup_steps, self.config.simple_loss_scale)
 
     def num_parameters(self) -> int:
         """Parameter count of the whole model."""
@@ -185,15 +255,16 @@ class Transducer(nn.Module):
     def _pass_losses(
         self, enc: Tensor, enc_lengths: Tensor, targets: Tensor, target_lengths: Tensor
     ) -> dict[str, Tensor]:
-        """The losses of one pass, each summed over the batch: ``rnnt`` (not computed when it
-        has no weight) and ``ctc``."""
+        """The losses of one pass, each summed over the batch: ``rnnt`` and its parts (not
+        computed when it has no weight) and ``ctc``."""
         blank = self.config.blank_id
         losses: dict[str, Tensor] = {}
         if not self.config.ctc_only:
             start = targets.new_full((targets.shape[0], 1), blank)
             pred, _ = self.predictor(torch.cat([start, targets], dim=1))  # (B, U+1, Dp)
-            logits = self.joiner(enc[:, :, None, :], pred[:, None, :, :])  # (B, T, U+1, V)
-            losses["rnnt"] = rnnt_loss_sum(logits, targets, enc_lengths, target_lengths, blank)
+            losses.update(
+                self.transducer_loss(self, enc, pred, targets, enc_lengths, target_lengths)
+            )
         log_probs = F.log_softmax(self.ctc_head(enc).float(), dim=-1).transpose(0, 1)
         losses["ctc"] = F.ctc_loss(
             log_probs,

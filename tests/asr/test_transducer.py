@@ -23,13 +23,21 @@ ENCODER = EncoderConfig(
 )
 
 
-def tiny_model(kind: str = "stateless", second_pass: int = 0) -> Transducer:
+def tiny_model(
+    kind: str = "stateless", second_pass: int = 0, loss: str = "full", prune_range: int = 5
+) -> Transducer:
     torch.manual_seed(0)
     encoder = EncoderConfig(**{**ENCODER.__dict__, "num_second_pass_layers": second_pass})
     predictor = PredictorConfig(kind=kind, embed_dim=16, hidden_dim=16, output_dim=16, dropout=0)
-    return Transducer(
-        TransducerConfig(vocab_size=12, encoder=encoder, predictor=predictor, joiner_dim=24)
+    config = TransducerConfig(
+        vocab_size=12,
+        encoder=encoder,
+        predictor=predictor,
+        joiner_dim=24,
+        loss=loss,
+        prune_range=prune_range,
     )
+    return Transducer(config)
 
 
 def tiny_batch():
@@ -41,9 +49,13 @@ def tiny_batch():
     return feats, lengths, targets, target_lengths
 
 
-@pytest.mark.parametrize("kind, second_pass", [("stateless", 0), ("lstm", 0), ("stateless", 1)])
-def test_loss_falls_on_a_tiny_batch(kind, second_pass):
-    model = tiny_model(kind, second_pass)
+@pytest.mark.parametrize(
+    "kind, second_pass, loss",
+    [("stateless", 0, "full"), ("lstm", 0, "full"), ("stateless", 1, "full"),
+     ("stateless", 1, "pruned")],
+)  # fmt: skip
+def test_loss_falls_on_a_tiny_batch(kind, second_pass, loss):
+    model = tiny_model(kind, second_pass, loss)
     batch = tiny_batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first, stats = model(*batch)
@@ -102,3 +114,26 @@ def test_parallel_rnnt_loss_equals_one_call():
     (grad,) = torch.autograd.grad(parallel, logits)
     torch.testing.assert_close(parallel, reference)
     torch.testing.assert_close(grad, grad_reference)
+
+
+def test_pruned_loss_with_a_window_over_every_symbol_is_the_full_loss():
+    full, pruned = tiny_model(), tiny_model(loss="pruned", prune_range=6)
+    pruned.load_state_dict(full.state_dict(), strict=False)
+    pruned.set_loss_scales(step=0, warmup_steps=0)
+    _, full_stats = full(*tiny_batch())
+    loss, stats = pruned(*tiny_batch())
+    assert sorted(stats) == ["ctc", "pruned", "rnnt", "simple"]
+    assert stats["pruned"] == pytest.approx(full_stats["rnnt"], rel=1e-5)
+    assert stats["rnnt"] == pytest.approx(0.5 * stats["simple"] + stats["pruned"], rel=1e-5)
+    assert loss.item() == pytest.approx(0.7 * stats["rnnt"] + 0.3 * stats["ctc"], rel=1e-5)
+
+
+def test_the_pruned_loss_weights_warm_up_with_the_training_step():
+    model = tiny_model(loss="pruned")
+    assert model.loss_scales == (0.5, 1.0)  # a trained model (fine-tuning, adapters): no warm-up
+    model.set_loss_scales(step=0, warmup_steps=100)
+    assert model.loss_scales == (1.0, 0.1)
+    model.set_loss_scales(step=50, warmup_steps=100)
+    assert model.loss_scales == pytest.approx((0.75, 0.55))
+    _, stats = model(*tiny_batch())
+    assert stats["rnnt"] == pytest.approx(0.75 * stats["simple"] + 0.55 * stats["pruned"], rel=1e-5)
