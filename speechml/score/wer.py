@@ -37,7 +37,7 @@ import jiwer
 
 from speechml.data.datadir import DataDir
 from speechml.data.table import read_table, sort_key
-from speechml.errors import DataError
+from speechml.errors import DataError, shorten
 from speechml.io import atomic_write_text
 from speechml.score.spread import Spread, group_by_voice, spread
 from speechml.score.trn import read_trn, write_trn
@@ -203,8 +203,7 @@ class WerReport:
 
 def shorten_ids(ids: Sequence[str]) -> str:
     """``"u1, u2, u3"``, or the first :data:`SHOWN_IDS` and ``"(and N more)"``."""
-    shown = ", ".join(ids[:SHOWN_IDS])
-    return shown + (f" (and {len(ids) - SHOWN_IDS} more)" if len(ids) > SHOWN_IDS else "")
+    return shorten(ids, SHOWN_IDS)
 
 
 def match_hypotheses(
