@@ -11,7 +11,7 @@ from speechml.asr.recognizer import Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
@@ -116,7 +116,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     split.add_argument("--data", required=True, help="training data dir with utt2lang")
     split.add_argument("--lang", required=True, help="the tail language, ISO 639-3")
-    split.add_argument("--labelled", type=int, required=True, help="labelled LANG utterances")
+    split.add_argument(
+        "--labelled", type=in_range(1), required=True, help="labelled LANG utterances"
+    )
     split.add_argument("--out-dir", required=True, help="where the three data dirs go")
     split.add_argument("--seed", type=int, default=0)
     split.set_defaults(func=_tail_split)
@@ -173,7 +175,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument("--model", required=True, help="the teacher model dir")
     label.add_argument("--data", required=True, help="untranscribed data dir")
     label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
-    label.add_argument("--min-confidence", type=float, default=0.5, help="threshold in [0, 1]")
+    label.add_argument(
+        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+    )
     label.add_argument(
         "--method",
         choices=["greedy", "beam", "ctc"],
@@ -223,7 +227,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
     )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
-    decode.add_argument("--beam", type=int, default=4, help="beam size (--method beam)")
-    decode.add_argument("--batch-size", type=int, default=16)
+    decode.add_argument("--beam", type=in_range(1), default=4, help="beam size (--method beam)")
+    decode.add_argument("--batch-size", type=in_range(1), default=16)
     decode.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     decode.set_defaults(func=_decode)
