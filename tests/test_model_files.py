@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ import torch
 from safetensors.torch import save_file
 
 from speechml.asr.adapters import AdapterConfig, add_adapters
-from speechml.asr.encoder import EncoderConfig
 from speechml.asr.recognizer import Recognizer
 from speechml.asr.transducer import PredictorConfig, Transducer, TransducerConfig
 from speechml.cli import main
@@ -37,17 +37,8 @@ from speechml.train.checkpoint import (
     save_checkpoint,
 )
 
-ENCODER = EncoderConfig(
-    input_dim=20,
-    d_model=16,
-    num_heads=2,
-    ffn_dim=16,
-    num_layers=1,
-    conv_kernel=3,
-    subsampling_channels=4,
-    chunk_size=4,
-    left_chunks=1,
-)
+sys.path.insert(0, str(Path(__file__).parent / "asr"))
+from test_transducer import ENCODER  # noqa: E402
 
 
 class RunsCode:
