@@ -24,7 +24,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -170,10 +170,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     keys = key.strip().split(".")
     if not all(keys):
         raise ConfigError(f"override {text!r}: empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override {text!r}: cannot parse value: {err}") from None
+    value = parse_yaml(raw, f"override {text!r}") if raw.strip() else ""
     return keys, value
 
 
@@ -191,17 +188,73 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return data
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping holds ``key`` twice: on ``first_line`` and on ``line`` (1-based)."""
+
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(f"duplicated key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml's SafeLoader (plain data only, no tags that build objects) that refuses a mapping
+    holding the same key twice, where SafeLoader silently keeps the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *defaults`` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own error reports it
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise _DuplicateKey(key, line, first_line[key])
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML ``text`` as plain data (yaml's safe subset); a duplicated key is an error.
+
+    Args:
+        text: the YAML document.
+        source: where it came from (a file name, ``--set x=...``), named in errors.
+
+    Raises:
+        ConfigError: a syntax error, or a key given twice in one mapping, e.g.
+            ``conf/train.yaml:7: duplicated key 'lr' (first on line 3)``.
+
+    Example:
+        >>> parse_yaml("a: 1\nb: [2, 3]\n", "conf.yaml")
+        {'a': 1, 'b': [2, 3]}
+    """
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as err:
+        raise ConfigError(
+            f"{source}:{err.line}: duplicated key {err.key!r} (first on line {err.first_line})"
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: invalid YAML: {err}") from None
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is a ConfigError."""
+    """Read a YAML mapping with :func:`parse_yaml`.
+
+    Raises:
+        ConfigError: a missing or unreadable file, a syntax error, a duplicated key or a
+            document that is not a mapping.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from None
+    data = parse_yaml(text, str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):

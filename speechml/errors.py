@@ -6,6 +6,7 @@ file, the line or the utterance, and what is wrong, so that the user can fix the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -52,3 +53,19 @@ class DataError(SpeechmlError):
 
 class AudioError(DataError):
     """An audio file is missing, unreadable, corrupt, empty or refused (pipe)."""
+
+
+class ModelError(DataError):
+    """A model file or directory given by path (weights, checkpoint, tokenizer, adapter,
+    CMVN statistics, a transformers directory) is missing, corrupt, refused or does not fit."""
+
+
+def shorten(items: Sequence[str], shown: int = 10, sep: str = ", ") -> str:
+    """The first ``shown`` items joined, then ``(and N more)``: lists in one-line errors.
+
+    Example:
+        >>> shorten(["u1", "u2", "u3"], shown=2)
+        'u1, u2 (and 1 more)'
+    """
+    text = sep.join(items[:shown])
+    return text + (f" (and {len(items) - shown} more)" if len(items) > shown else "")

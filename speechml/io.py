@@ -1,4 +1,5 @@
-"""Atomic file writing: write to a temporary name in the same directory, then rename.
+"""Atomic file writing (write to a temporary name in the same directory, then rename), and
+reading a model file that a user gives with a one-line error (:func:`reading`).
 
 A reader never sees a half-written file, and a run killed while writing leaves the old
 file (or none) in place. What is written gets the mode of the file it replaces, else the
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import secrets
 import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from speechml.errors import ConfigError
+from safetensors import SafetensorError
+
+from speechml.errors import ConfigError, ModelError
 
 
 def _hidden_beside(path: Path, suffix: str) -> Path:
@@ -111,3 +115,43 @@ def require_model_dir(directory: str | Path) -> Path:
     if not (directory / "config.json").is_file():
         raise ConfigError(f"{directory}: no config.json (not a transformers model directory)")
     return directory
+
+
+#: What reading an untrusted model file can raise, besides our own errors.
+READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+    SafetensorError,
+    pickle.UnpicklingError,
+)
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (transformers and torch write several); a KeyError
+    says which key is missing, an error without a message gives its type.
+
+    Example:
+        >>> one_line(KeyError("kind")), one_line(RuntimeError("a\\n  b"))
+        ("missing key 'kind'", 'a b')
+    """
+    if isinstance(err, KeyError) and err.args:
+        return f"missing key {err.args[0]!r}"
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str = "model file") -> Iterator[None]:
+    """Turn any error of reading ``path`` (:data:`READ_ERRORS`) into a ModelError naming it.
+
+    Example:
+        >>> with reading("exp/llm/adapter", "LoRA adapter"):  # doctest: +SKIP
+        ...     weights = load_peft_weights("exp/llm/adapter")
+    """
+    try:
+        yield
+    except READ_ERRORS as err:
+        raise ModelError(f"cannot read the {what}: {one_line(err)}", path) from None

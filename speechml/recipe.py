@@ -28,7 +28,7 @@ import pycountry
 import yaml
 from babel.core import get_global, parse_locale
 
-from speechml.config import from_dict
+from speechml.config import from_dict, parse_yaml
 from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
 from speechml.data.corpus.synth import check_voices
 from speechml.data.languages import check_language_code, language_name
@@ -136,7 +136,7 @@ def render_template(lang: LanguageSpec, out: str | Path | None = None) -> dict[P
         path: _Template(text).substitute(values) for path, text in _template_files(TEMPLATE_DIR)
     }
     corpus_yaml = Path(out or Path("egs", lang.code)) / "conf/corpus.yaml"
-    config = yaml.safe_load(files[Path("conf/corpus.yaml")])
+    config = parse_yaml(files[Path("conf/corpus.yaml")], str(corpus_yaml))
     check_config(from_dict(CorpusConfig, config, str(corpus_yaml)), corpus_yaml)
     return files
 

@@ -13,6 +13,7 @@ from speechml.config import (
     from_dict,
     load_config,
     parse_override,
+    parse_yaml,
     save_config,
     to_dict,
 )
@@ -124,3 +125,33 @@ def test_registry_names_choices_on_unknown_component():
         registry.get_component("lstm")
     with pytest.raises(ValueError):
         registry.register("stateless")(make)
+
+
+@pytest.mark.parametrize(
+    "text, key, line, first",
+    [
+        ("name: a\nencoder:\n  num_layers: 2\nname: b\n", "name", 4, 1),
+        ("encoder:\n  num_layers: 2\n  dropout: 0.1\n  num_layers: 6\n", "num_layers", 4, 2),
+    ],
+)
+def test_duplicated_key_names_file_key_and_lines(tmp_path, text, key, line, first):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(Experiment, path)
+    assert str(err.value) == f"{path}:{line}: duplicated key {key!r} (first on line {first})"
+
+
+def test_merge_keys_may_be_overridden_once(tmp_path):
+    text = "base: &b {num_layers: 2, dropout: 0.3}\nencoder:\n  <<: *b\n  num_layers: 6\n"
+    data = parse_yaml(text, "conf.yaml")
+    assert data["encoder"] == {"num_layers": 6, "dropout": 0.3}
+
+
+def test_duplicated_key_in_an_override_value_is_refused():
+    with pytest.raises(ConfigError, match="duplicated key 'a'"):
+        parse_override("x={a: 1, a: 2}")
+
+
+def test_yaml_tags_that_build_objects_are_refused():
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        parse_yaml("a: !!python/object/apply:os.system ['true']\n", "conf.yaml")

@@ -46,13 +46,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.config import from_dict, read_json, to_dict
-from speechml.errors import ConfigError, SpeechmlError
+from speechml.errors import ConfigError, ModelError, SpeechmlError
 from speechml.io import atomic_dir, atomic_path, atomic_write_text
+from speechml.model_files import load_safetensors, load_state_into
 
 PEFT_TYPE = "SPEECHML_BOTTLENECK"  # adapter_config.json's peft_type
 ADAPTER_CONFIG = "adapter_config.json"
@@ -430,9 +431,7 @@ def load_adapter(model: Transducer, adapter_dir: str | Path) -> str:
         str(adapter_dir / ADAPTER_CONFIG),
     )
     weights_path = adapter_dir / ADAPTER_WEIGHTS
-    if not weights_path.is_file():
-        raise SpeechmlError(f"{weights_path}: file not found")
-    tensors = load_file(str(weights_path))
+    tensors = load_safetensors(weights_path)
     if lang in adapter_languages(model):
         remove_adapter(model, lang)
     add_adapters(model, [lang], config)
@@ -444,7 +443,7 @@ def load_adapter(model: Transducer, adapter_dir: str | Path) -> str:
             missing = sorted(f"{path}.{k}" for k, v in own.items() if v is None)
             if missing:
                 raise SpeechmlError(f"{weights_path}: {missing[0]} is missing")
-            block.adapters[lang].load_state_dict(own)
+            load_state_into(block.adapters[lang], own, weights_path)
     unexpected = sorted(set(tensors) - expected_keys)
     if unexpected:
         raise SpeechmlError(f"{weights_path}: unexpected weight {unexpected[0]} for the config")
@@ -491,18 +490,21 @@ def load_multilingual(model_dir: str | Path, device: str | torch.device = "cpu")
     """Load a directory written by :func:`save_multilingual`, in eval mode.
 
     The routing is not set: call :func:`set_languages` before a forward pass.
+
+    Raises:
+        ConfigError: ``model_config.json`` is missing, not JSON or holds unknown keys.
+        ModelError: it describes no buildable model (e.g. ``vocab_size`` 0), or the weights
+            (base or adapter) are missing, corrupt or do not fit it (naming the file).
     """
     model_dir = Path(model_dir)
     config_path = model_dir / MODEL_CONFIG
     config = from_dict(TransducerConfig, read_json(config_path), str(config_path))
-    model = Transducer(config)
-    weights_path = model_dir / BASE_WEIGHTS
-    if not weights_path.is_file():
-        raise SpeechmlError(f"{weights_path}: file not found")
     try:
-        model.load_state_dict(load_file(str(weights_path)))
-    except RuntimeError as err:
-        raise SpeechmlError(f"{weights_path}: does not match {config_path}: {err}") from None
+        model = Transducer(config)
+    except (ValueError, RuntimeError, AssertionError) as err:  # sizes no model can have
+        raise ModelError(f"cannot build the model it describes: {err}", config_path) from None
+    weights_path = model_dir / BASE_WEIGHTS
+    load_state_into(model, load_safetensors(weights_path), weights_path)
     adapters = model_dir / ADAPTERS_DIR
     if adapters.is_dir():
         for adapter_dir in sorted(p for p in adapters.iterdir() if p.is_dir()):

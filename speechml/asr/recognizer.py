@@ -55,7 +55,7 @@ from speechml.config import from_dict, read_json
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
-from speechml.errors import SpeechmlError
+from speechml.errors import ModelError, SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -109,17 +109,29 @@ class Recognizer:
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> Recognizer:
-        """Load a model directory written by :meth:`save` (weights through safetensors only)."""
+        """Load a model directory written by :meth:`save` (weights through safetensors only).
+
+        Raises:
+            SpeechmlError: a file is missing, corrupt or of the wrong kind, or the tokenizer
+                does not fit the model; the message names the file (no code of it runs).
+        """
         directory = Path(directory)
         for name in (MODEL_CONFIG, BASE_WEIGHTS, FBANK_CONFIG):
             if not (directory / name).is_file():
-                raise SpeechmlError(f"{directory}: not a model directory ({name} is missing)")
+                raise ModelError(f"not a model directory ({name} is missing)", directory)
         model = load_multilingual(directory, device)
         fbank_path = directory / FBANK_CONFIG
         fbank = from_dict(FbankConfig, read_json(fbank_path), str(fbank_path))
         cmvn_path = directory / CMVN_STATS
         cmvn = CmvnStats.load(cmvn_path) if cmvn_path.is_file() else None
         tokenizer = load_tokenizer(directory / TOKENIZER_DIR)
+        if tokenizer.vocab_size != model.config.vocab_size:
+            raise ModelError(
+                f"the tokenizer has {tokenizer.vocab_size} ids, the model "
+                f"{model.config.vocab_size} (model_config.json): not the tokenizer it was "
+                "trained with",
+                directory / TOKENIZER_DIR,
+            )
         return cls(model, tokenizer, fbank, cmvn)
 
     def dataset(self, data: DataDir, with_text: bool = False, **kwargs) -> AsrDataset:

@@ -40,6 +40,7 @@ from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_c
 from speechml.data.waveform import WaveformCollator, WaveformDataset
 from speechml.errors import ConfigError
 from speechml.io import atomic_write_text, require_model_dir
+from speechml.model_files import from_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class HfSpeechEncoder(nn.Module):
     @staticmethod
     def _feature_extractor(directory: Path) -> Any:
         if (directory / "preprocessor_config.json").is_file():
-            return AutoFeatureExtractor.from_pretrained(directory)
+            return from_pretrained(AutoFeatureExtractor.from_pretrained, directory)
         return None
 
     @classmethod
@@ -206,7 +207,8 @@ class HfSpeechEncoder(nn.Module):
         """The pretrained encoder of the transformers directory ``init_from``."""
         if init_from is None:
             raise ConfigError("the hf encoder needs a pretrained transformers model directory")
-        model = AutoModel.from_pretrained(require_model_dir(init_from), dtype=torch.float32)  # fp32
+        init_from = require_model_dir(init_from)
+        model = from_pretrained(AutoModel.from_pretrained, init_from, dtype=torch.float32)
         logger.info("encoder %s from %s", type(model).__name__, init_from)
         return cls(model, cls._feature_extractor(init_from), options)
 
@@ -214,7 +216,7 @@ class HfSpeechEncoder(nn.Module):
     def load(cls, options: HfOptions, directory: Path) -> HfSpeechEncoder:
         """The encoder of a classifier directory, untrained (the classifier loads the weights)."""
         hf_dir = directory / HF_DIR
-        model = AutoModel.from_config(AutoConfig.from_pretrained(hf_dir))
+        model = AutoModel.from_config(from_pretrained(AutoConfig.from_pretrained, hf_dir))
         return cls(model, cls._feature_extractor(hf_dir), options)
 
     def save_files(self, directory: Path) -> None:
@@ -296,11 +298,12 @@ class WhisperSpeechEncoder(nn.Module):
             raise ConfigError(
                 f"{init_from}: no preprocessor_config.json (Whisper's feature extractor)"
             )
-        model = AutoModel.from_pretrained(init_from, dtype=torch.float32)
+        model = from_pretrained(AutoModel.from_pretrained, init_from, dtype=torch.float32)
         if not hasattr(model, "get_encoder") or model.config.model_type != "whisper":
             raise ConfigError(f"{init_from}: {type(model).__name__} is not a Whisper model")
         logger.info("encoder of %s from %s", type(model).__name__, init_from)
-        return cls(model, AutoFeatureExtractor.from_pretrained(init_from), options)
+        extractor = from_pretrained(AutoFeatureExtractor.from_pretrained, init_from)
+        return cls(model, extractor, options)
 
     def dataset(self, data: DataDir, allow_pipes: bool = False) -> WaveformDataset:
         """Raw audio of ``data`` at the feature extractor's rate."""

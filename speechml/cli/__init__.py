@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 from speechml import __version__
 from speechml.errors import ConfigError, SpeechmlError
@@ -69,6 +71,48 @@ def add_overrides(parser: argparse.ArgumentParser, example: str = "train.max_ste
         metavar="KEY=VALUE",
         help=f"override a config value, e.g. --set {example} (repeatable)",
     )
+
+
+def in_range(
+    low: float | None = None,
+    high: float | None = None,
+    kind: type[int] | type[float] = int,
+    low_open: bool = False,
+) -> Callable[[str], Any]:
+    """An argparse ``type=`` that reads a number and refuses one outside its range.
+
+    Args:
+        low: the smallest value allowed (None: no bound).
+        high: the largest value allowed (None: no bound).
+        kind: ``int`` or ``float``; NaN and infinities are refused for floats.
+        low_open: ``low`` itself is refused (``> 0`` rather than ``>= 0``).
+
+    Example:
+        ``parser.add_argument("--min-confidence", type=in_range(0, 1, float))`` makes
+        ``--min-confidence 1.5`` an argument error: ``argument --min-confidence: 1.5 is not
+        in [0, 1]``.
+    """
+    left = "(" if low_open else "["
+    if low is not None and high is not None:
+        wanted = f"in {left}{low:g}, {high:g}]"
+    elif low is not None:
+        wanted = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        wanted = f"<= {high:g}"
+
+    def parse(text: str) -> int | float:
+        value = kind(text)  # argparse turns a ValueError into "invalid int value: 'x'"
+        fits = math.isfinite(value)
+        if low is not None:
+            fits = fits and (value > low if low_open else value >= low)
+        if high is not None:
+            fits = fits and value <= high
+        if not fits:
+            raise argparse.ArgumentTypeError(f"{text} is not {wanted}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def labelled_dirs(pairs: list[str], option: str) -> dict[str, Path]:

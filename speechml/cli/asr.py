@@ -11,7 +11,7 @@ from speechml.asr.recognizer import Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
@@ -150,7 +150,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     split.add_argument(
         "--upsample",
-        type=int,
+        type=in_range(1),
         default=1,
         help="times each labelled tail utterance occurs in train_base (copies up2-<utt>... "
         "with the same audio; default 1)",
@@ -211,7 +211,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument("--model", required=True, help="the teacher model dir")
     label.add_argument("--data", required=True, help="untranscribed data dir")
     label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
-    label.add_argument("--min-confidence", type=float, default=0.5, help="threshold in [0, 1]")
+    label.add_argument(
+        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+    )
     label.add_argument(
         "--method",
         choices=["greedy", "beam", "ctc"],
@@ -261,7 +263,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
     )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
-    decode.add_argument("--beam", type=int, default=4, help="beam size (--method beam)")
-    decode.add_argument("--batch-size", type=int, default=16)
+    decode.add_argument("--beam", type=in_range(1), default=4, help="beam size (--method beam)")
+    decode.add_argument("--batch-size", type=in_range(1), default=16)
     decode.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     decode.set_defaults(func=_decode)

@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.corpus import DEFAULT_CONFIG, CorpusConfig, build_corpus
 
@@ -38,7 +38,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument(
         "--nj",
-        type=int,
+        type=in_range(1),
         default=os.cpu_count() or 1,
         help="parallel synthesis jobs (default: the number of CPUs, %(default)s)",
     )

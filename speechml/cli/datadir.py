@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from speechml.cli import in_range
 from speechml.data.datadir import FIX_REPORT, DataDir
 from speechml.data.durations import compute_durations
 from speechml.data.ops import (
@@ -75,9 +76,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     subset.add_argument("dst", metavar="DST", help="output data dir")
     how = subset.add_mutually_exclusive_group()
     how.add_argument("--utt-list", metavar="FILE", help="utterance ids, one a line")
-    how.add_argument("--first", type=int, metavar="N", help="the first N utterances")
-    how.add_argument("--random", type=int, metavar="N", help="N random utterances (--seed)")
-    how.add_argument("--per-lang", type=int, metavar="N", help="N random utterances a language")
+    how.add_argument("--first", type=in_range(1), metavar="N", help="the first N utterances")
+    how.add_argument("--random", type=in_range(1), metavar="N", help="N random utterances (--seed)")
+    how.add_argument(
+        "--per-lang", type=in_range(1), metavar="N", help="N random utterances a language"
+    )
     subset.add_argument("--lang", metavar="CODE", help="keep one language (ISO 639-3)")
     subset.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     subset.set_defaults(func=run_subset)
@@ -88,7 +91,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     split.add_argument("src", metavar="SRC", help="data dir")
     split.add_argument(
-        "--num-parts", type=int, required=True, metavar="N", help="parts (at most the speakers)"
+        "--num-parts",
+        type=in_range(1),
+        required=True,
+        metavar="N",
+        help="parts (at most the speakers)",
     )
     split.set_defaults(func=run_split)
 
@@ -120,16 +127,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "durations", help="write DIR/utt2dur from audio headers or segments"
     )
     durations.add_argument("dir", metavar="DIR", help="data dir")
-    durations.add_argument("--nj", type=int, default=1, help="parallel readers (default 1)")
+    durations.add_argument("--nj", type=in_range(1), default=1, help="parallel readers (default 1)")
     durations.add_argument("--allow-pipes", action="store_true", help="run 'cmd |' entries")
     durations.set_defaults(func=run_durations)
+
+
+#: a part's share of the utterances
+_FRACTION = in_range(0, 1, float, low_open=True)
 
 
 def _part(text: str) -> tuple[str, float]:
     """``"train:0.8"`` -> ``("train", 0.8)``."""
     name, _, fraction = text.rpartition(":")
     try:
-        value = float(fraction)
+        value = _FRACTION(fraction)
     except ValueError:
         value = None
     if not name or value is None:

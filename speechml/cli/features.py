@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from speechml.cli import add_overrides
+from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.augment import speed_perturb_data_dir
 from speechml.data.datadir import DataDir
@@ -61,7 +61,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--out", required=True, help="stats file: .safetensors, or .json for readable text"
     )
     cmvn.add_argument(
-        "--max-utts", type=int, help="use at most N utterances, evenly spaced (default: all)"
+        "--max-utts",
+        type=in_range(1),
+        help="use at most N utterances, evenly spaced (default: all)",
     )
     cmvn.add_argument("--config", help="fbank config YAML (FbankConfig fields)")
     add_overrides(cmvn, "num_mel_bins=80")
@@ -78,7 +80,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     speed.add_argument("dst", metavar="DST", help="new data dir")
     speed.add_argument(
         "--factors",
-        type=float,
+        type=in_range(0, kind=float, low_open=True),
         nargs="+",
         default=[0.9, 1.0, 1.1],
         help="speed factors (default: 0.9 1.0 1.1)",
@@ -106,7 +108,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     tok.add_argument(
         "--character-coverage",
-        type=float,
+        type=in_range(0, 1, float, low_open=True),
         default=1.0,
         help="sentencepiece character coverage (default: 1.0, every character)",
     )

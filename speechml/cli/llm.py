@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.cli import add_overrides, labelled_dirs
+from speechml.cli import add_overrides, in_range, labelled_dirs
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
@@ -109,9 +109,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     mix.add_argument("--data", action="append", required=True, help="data dir; repeatable")
     mix.add_argument("--out", required=True, help="output dir")
     mix.add_argument(
-        "--sample-rate", type=int, default=16000, help="Hz of the spoken instructions' audio"
+        "--sample-rate",
+        type=in_range(1),
+        default=16000,
+        help="Hz of the spoken instructions' audio",
     )
-    mix.add_argument("--nj", type=int, default=1, help="espeak-ng jobs at once (default 1)")
+    mix.add_argument("--nj", type=in_range(1), default=1, help="espeak-ng jobs at once (default 1)")
     add_overrides(mix, "examples=100")
     mix.set_defaults(func=_mixture)
 
@@ -134,7 +137,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--adapter", required=True, help="EXP/adapter of a training stage")
     evaluate.add_argument("--out", required=True, help="where the answers and report go")
     evaluate.add_argument(
-        "--max-new-tokens", type=int, default=32, help="longest answer in tokens (default 32)"
+        "--max-new-tokens",
+        type=in_range(1),
+        default=32,
+        help="longest answer in tokens (default 32)",
     )
     evaluate.set_defaults(func=_evaluate)
 

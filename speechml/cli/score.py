@@ -3,6 +3,7 @@
 Examples::
 
     speechml score wer --data data/test --decode-dir exp/base/decode_test
+    speechml score wer data/test/text exp/base/hyp.txt --lang tur
     speechml score cls --data data/test --decode-dir exp/intent/decode_test
     speechml score results egs/multi --exp exp --out RESULTS.md
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 
+from speechml.errors import ConfigError
 from speechml.score.cls import score_cls_dir
 from speechml.score.results import write_results
-from speechml.score.wer import score_decode_dir
+from speechml.score.wer import score_decode_dir, score_text_files
 from speechml.text.normalize import TextNormalizer
 
 
@@ -21,8 +23,21 @@ def _wer(args: argparse.Namespace) -> None:
     normalizer = TextNormalizer(
         lowercase=not args.no_lowercase, remove_punctuation=not args.keep_punctuation
     )
-    report = score_decode_dir(args.data, args.decode_dir, normalizer)
-    print("\n".join(report.summary_lines(str(args.decode_dir))))
+    files = [name for name in (args.ref, args.hyp) if name is not None]
+    dirs = [name for name in (args.data, args.decode_dir) if name is not None]
+    if files and dirs:
+        raise ConfigError("give either REF HYP or --data DIR --decode-dir DIR, not both")
+    if len(files) == 2:
+        report = score_text_files(args.ref, args.hyp, normalizer, args.lang, args.utt2lang)
+        label = args.hyp
+    elif len(dirs) == 2:
+        if args.lang or args.utt2lang:
+            raise ConfigError("--lang and --utt2lang are for REF HYP; a data dir has utt2lang")
+        report = score_decode_dir(args.data, args.decode_dir, normalizer)
+        label = args.decode_dir
+    else:
+        raise ConfigError("give two text files REF HYP, or --data DIR and --decode-dir DIR")
+    print("\n".join(report.report_lines(str(label))))
 
 
 def _cls(args: argparse.Namespace) -> None:
@@ -42,19 +57,28 @@ def register(verbs: argparse._SubParsersAction) -> None:
     """Add the ``wer``, ``cls`` and ``results`` verbs to the ``score`` group."""
     wer = verbs.add_parser(
         "wer",
-        help="score hyp.trn of a decode dir against a data dir's text (WER, CER)",
+        help="WER, CER of a decode dir against a data dir, or of two Kaldi text files",
         description=(
-            "Score DECODE_DIR/hyp.trn against DATA/text; write wer, wer_per_lang, wer_per_spk, "
-            "per_utt, ref.trn and score.json into the decode dir and print the %WER and "
-            "%CER lines. Text is lowercased, stripped of punctuation and NFC-normalised "
-            "unless told otherwise; CER counts characters without spaces."
+            "With --data and --decode-dir: score DECODE_DIR/hyp.trn against DATA/text; write "
+            "wer, wer_per_lang, wer_per_spk, wer_per_voice, per_utt, ref.trn and score.json "
+            "into the decode dir and print the wer file: the %%WER and %%CER lines, the median "
+            "and worst speakers and voices. With REF HYP (two Kaldi text files, 'utt-id "
+            "transcript' lines, as Kaldi's compute-wer): print the same lines, write nothing. "
+            "A reference without hypothesis counts as deletions. Text is NFC-normalised, "
+            "lowercased by each utterance's language, stripped of punctuation but word-internal "
+            "apostrophes and hyphens, unless told otherwise; CER counts characters without "
+            "spaces; a set whose references are all empty has no rate (N/A)."
         ),
     )
+    wer.add_argument("ref", nargs="?", metavar="REF", help="reference text file")
+    wer.add_argument("hyp", nargs="?", metavar="HYP", help="hypothesis text file")
+    wer.add_argument("--data", metavar="DIR", help="Kaldi data dir with text (and utt2lang)")
+    wer.add_argument("--decode-dir", metavar="DIR", help="decode dir holding hyp.trn")
     wer.add_argument(
-        "--data", required=True, metavar="DIR", help="Kaldi data dir with text (and utt2lang)"
+        "--lang", metavar="L", help="REF HYP: the language (ISO 639-3) of every utterance"
     )
     wer.add_argument(
-        "--decode-dir", required=True, metavar="DIR", help="decode dir holding hyp.trn"
+        "--utt2lang", metavar="FILE", help="REF HYP: each utterance's language (utt2lang file)"
     )
     wer.add_argument("--no-lowercase", action="store_true", help="score case differences")
     wer.add_argument(

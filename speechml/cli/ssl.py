@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.cli import add_overrides, labelled_dirs
+from speechml.cli import add_overrides, in_range, labelled_dirs
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
@@ -81,7 +81,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     decode.add_argument("--model", required=True, help="model dir (EXP/model of finetune)")
     decode.add_argument("--data", required=True, help="data dir to decode")
     decode.add_argument("--out", required=True, help="decode dir")
-    decode.add_argument("--batch-size", type=int, default=8)
+    decode.add_argument("--batch-size", type=in_range(1), default=8)
     decode.set_defaults(func=_decode)
 
     report = verbs.add_parser("report", help="the continued-pretraining summary (markdown)")

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -41,6 +40,7 @@ from speechml.cls.predict import read_labelled_texts
 from speechml.config import from_dict, read_json, to_dict
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
+from speechml.model_files import load_safetensors
 from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
@@ -153,10 +153,7 @@ class NgramClassifier:
         config = from_dict(NgramConfig, read_json(config_path), str(config_path))
         ngrams, classes = _read_vocabulary(directory / VOCABULARY_FILE)
         weights_path = directory / WEIGHTS_FILE
-        try:
-            weights = load_file(weights_path)
-        except (OSError, SafetensorError) as err:
-            raise SpeechmlError(f"{weights_path}: cannot read: {err}") from None
+        weights = load_safetensors(weights_path, framework="numpy")
         _check_shapes(weights, len(ngrams), len(classes), weights_path)
         vectorizer = make_vectorizer(config, ngrams)
         vectorizer.idf_ = weights["idf"]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -42,6 +42,7 @@ from speechml.config import from_dict, read_json, read_yaml, save_config
 from speechml.data.datadir import DataDir
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
+from speechml.model_files import load_safetensors, load_state_into
 from speechml.train.checkpoint import MODEL_FILE, model_state
 
 logger = logging.getLogger(__name__)
@@ -197,12 +198,8 @@ class SpeechClassifier(nn.Module):
         kind = ENCODERS.get_component(config.encoder)
         encoder = kind.load(getattr(config, config.encoder), directory)
         model = cls(config, encoder, labels)
-        try:
-            model.load_state_dict(load_file(str(directory / MODEL_FILE)))
-        except RuntimeError as err:
-            raise SpeechmlError(
-                f"{directory / MODEL_FILE}: does not match {directory / CONFIG_FILE}: {err}"
-            ) from None
+        weights_path = directory / MODEL_FILE
+        load_state_into(model, load_safetensors(weights_path), weights_path)
         return model.to(device).eval()
 
 

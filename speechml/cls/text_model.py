@@ -52,6 +52,7 @@ from speechml.config import from_dict, read_json, to_dict
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
+from speechml.model_files import from_pretrained
 from speechml.text.adapt import TextEncoderConfig, prepare_text_encoder, texts_and_langs
 from speechml.text.encoder import (
     TextModelConfig,
@@ -225,22 +226,15 @@ def load_pretrained(
             "label2id": {label: i for i, label in enumerate(labels)},
             "ignore_mismatched_sizes": True,
         }
-    options = {"local_files_only": True, "trust_remote_code": False}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **options)
-        model = AutoModelForSequenceClassification.from_pretrained(path, **options, **extra)
-    except (OSError, ValueError, KeyError) as err:
-        raise SpeechmlError(f"{path}: cannot load the model or tokenizer: {err}") from None
+    tokenizer = from_pretrained(AutoTokenizer.from_pretrained, path)
+    model = from_pretrained(AutoModelForSequenceClassification.from_pretrained, path, **extra)
     return tokenizer, model
 
 
 def _labels_in_order(pretrained: Path | None, labels: set[str]) -> list[str]:
     """The training labels in the order of ``pretrained``'s head if it has the same labels."""
     if pretrained is not None:
-        try:
-            known = AutoConfig.from_pretrained(pretrained, local_files_only=True).id2label
-        except (OSError, ValueError) as err:
-            raise SpeechmlError(f"{pretrained}: cannot read config.json: {err}") from None
+        known = from_pretrained(AutoConfig.from_pretrained, pretrained).id2label
         ordered = [known[i] for i in sorted(known)]
         if set(ordered) == labels:
             return ordered

@@ -36,8 +36,8 @@ import sentencepiece
 
 from speechml.config import Registry
 from speechml.data.datadir import DataDir
-from speechml.errors import ConfigError, DataError
-from speechml.io import atomic_write_bytes, atomic_write_text
+from speechml.errors import ConfigError, DataError, ModelError
+from speechml.io import atomic_write_bytes, atomic_write_text, reading
 from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
@@ -196,10 +196,14 @@ class SentencePieceTokenizer(Tokenizer):
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], out_dir: Path) -> SentencePieceTokenizer:
-        model_file = out_dir / settings["model_file"]
+        name = settings["model_file"]
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ValueError(f"model_file {name!r} must be a file name in {out_dir}")
+        model_file = out_dir / name
         if not model_file.is_file():
-            raise DataError("sentencepiece model file not found", path=model_file)
-        return cls(model_file.read_bytes(), settings["model_type"])
+            raise ModelError("sentencepiece model file not found", path=model_file)
+        with reading(model_file, "sentencepiece model"):
+            return cls(model_file.read_bytes(), settings["model_type"])
 
 
 TOKENIZERS = Registry("tokenizer kind")
@@ -215,18 +219,16 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     """Load the tokenizer saved in ``directory`` (its ``tokenizer.json`` names the kind).
 
     Raises:
-        DataError: if ``tokenizer.json`` or the model file is missing or malformed;
-            ConfigError for an unknown kind.
+        ModelError: if ``tokenizer.json`` or the model file is missing or malformed (naming
+            the file); ConfigError for an unknown kind.
     """
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise DataError("tokenizer file not found", path=path)
-    try:
+        raise ModelError("tokenizer file not found", path=path)
+    with reading(path, "tokenizer"):
         settings = json.loads(path.read_text(encoding="utf-8"))
         loader = TOKENIZERS.get_component(settings["kind"])
         return loader(settings, path.parent)
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise DataError(f"malformed tokenizer: {err!r}", path=path) from None
 
 
 def train_tokenizer(

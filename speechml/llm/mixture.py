@@ -40,10 +40,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 from babel import Locale, UnknownLocaleError
 
-from speechml.config import from_dict
+from speechml.config import from_dict, parse_yaml
 from speechml.data.datadir import DataDir
 from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError, DataError
@@ -178,7 +177,7 @@ def shipped_prompt_set(lang: str) -> PromptSet | None:
     path = resources.files("speechml.llm") / "prompt_sets" / f"{lang}.yaml"
     if not path.is_file():
         return None
-    return from_dict(PromptSet, yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    return from_dict(PromptSet, parse_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
 
 
 def prompt_sets(config: MixtureConfig, langs: Sequence[str]) -> dict[str, PromptSet]:

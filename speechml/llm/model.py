@@ -28,15 +28,16 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from peft.utils import load_peft_weights
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from speechml.errors import SpeechmlError
-from speechml.io import atomic_dir
+from speechml.io import atomic_dir, reading
 from speechml.llm.projector import Projector
 from speechml.llm.prompt import speech_token_id, splice_speech
+from speechml.model_files import load_safetensors, load_state_into
 
 PROJECTOR_FILE = "projector.safetensors"
 ENCODER_FILE = "encoder.safetensors"
@@ -195,13 +196,12 @@ class AudioLlm(nn.Module):
                 )
         if not isinstance(self.llm, PeftModel):
             raise SpeechmlError("the LLM has no LoRA adapter to load into")
-        try:
-            self.projector.load_state_dict(load_file(str(directory / PROJECTOR_FILE)))
+        projector_path, encoder_path = directory / PROJECTOR_FILE, directory / ENCODER_FILE
+        load_state_into(self.projector, load_safetensors(projector_path), projector_path)
+        if encoder_path.is_file():
+            load_state_into(self.encoder, load_safetensors(encoder_path), encoder_path)
+        with reading(directory / "adapter_model.safetensors", "LoRA adapter"):
             result = set_peft_model_state_dict(self.llm, load_peft_weights(str(directory)))
-            if (directory / ENCODER_FILE).is_file():
-                self.encoder.load_state_dict(load_file(str(directory / ENCODER_FILE)))
-        except RuntimeError as err:
-            raise SpeechmlError(f"{directory}: does not fit the model: {err}") from None
         missing = [key for key in result.unexpected_keys if "lora" in key]
         if missing:
             raise SpeechmlError(f"{directory}: adapter weights the model lacks: {missing[:3]}")

@@ -42,6 +42,7 @@ from speechml.llm.model import AudioLlm, LoraSettings, add_lora
 from speechml.llm.projector import Projector, ProjectorConfig
 from speechml.llm.prompt import IGNORE
 from speechml.llm.tiny_lm import TinyLmConfig, build_lm, train_chat_tokenizer
+from speechml.model_files import from_pretrained
 from speechml.text.encoder import saved_or_new_tokenizer
 from speechml.train.trainer import TrainConfig, Trainer, batched_valid_fn
 
@@ -174,9 +175,8 @@ def build_audio_llm(
 ) -> AudioLlm:
     """The encoder (fresh or from a recogniser/transformers dir), projector and LoRA'd LLM."""
     llm_dir = require_model_dir(llm_dir)
-    options = {"local_files_only": True, "trust_remote_code": False}
-    tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(llm_dir, **options)
-    llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=torch.float32, **options)
+    tokenizer: PreTrainedTokenizerBase = from_pretrained(AutoTokenizer.from_pretrained, llm_dir)
+    llm = from_pretrained(AutoModelForCausalLM.from_pretrained, llm_dir, dtype=torch.float32)
     kind = ENCODERS.get_component(config.encoder)
     start = None if encoder_from is None else Path(encoder_from)
     encoder = kind.create(getattr(config, config.encoder), start, train_data)

@@ -11,10 +11,10 @@ from speechml.errors import SpeechmlError
 
 @dataclass(frozen=True)
 class Rates:
-    """WER and CER (percent) of one system on one language."""
+    """WER and CER (percent) of one system on one language; None without reference words."""
 
-    wer: float
-    cer: float
+    wer: float | None
+    cer: float | None
     utts: int
 
 

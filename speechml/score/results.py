@@ -5,8 +5,10 @@ Scores are read from ``<egs>/<exp>/<system>/decode_<set>/score.json`` (written b
 experiment dir relative to ``<exp>`` (``base``, ``adapter/hin``); the test set is the decode
 dir's name without ``decode_``. A one-line ``system.txt`` in the decode dir (e.g. "most
 frequent transcript baseline") is shown as the description. Rows are sorted by system, then
-test set; each set's total row (language ``all``) is followed by one row per language. The
-file holds no date: the same scores give the same file, so it changes only when a score does.
+test set; each set's total row (language ``all``) is followed by one row per language, and
+names the set's worst voice (or, without voices, its worst speaker) with its WER
+(:mod:`speechml.score.spread`). A rate without reference words is ``N/A``. The file holds no
+date: the same scores give the same file, so it changes only when a score does.
 
 Example:
     >>> write_results("egs/multi")  # doctest: +SKIP
@@ -39,6 +41,7 @@ WER_HEADER = (
     "sub",
     "utts",
     "no hyp",
+    "worst voice/speaker WER %",
 )
 CLS_HEADER = (
     "system",
@@ -69,6 +72,21 @@ def _description(decode_dir: Path) -> str:
     return collapse_whitespace(system_txt.read_text(encoding="utf-8"))
 
 
+def _rate(value: float | None) -> str:
+    return "N/A" if value is None else f"{value:.2f}"
+
+
+def _worst_group(record: dict[str, Any]) -> str:
+    """``m3 95.00``: the worst voice of a ``score.json``, else its worst speaker, else ``""``
+    (one group only, or a score from before the spreads were recorded)."""
+    spreads = record.get("spread") or {}
+    found = spreads.get("voice") or spreads.get("spk")
+    if not found:
+        return ""
+    worst = found["worst"][0]
+    return f"{worst['id']} {_rate(worst['rate'])}"
+
+
 def _wer_rows(record: dict[str, Any], path: Path, where: list[str]) -> list[list[object]]:
     no_hyp = len(_field(record, path, "missing"))
     groups = [("all", record), *sorted(_field(record, path, "per_lang").items())]
@@ -79,14 +97,15 @@ def _wer_rows(record: dict[str, Any], path: Path, where: list[str]) -> list[list
             [
                 *where,
                 lang,
-                f"{_field(wer, path, 'rate'):.2f}",
-                f"{_field(cer, path, 'rate'):.2f}",
+                _rate(_field(wer, path, "rate")),
+                _rate(_field(cer, path, "rate")),
                 f"{_field(wer, path, 'errors')} / {_field(wer, path, 'ref')}",
                 _field(wer, path, "ins"),
                 _field(wer, path, "del"),
                 _field(wer, path, "sub"),
                 _field(group, path, "num_utts"),
                 no_hyp if lang == "all" else "",
+                _worst_group(record) if lang == "all" else "",
             ]
         )
     return rows
@@ -182,7 +201,8 @@ def write_results(
         lines += [
             "",
             "CER counts characters without spaces; `no hyp`: reference utterances without a "
-            "hypothesis, scored as deletions.",
+            "hypothesis, scored as deletions; `worst voice/speaker`: the voice (or speaker) "
+            "with the highest WER, from the set's `wer` file.",
         ]
     if cls_rows:
         lines += ["", "## Classification", "", markdown_table(CLS_HEADER, cls_rows)]

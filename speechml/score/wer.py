@@ -1,17 +1,20 @@
 """Word and character error rates with sclite-style reports, on top of jiwer.
 
-References and hypotheses are normalised alike (:class:`~speechml.text.normalize.TextNormalizer`),
-then aligned by jiwer (Levenshtein over words, and over characters). Totals, breakdowns per
-language and per speaker and a per-utterance alignment come from the same alignments, so they
-always add up.
+References and hypotheses are normalised alike (:class:`~speechml.text.normalize.TextNormalizer`,
+with each utterance's language from ``utt2lang`` for its case rules), then aligned by jiwer
+(Levenshtein over words, and over characters). Totals, breakdowns per language, per speaker and
+per voice, and a per-utterance alignment come from the same alignments, so they always add up;
+the spread over speakers and voices (:mod:`speechml.score.spread`) names the worst ones.
 
 CER is computed over the characters of the normalised text **without spaces** (Unicode code
 points after NFC; a combining vowel sign counts as one character). Spaces are left out so that
 scripts written without word spaces (Chinese, Thai, Japanese) and scripts with them are scored
 alike, and so that a wrongly placed word boundary does not count as a character error.
 
-A rate is ``100 * (ins + del + sub) / reference tokens``; for an empty reference it is
-``100 * errors`` (jiwer's convention: each inserted token counts as one full error).
+A rate is ``100 * (ins + del + sub) / reference tokens``. An empty reference has 0 tokens: in
+a set with other words its hypothesis's tokens count as insertions; a set (or a language, a
+speaker) whose references are all empty has no rate, printed ``N/A`` (``null`` in
+``score.json``), never a percentage of nothing.
 
 Example:
     >>> report = score_wer({"u1": "the cat sat"}, {"u1": "the bat sat down"})
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import operator
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +36,10 @@ from pathlib import Path
 import jiwer
 
 from speechml.data.datadir import DataDir
-from speechml.data.table import sort_key
-from speechml.errors import DataError
+from speechml.data.table import read_table, sort_key
+from speechml.errors import DataError, shorten
 from speechml.io import atomic_write_text
+from speechml.score.spread import Spread, group_by_voice, spread
 from speechml.score.trn import read_trn, write_trn
 from speechml.text.normalize import TextNormalizer
 
@@ -63,9 +68,9 @@ class ErrorCounts:
         return self.ref - self.dels - self.sub
 
     @property
-    def rate(self) -> float:
-        """Error rate in percent (``100 * errors`` when the reference is empty)."""
-        return 100.0 * self.errors / max(self.ref, 1)
+    def rate(self) -> float | None:
+        """Error rate in percent; None when the reference has no tokens (no rate exists)."""
+        return 100.0 * self.errors / self.ref if self.ref else None
 
     def __add__(self, other: ErrorCounts) -> ErrorCounts:
         return ErrorCounts(
@@ -73,20 +78,22 @@ class ErrorCounts:
         )
 
     def line(self, metric: str, label: str) -> str:
-        """The sclite summary line, e.g. ``%WER 12.34 [ 123 / 997, 10 ins, 20 del, 93 sub ] x``."""
+        """The sclite summary line, e.g. ``%WER 12.34 [ 123 / 997, 10 ins, 20 del, 93 sub ] x``
+        (``%WER N/A [ 2 / 0, ...`` without reference tokens)."""
+        rate = "N/A" if self.rate is None else f"{self.rate:.2f}"
         return (
-            f"%{metric} {self.rate:.2f} [ {self.errors} / {self.ref}, {self.ins} ins, "
+            f"%{metric} {rate} [ {self.errors} / {self.ref}, {self.ins} ins, "
             f"{self.dels} del, {self.sub} sub ] {label}"
         )
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return {
             "ref": self.ref,
             "ins": self.ins,
             "del": self.dels,
             "sub": self.sub,
             "errors": self.errors,
-            "rate": round(self.rate, 4),
+            "rate": None if self.rate is None else round(self.rate, 4),
         }
 
 
@@ -131,6 +138,8 @@ class WerReport:
         total: counts over every reference utterance.
         per_lang: language code -> counts (empty without ``utt2lang``); sums to ``total``.
         per_spk: speaker id -> counts (empty without ``utt2spk``); sums to ``total``.
+        per_voice: voice -> counts of its speakers (:func:`~speechml.score.spread.group_by_voice`;
+            empty unless every speaker id names a voice); sums to ``total``.
         utts: every reference utterance, in Kaldi order.
         missing: reference utterances without a hypothesis (scored as all deletions).
         normalizer: the normalisation applied to both sides.
@@ -139,6 +148,7 @@ class WerReport:
     total: Score
     per_lang: dict[str, Score]
     per_spk: dict[str, Score]
+    per_voice: dict[str, Score]
     utts: list[UttScore]
     missing: list[str]
     normalizer: TextNormalizer
@@ -147,21 +157,53 @@ class WerReport:
         """``%WER ...`` and ``%CER ...`` over the whole set, labelled (the decode dir)."""
         return self.total.lines(label)
 
+    def spreads(self) -> dict[str, Spread]:
+        """``"spk"`` and ``"voice"`` -> the WER spread over that breakdown, where there is one
+        (two groups or more with reference words)."""
+        found = {
+            key: spread(kind, {g: s.words.rate for g, s in groups.items()})
+            for key, kind, groups in (
+                ("spk", "speaker", self.per_spk),
+                ("voice", "voice", self.per_voice),
+            )
+        }
+        return {key: found[key] for key in found if found[key] is not None}
+
+    def report_lines(self, label: str) -> list[str]:
+        """The ``wer`` file: :meth:`summary_lines`, then ``#`` lines with the spread over
+        speakers and voices and the utterances that had no hypothesis.
+
+        Example::
+
+            %WER 45.00 [ 90 / 200, 5 ins, 40 del, 45 sub ] exp/base/decode_test
+            %CER 20.00 [ 180 / 900, 10 ins, 90 del, 80 sub ] exp/base/decode_test
+            # per speaker (8): median WER 40.00; worst: eng-m3-s160-p45 98.00, ...
+            # per voice (2): median WER 45.00; worst: m3 70.00, f2 20.00
+        """
+        lines = self.summary_lines(label) + [s.line() for s in self.spreads().values()]
+        if self.missing:
+            lines.append(
+                f"# {len(self.missing)} utterances had no hypothesis (scored as deletions): "
+                + shorten_ids(self.missing)
+            )
+        return lines
+
     def to_dict(self) -> dict[str, object]:
-        """Every number, as plain JSON-able values."""
+        """Every number, as plain JSON-able values (``spread``: speaker and voice spreads)."""
         return {
             "normalizer": dataclasses.asdict(self.normalizer),
             **self.total.to_dict(),
             "missing": self.missing,
             "per_lang": {lang: s.to_dict() for lang, s in self.per_lang.items()},
             "per_spk": {spk: s.to_dict() for spk, s in self.per_spk.items()},
+            "per_voice": {voice: s.to_dict() for voice, s in self.per_voice.items()},
+            "spread": {key: s.to_dict() for key, s in self.spreads().items()},
         }
 
 
 def shorten_ids(ids: Sequence[str]) -> str:
     """``"u1, u2, u3"``, or the first :data:`SHOWN_IDS` and ``"(and N more)"``."""
-    shown = ", ".join(ids[:SHOWN_IDS])
-    return shown + (f" (and {len(ids) - SHOWN_IDS} more)" if len(ids) > SHOWN_IDS else "")
+    return shorten(ids, SHOWN_IDS)
 
 
 def match_hypotheses(
@@ -264,9 +306,10 @@ def score_wer(
     Args:
         refs: utterance id -> reference transcript (the data dir's ``text``).
         hyps: utterance id -> hypothesis; a reference without one counts as all deletions.
-        normalizer: applied to both sides; default ``TextNormalizer()`` (lowercase, no
-            punctuation, NFC).
-        utt2lang: utterance id -> language, for the per-language breakdown.
+        normalizer: applied to both sides; default ``TextNormalizer()`` (NFC, lowercase,
+            no punctuation but word-internal apostrophes and hyphens).
+        utt2lang: utterance id -> language (ISO 639-3), for the per-language breakdown and
+            each utterance's case rules.
         utt2spk: utterance id -> speaker, for the per-speaker breakdown.
         hyp_path: where the hypotheses came from, named in errors and warnings.
         data_dir: the data dir that ``utt2lang`` and ``utt2spk`` come from, named in errors.
@@ -280,8 +323,9 @@ def score_wer(
         raise DataError("no reference transcripts to score against")
     missing = match_hypotheses(refs, hyps, hyp_path)
     utts = sorted(refs, key=sort_key)
-    ref_texts = [normalizer(refs[utt]) for utt in utts]
-    hyp_texts = [normalizer(hyps.get(utt, "")) for utt in utts]
+    langs = [(utt2lang or {}).get(utt) for utt in utts]
+    ref_texts = [normalizer(refs[utt], lang) for utt, lang in zip(utts, langs, strict=True)]
+    hyp_texts = [normalizer(hyps.get(utt, ""), lang) for utt, lang in zip(utts, langs, strict=True)]
     words = jiwer.process_words(ref_texts, hyp_texts)
     chars = jiwer.process_characters(
         [_no_spaces(t) for t in ref_texts], [_no_spaces(t) for t in hyp_texts]
@@ -309,10 +353,12 @@ def score_wer(
         groups = group_utts(utts, utt2group, table, data_dir)
         return {g: sum((by_utt[u] for u in members), Score()) for g, members in groups.items()}
 
+    per_spk = breakdown(utt2spk, "utt2spk")
     return WerReport(
         total=sum(by_utt.values(), Score()),
         per_lang=breakdown(utt2lang, "utt2lang"),
-        per_spk=breakdown(utt2spk, "utt2spk"),
+        per_spk=per_spk,
+        per_voice=group_by_voice(per_spk, operator.add),
         utts=scored,
         missing=missing,
         normalizer=normalizer,
@@ -379,9 +425,11 @@ def score_decode_dir(
 ) -> WerReport:
     """Score ``decode_dir/hyp.trn`` against ``data_dir/text`` and write the reports.
 
-    Writes into ``decode_dir``: ``wer`` (the ``%WER`` and ``%CER`` lines, then a ``#`` line
-    listing utterances without hypothesis, if any), ``wer_per_lang`` (with ``utt2lang``),
-    ``wer_per_spk`` (both lines per group, labelled ``lang=xxx`` / ``spk=xxx``), ``per_utt``
+    Writes into ``decode_dir``: ``wer`` (:meth:`WerReport.report_lines`: the ``%WER`` and
+    ``%CER`` lines, then ``#`` lines with the median and worst speakers and voices and the
+    utterances without hypothesis), ``wer_per_lang`` (with ``utt2lang``), ``wer_per_spk`` and
+    ``wer_per_voice`` (both lines per group, labelled ``lang=xxx`` / ``spk=xxx`` /
+    ``voice=xxx``; ``wer_per_voice`` when the speaker ids name voices), ``per_utt``
     (alignments), ``ref.trn`` (the normalised references, as scored) and ``score.json``
     (every number, read by :func:`speechml.score.results.write_results`). Lines are labelled
     with ``decode_dir`` as given.
@@ -408,16 +456,11 @@ def score_decode_dir(
         data_dir=data_dir,
     )
     label = str(decode_dir)
-    summary = report.summary_lines(label)
-    if report.missing:
-        summary.append(
-            f"# {len(report.missing)} utterances had no hypothesis (scored as deletions): "
-            + shorten_ids(report.missing)
-        )
-    atomic_write_text(decode_dir / "wer", "\n".join(summary) + "\n")
+    atomic_write_text(decode_dir / "wer", "\n".join(report.report_lines(label)) + "\n")
     for name, groups, key in (
         ("wer_per_lang", report.per_lang, "lang"),
         ("wer_per_spk", report.per_spk, "spk"),
+        ("wer_per_voice", report.per_voice, "voice"),
     ):
         lines = [line for g, s in groups.items() for line in s.lines(f"{label} {key}={g}")]
         if lines:
@@ -437,3 +480,56 @@ def score_decode_dir(
         decode_dir / "score.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     )
     return report
+
+
+def score_text_files(
+    ref_path: str | Path,
+    hyp_path: str | Path,
+    normalizer: TextNormalizer | None = None,
+    lang: str | None = None,
+    utt2lang_path: str | Path | None = None,
+) -> WerReport:
+    """Score two Kaldi text files (``utt-id transcript`` lines), as Kaldi's ``compute-wer``.
+
+    No data dir, audio or ``wav.scp`` is needed, and nothing is written. A reference without
+    a hypothesis counts as all deletions (and is reported); a line holding only an id is an
+    empty transcript.
+
+    Args:
+        ref_path: the reference transcripts.
+        hyp_path: the hypotheses.
+        normalizer: applied to both sides; default ``TextNormalizer()``.
+        lang: the language (ISO 639-3) of every utterance, for its case rules.
+        utt2lang_path: an ``utt2lang`` file giving each utterance's language instead (and a
+            per-language breakdown).
+
+    Example:
+        >>> report = score_text_files("data/test/text", "exp/x/hyp.txt")  # doctest: +SKIP
+        >>> report.summary_lines("exp/x/hyp.txt")[0]  # doctest: +SKIP
+        '%WER 12.34 [ 123 / 997, 10 ins, 20 del, 93 sub ] exp/x/hyp.txt'
+
+    Raises:
+        DataError: a missing, malformed or empty file (naming it and the line), a directory
+            given for a file, a hypothesis id that is not in the reference, or an utterance
+            without a language in ``utt2lang_path``.
+    """
+    tables = {"reference": ref_path, "hypothesis": hyp_path, "utt2lang": utt2lang_path}
+    for what, path in tables.items():
+        if path is not None and Path(path).is_dir():
+            raise DataError(
+                f"is a directory, not a {what} file (to score a data dir, give "
+                "--data DIR --decode-dir DIR)",
+                path,
+            )
+    refs = read_table(ref_path, allow_empty_values=True)
+    if not refs:
+        raise DataError("no reference transcripts to score against (empty file)", ref_path)
+    hyps = read_table(hyp_path, allow_empty_values=True)
+    utt2lang = None
+    if utt2lang_path is not None:
+        utt2lang_path = Path(utt2lang_path)
+        utt2lang = read_table(utt2lang_path)
+        group_utts(list(refs), utt2lang, utt2lang_path.name, utt2lang_path.parent)
+    elif lang is not None:
+        utt2lang = dict.fromkeys(refs, lang)
+    return score_wer(refs, hyps, normalizer, utt2lang=utt2lang, hyp_path=hyp_path)

@@ -45,6 +45,7 @@ from speechml.data.ops import at_most, combine_data_dirs, random_utts, subset_da
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import DataError
 from speechml.io import atomic_dir, require_model_dir
+from speechml.model_files import from_pretrained
 from speechml.score.wer import score_wer
 from speechml.ssl.pretrain import (
     feature_extractor_for,
@@ -161,7 +162,8 @@ def load_ctc_model(init: str | Path, vocab_size: int, config: CtcConfig) -> Wav2
     Raises:
         ConfigError: ``init`` is not a transformers model directory.
     """
-    model = Wav2Vec2ForCTC.from_pretrained(
+    model = from_pretrained(
+        Wav2Vec2ForCTC.from_pretrained,
         require_model_dir(init),
         dtype=torch.float32,
         vocab_size=vocab_size,
@@ -253,9 +255,9 @@ def transcribe_data_dir(
     model_dir: str | Path, data: DataDir, batch_size: int = 8
 ) -> dict[str, str]:
     """Greedy CTC transcripts of ``data`` by a model dir written by :func:`train_ctc`."""
-    model_dir = Path(model_dir)
-    processor = Wav2Vec2Processor.from_pretrained(model_dir)
-    model = Wav2Vec2ForCTC.from_pretrained(model_dir, dtype=torch.float32)
+    model_dir = require_model_dir(model_dir)
+    processor = from_pretrained(Wav2Vec2Processor.from_pretrained, model_dir)
+    model = from_pretrained(Wav2Vec2ForCTC.from_pretrained, model_dir, dtype=torch.float32)
     extractor = processor.feature_extractor
     dataset = WaveformDataset(data, extractor.sampling_rate)
     return greedy_transcripts(

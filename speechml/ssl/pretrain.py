@@ -54,6 +54,7 @@ from speechml.data.ops import at_most
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, require_model_dir
+from speechml.model_files import from_pretrained
 from speechml.train.trainer import LossFn, StepHook, TrainConfig, Trainer, ValidFn
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def feature_extractor_for(model: nn.Module, directory: Path | None = None) -> An
     """The feature extractor saved in ``directory``, or else one that fits ``model``'s feature
     encoder: normalised audio, with an attention mask for layer-norm encoders only."""
     if directory is not None and (directory / PREPROCESSOR_FILE).is_file():
-        return AutoFeatureExtractor.from_pretrained(directory)
+        return from_pretrained(AutoFeatureExtractor.from_pretrained, directory)
     layer_norm = _core(model).config.feat_extract_norm == "layer"
     return Wav2Vec2FeatureExtractor(return_attention_mask=layer_norm, do_normalize=True)
 
@@ -198,7 +199,7 @@ def load_pretraining_model(
         model = Wav2Vec2ForPreTraining(hf_config)
         return model, feature_extractor_for(model)
     init = require_model_dir(init)
-    model = Wav2Vec2ForPreTraining.from_pretrained(init, dtype=torch.float32)
+    model = from_pretrained(Wav2Vec2ForPreTraining.from_pretrained, init, dtype=torch.float32)
     model.config.diversity_loss_weight = config.diversity_loss_weight
     return model, feature_extractor_for(model, init)
 

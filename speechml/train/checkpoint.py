@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from speechml.errors import SpeechmlError
-from speechml.io import atomic_dir
+from speechml.errors import ModelError, SpeechmlError
+from speechml.io import atomic_dir, reading
+from speechml.model_files import load_safetensors, load_state_into, load_weights_only
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
 META_FILE = "meta.json"
+#: what every trainer state holds (speechml.train.trainer.Trainer writes them)
+STATE_KEYS = ("optimizer", "scheduler", "rng", "step", "epoch", "batch_in_epoch")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ def list_checkpoints(directory: Path) -> list[CheckpointInfo]:
         meta_path = path / META_FILE
         if not meta_path.is_file() or not (path / MODEL_FILE).is_file():
             continue
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        found.append(CheckpointInfo(path, int(meta["step"]), dict(meta.get("metrics", {}))))
+        with reading(meta_path, "checkpoint record"):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            found.append(CheckpointInfo(path, int(meta["step"]), dict(meta.get("metrics", {}))))
     return sorted(found, key=lambda c: c.step)
 
 
@@ -86,16 +90,27 @@ def remove_partial_checkpoints(directory: Path) -> list[Path]:
 
 
 def load_trainer_state(path: Path) -> dict[str, Any]:
-    """Load ``trainer_state.pt`` without executing code (``weights_only=True``)."""
-    return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    """Load ``trainer_state.pt`` without executing code (``weights_only=True``).
+
+    Raises:
+        ModelError: the file is missing, corrupt or refused (naming it).
+    """
+    state = load_weights_only(path / STATE_FILE)
+    missing = [key for key in STATE_KEYS if key not in state] if isinstance(state, dict) else []
+    if not isinstance(state, dict) or missing:
+        what = f"{missing[0]!r} is missing" if missing else "expected a mapping"
+        raise ModelError(f"not a trainer state ({what})", path / STATE_FILE)
+    return state
 
 
 def load_model_weights(model: torch.nn.Module, path: Path, strict: bool = True) -> None:
-    """Load a checkpoint's (or any) ``model.safetensors`` into ``model``."""
+    """Load a checkpoint's (or any) ``model.safetensors`` into ``model``.
+
+    Raises:
+        ModelError: the file is missing or corrupt, or its weights do not fit ``model``.
+    """
     file = path / MODEL_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise SpeechmlError(f"{file}: checkpoint weights not found")
-    model.load_state_dict(load_file(str(file)), strict=strict)
+    load_state_into(model, load_safetensors(file), file, strict=strict)
 
 
 def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
@@ -108,13 +123,13 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
         raise SpeechmlError("no checkpoints to average")
     total: dict[str, torch.Tensor] = {}
     for path in paths:
-        state = load_file(str(path / MODEL_FILE))
+        state = load_safetensors(path / MODEL_FILE)
         for key, value in state.items():
             if value.is_floating_point():
                 total[key] = total.get(key, torch.zeros_like(value, dtype=torch.float64)) + value
             else:
                 total[key] = value
-    reference = load_file(str(paths[-1] / MODEL_FILE))
+    reference = load_safetensors(paths[-1] / MODEL_FILE)
     return {
         key: (value / len(paths)).to(reference[key].dtype)
         if reference[key].is_floating_point()

@@ -10,7 +10,7 @@ import pytest
 from speechml.cli.score import register
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
-from speechml.errors import DataError
+from speechml.errors import ConfigError, DataError
 from speechml.score.trn import write_trn
 
 
@@ -46,10 +46,43 @@ def test_wer_prints_the_summary_lines(
     assert out == [
         f"%WER 0.00 [ 0 / 4, 0 ins, 0 del, 0 sub ] {decode}",
         f"%CER 0.00 [ 0 / 19, 0 ins, 0 del, 0 sub ] {decode}",
+        "# per speaker (2): median WER 0.00; worst: s1 0.00, s2 0.00",
     ]
     assert (decode / "wer").read_text(encoding="utf-8").splitlines() == out
     for name in ("wer_per_lang", "wer_per_spk", "per_utt", "ref.trn", "score.json"):
         assert (decode / name).is_file()
+
+
+def test_wer_of_two_text_files_prints_the_same_lines_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref, hyp, langs = tmp_path / "ref", tmp_path / "hyp", tmp_path / "utt2lang"
+    ref.write_text("u1 Hello, world!\nu2 İyi geceler\nu3 lost words\n", encoding="utf-8")
+    hyp.write_text("u1 hello world\nu2 iyi geceler\n", encoding="utf-8")
+    langs.write_text("u1 eng\nu2 tur\nu3 eng\n", encoding="utf-8")
+    run(["wer", str(ref), str(hyp), "--utt2lang", str(langs)])
+    assert capsys.readouterr().out.splitlines() == [
+        f"%WER 33.33 [ 2 / 6, 0 ins, 2 del, 0 sub ] {hyp}",
+        f"%CER 31.03 [ 9 / 29, 0 ins, 9 del, 0 sub ] {hyp}",
+        "# 1 utterances had no hypothesis (scored as deletions): u3",
+    ]
+    run(["wer", str(ref), str(hyp), "--lang", "eng"])  # İyi lowered as in English: "i̇yi"
+    assert capsys.readouterr().out.startswith("%WER 50.00 [ 3 / 6, 0 ins, 2 del, 1 sub ]")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hyp", "ref", "utt2lang"]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["wer", "r"], "give two text files REF HYP, or --data DIR and --decode-dir DIR"),
+        (["wer", "--data", "d"], "give two text files REF HYP, or --data DIR and --decode-dir DIR"),
+        (["wer", "r", "h", "--data", "d"], "not both"),
+        (["wer", "--data", "d", "--decode-dir", "e", "--lang", "tur"], "--lang and --utt2lang"),
+    ],
+)
+def test_wer_forms_cannot_be_mixed(argv: list[str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        run(argv)
 
 
 def test_wer_normalisation_options(

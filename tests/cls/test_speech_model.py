@@ -97,7 +97,7 @@ def recognizer_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     encoder = EncoderConfig(**{**TINY_ENCODER.__dict__, "num_second_pass_layers": 1})
     predictor = PredictorConfig(embed_dim=8, output_dim=8, dropout=0.0)
-    model = Transducer(TransducerConfig(vocab_size=5, encoder=encoder, predictor=predictor))
+    model = Transducer(TransducerConfig(vocab_size=6, encoder=encoder, predictor=predictor))
     cmvn = CmvnStats(
         2, torch.full((20,), 2.0, dtype=torch.float64), torch.full((20,), 6.0, dtype=torch.float64)
     )

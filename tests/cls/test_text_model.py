@@ -117,7 +117,7 @@ def add_setting(model_dir):
     [
         (remove(CLASSIFIER_FILE), "not a text classifier"),
         (remove("config.json"), "config.json is missing"),
-        (remove("model.safetensors"), "cannot load the model or tokenizer"),
+        (remove("model.safetensors"), "cannot read the model directory"),
         (add_setting, "expected 'normalizer' and 'max_length' only"),
     ],
 )

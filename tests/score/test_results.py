@@ -54,7 +54,7 @@ def test_tables_from_two_experiments_and_a_classifier(tmp_path: Path) -> None:
     cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in rows]
     assert cells[0][:6] == ["system", "description", "test set", "language", "WER %", "CER %"]
     assert cells[1] == ["adapter/hin", "", "test", "all", "28.57", "27.59"] + [
-        "2 / 7", "0", "2", "0", "4", "1",
+        "2 / 7", "0", "2", "0", "4", "1", "spk-h2 100.00",
     ]  # fmt: skip
     assert [c[:5] for c in cells[2:6]] == [
         ["adapter/hin", "", "test", "eng", "0.00"],
@@ -63,6 +63,7 @@ def test_tables_from_two_experiments_and_a_classifier(tmp_path: Path) -> None:
         ["base", r"most frequent transcript \| baseline", "test", "eng", "50.00"],
     ]
     assert cells[6][3:5] == ["hin", "133.33"]
+    assert cells[4][-1] == "spk-h1 200.00" and cells[5][-1] == cells[6][-1] == ""
     assert cells[7][:4] == ["system", "description", "test set", "language"]
     assert cells[8] == ["intent", "", "test", "all", "75.00", "73.33", "4", "0"]
     assert [c[3:5] for c in cells[9:]] == [["eng", "50.00"], ["hin", "100.00"]]
@@ -115,3 +116,13 @@ def test_included_sections_follow_the_header(tmp_path):
     assert "--include exp/summary.md" in text
     with pytest.raises(DataError, match="not found"):
         write_results(tmp_path, include=["exp/missing.md"])
+
+
+def test_a_set_without_reference_words_shows_n_a(tmp_path: Path) -> None:
+    decode = tmp_path / "exp" / "sys" / "decode_test"
+    decode.mkdir(parents=True)
+    record = score_wer({"u": ""}, {"u": "x"}, utt2lang={"u": "kat"}).to_dict()
+    (decode / "score.json").write_text(json.dumps(record), encoding="utf-8")
+    text = write_results(tmp_path).read_text(encoding="utf-8")
+    assert "| sys |  | test | all | N/A | N/A | 1 / 0 | 1 | 0 | 0 | 1 | 0 |  |" in text
+    assert "| sys |  | test | kat | N/A | N/A | 1 / 0 |" in text

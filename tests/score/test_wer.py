@@ -16,7 +16,13 @@ import pytest
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
 from speechml.score.trn import read_trn, write_trn
-from speechml.score.wer import ErrorCounts, format_alignment, score_decode_dir, score_wer
+from speechml.score.wer import (
+    ErrorCounts,
+    format_alignment,
+    score_decode_dir,
+    score_text_files,
+    score_wer,
+)
 from speechml.text.normalize import TextNormalizer
 
 SCORE_LINE = re.compile(
@@ -150,8 +156,48 @@ def test_breakdowns_sum_to_the_total() -> None:
 def test_empty_reference_scores_insertions() -> None:
     report = score_wer({"u1": "", "u2": "a"}, {"u1": "x y", "u2": "a"})
     assert report.total.words == ErrorCounts(ref=1, ins=2, dels=0, sub=0)
+    assert report.total.words.rate == 200.0  # 2 insertions against 1 reference word
     assert report.per_lang == {}
-    assert score_wer({"u1": ""}, {"u1": "x"}).total.words.rate == 100.0
+
+
+def test_a_set_of_empty_references_has_no_rate() -> None:
+    report = score_wer({"u1": "", "u2": "..."}, {"u1": "x y", "u2": ""})
+    assert report.total.words == ErrorCounts(ref=0, ins=2, dels=0, sub=0)
+    assert report.total.words.rate is None and report.total.chars.rate is None
+    assert report.summary_lines("d") == [
+        "%WER N/A [ 2 / 0, 2 ins, 0 del, 0 sub ] d",
+        "%CER N/A [ 2 / 0, 2 ins, 0 del, 0 sub ] d",
+    ]
+    assert report.to_dict()["wer"]["rate"] is None
+    assert json.loads(json.dumps(report.to_dict()))["cer"]["rate"] is None
+
+
+def test_a_language_of_empty_references_has_no_rate_but_its_insertions_count() -> None:
+    refs, hyps = {"e1": "a b", "k1": ""}, {"e1": "a b", "k1": "x"}
+    report = score_wer(refs, hyps, utt2lang={"e1": "eng", "k1": "kat"})
+    assert report.per_lang["kat"].words.rate is None
+    assert report.per_lang["kat"].words.line("WER", "kat") == (
+        "%WER N/A [ 1 / 0, 1 ins, 0 del, 0 sub ] kat"
+    )
+    assert report.total.words.rate == 50.0
+
+
+def test_contractions_and_compounds_are_one_word_each() -> None:
+    # "Don't stop, well-known!" is 3 words; splitting at the apostrophe and hyphen made it 5.
+    report = score_wer({"u1": "Don't stop, well-known!"}, {"u1": "dont stop well-known"})
+    assert report.total.words == ErrorCounts(ref=3, ins=0, dels=0, sub=1)
+    assert report.utts[0].ref == "don't stop well-known"
+    same = score_wer({"u1": "Don\u2019t stop"}, {"u1": "don't stop"})
+    assert same.total.words.errors == 0
+
+
+def test_case_rules_follow_each_utterance_language() -> None:
+    refs = {"t1": "IŞIK", "t2": "İZMİR", "e1": "IRIS"}
+    hyps = {"t1": "ışık", "t2": "izmir", "e1": "iris"}
+    utt2lang = {"t1": "tur", "t2": "tur", "e1": "eng"}
+    assert score_wer(refs, hyps, utt2lang=utt2lang).total.words.errors == 0
+    # Without the language, I lowers to i: "isik" is not "ışık", "i̇zmi̇r" is not "izmir".
+    assert score_wer(refs, hyps).total.words.sub == 2
 
 
 def write_dirs(root: Path) -> tuple[Path, Path]:
@@ -175,7 +221,13 @@ def test_score_decode_dir_writes_every_report(
     wer_lines = (decode / "wer").read_text(encoding="utf-8").splitlines()
     assert wer_lines[0] == f"%WER 57.14 [ 4 / 7, 0 ins, 3 del, 1 sub ] {decode}"
     assert SCORE_LINE.match(wer_lines[1])[1] == "CER"
-    assert wer_lines[2].startswith("# 1 utterances had no hypothesis") and "e2" in wer_lines[2]
+    # s1: 1 of 3 words wrong, s2: 2 of 2 (no hypothesis), s3: 1 of 2.
+    assert wer_lines[2] == (
+        "# per speaker (3): median WER 50.00; worst: s2 100.00, s3 50.00, s1 33.33"
+    )
+    assert wer_lines[3].startswith("# 1 utterances had no hypothesis") and "e2" in wer_lines[3]
+    assert wer_lines == report.report_lines(str(decode))
+    assert not (decode / "wer_per_voice").exists()  # s1, s2, s3 name no voice
     per_lang = (decode / "wer_per_lang").read_text(encoding="utf-8").splitlines()
     assert [SCORE_LINE.match(line)[8] for line in per_lang] == [
         f"{decode} lang=eng",
@@ -196,6 +248,8 @@ def test_score_decode_dir_writes_every_report(
     assert record["per_lang"]["hin"]["wer"]["del"] == 1
     assert record["missing"] == ["e2"] and record["num_utts"] == 3
     assert record["decode_dir"] == str(decode)
+    assert record["spread"]["spk"]["worst"][0] == {"id": "s2", "rate": 100.0}
+    assert record["per_voice"] == {} and "voice" not in record["spread"]
     assert report.total.words.errors == 4
 
 
@@ -215,3 +269,60 @@ def test_score_decode_dir_without_text_is_an_error(tmp_path: Path) -> None:
     (data_dir / "text").unlink()
     with pytest.raises(DataError, match=r"no references to score against \(text is missing"):
         score_decode_dir(data_dir, decode)
+
+
+def test_two_kaldi_text_files_score_without_a_data_dir(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref, hyp = tmp_path / "ref.txt", tmp_path / "hyp.txt"
+    ref.write_text("u1 Don't STOP\nu2 IŞIK yok\nu3\nu4 good night\n", encoding="utf-8")
+    hyp.write_text("u1 don't stop\nu2 ışık var\nu3 uh\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        report = score_text_files(ref, hyp, lang="tur")
+    # u2: 1 sub; u3: an empty reference, 1 insertion; u4: no hypothesis, 2 deletions.
+    assert report.total.words == ErrorCounts(ref=6, ins=1, dels=2, sub=1)
+    assert report.missing == ["u4"] and "u4" in caplog.text
+    assert report.report_lines(str(hyp))[::2] == [
+        f"%WER 66.67 [ 4 / 6, 1 ins, 2 del, 1 sub ] {hyp}",
+        "# 1 utterances had no hypothesis (scored as deletions): u4",
+    ]
+    assert score_text_files(ref, hyp).total.words.sub == 2  # without Turkish, IŞIK is "isik"
+
+
+def test_text_files_take_an_utt2lang_file_that_must_cover_them(tmp_path: Path) -> None:
+    ref, hyp, langs = tmp_path / "ref.txt", tmp_path / "hyp.txt", tmp_path / "langs"
+    ref.write_text("t1 IŞIK\ne1 IRIS\n", encoding="utf-8")
+    hyp.write_text("t1 ışık\ne1 iris\n", encoding="utf-8")
+    langs.write_text("t1 tur\ne1 eng\n", encoding="utf-8")
+    report = score_text_files(ref, hyp, utt2lang_path=langs)
+    assert report.total.words.errors == 0 and list(report.per_lang) == ["eng", "tur"]
+    langs.write_text("t1 tur\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        score_text_files(ref, hyp, utt2lang_path=langs)
+    assert str(err.value) == f"{langs}: utterance e1: has no entry in langs"
+
+
+@pytest.mark.parametrize(
+    "ref_text, hyp_text, fragment",
+    [
+        ("", "u1 a\n", "ref.txt: no reference transcripts"),
+        ("u1 a\nu1 b\n", "u1 a\n", "ref.txt:2: duplicated id 'u1'"),
+        ("u1 a\n", "u1 a\nu2 b\n", "hyp.txt: 1 hypotheses for utterances not in the reference"),
+        ("u1 a\n", None, "hyp.txt: file not found"),
+    ],
+)
+def test_bad_text_files_name_the_file(tmp_path: Path, ref_text, hyp_text, fragment) -> None:
+    ref, hyp = tmp_path / "ref.txt", tmp_path / "hyp.txt"
+    ref.write_text(ref_text, encoding="utf-8")
+    if hyp_text is not None:
+        hyp.write_text(hyp_text, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        score_text_files(ref, hyp)
+
+
+def test_a_directory_given_for_a_text_file_says_how_to_score_a_data_dir(tmp_path: Path) -> None:
+    data_dir, decode = write_dirs(tmp_path)
+    with pytest.raises(DataError) as err:
+        score_text_files(data_dir, decode / "hyp.trn")
+    assert str(err.value).startswith(f"{data_dir}: is a directory, not a reference file")
+    assert "--data DIR --decode-dir DIR" in str(err.value)

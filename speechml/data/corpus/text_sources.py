@@ -43,7 +43,8 @@ TEXT_CLASSES = Registry("text class")
 
 HYPHENS = "-\u2010"  # hyphen-minus and hyphen: kept inside names, read as a word break
 
-normalize_transcript = TextNormalizer()  # NFC, lowercase, punctuation -> space, single spaces
+#: NFC, lowercase, every punctuation character (apostrophes and hyphens too) a space
+normalize_transcript = TextNormalizer(keep_word_internal=False)
 
 
 @TEXT_CLASSES.register("month")
