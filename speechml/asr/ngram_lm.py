@@ -55,7 +55,10 @@ LM_INDEX = "lm.json"
 LM_FORMAT = "speechml-ngram-lm"
 SHARED = "shared"  # file stem of the one LM of every language
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z0-9_-]+$")  # a language code is also a file stem
-_CACHE_SIZE = 100_000  # distributions kept per LM before the cache is cleared
+_CACHE_SIZE = 20_000  # distributions kept per LM before the cache is cleared
+
+
+_Span = tuple[int, int, float]  # start, end, gamma = D * distinct tokens / total count
 
 
 @dataclass
@@ -68,9 +71,7 @@ class _Order:
 
     words: np.ndarray  # (N,) the last id of each n-gram
     shares: np.ndarray  # (N,) (count - D) / total count of the context
-    contexts: dict[
-        tuple[int, ...], tuple[int, int, float]
-    ]  # -> start, end, gamma = D * types / total
+    contexts: dict[tuple[int, ...], _Span]  # context -> its rows and gamma
 
 
 def _discount(counts: np.ndarray) -> float:
@@ -125,7 +126,8 @@ class NgramLm:
         return tuple(history[max(0, len(history) - self.order + 1) :])
 
     def probs(self, context: tuple[int, ...]) -> np.ndarray:
-        """``P(w | context)`` for every id ``w`` (``vocab_size + 1``; ``</s>`` last, 0 at 0)."""
+        """``P(w | context)`` for every id ``w`` (``vocab_size + 1``; ``</s>`` last, 0 at 0);
+        read-only (cached)."""
         cached = self._probs.get(context)
         if cached is not None:
             return cached
@@ -138,6 +140,7 @@ class NgramLm:
             start, end, gamma = span
             probs = lower * gamma
             probs[level.words[start:end]] += level.shares[start:end]
+        probs.flags.writeable = False  # shared by the cache and the contexts that back off
         if len(self._probs) >= _CACHE_SIZE:
             self._probs.clear()
         self._probs[context] = probs
@@ -149,6 +152,7 @@ class NgramLm:
         if cached is None:
             with np.errstate(divide="ignore"):
                 cached = np.log(self.probs(context)).astype(np.float32)
+            cached.flags.writeable = False
             if len(self._log_probs) >= _CACHE_SIZE:
                 self._log_probs.clear()
             self._log_probs[context] = cached

@@ -4,6 +4,10 @@ Greedy search keeps its state in a :class:`GreedyState`, so decoding a whole utt
 decoding it chunk by chunk (:class:`StreamingGreedyDecoder`) run the same code over the same
 encoder frames: with the same chunk mask they give the same hypotheses.
 
+Every search takes a ``blank_penalty``, subtracted from the blank's log-probability before
+each choice. Modified beam search (at most one symbol a frame, as in icefall) searches the
+utterances of a batch together and can fuse an n-gram LM a utterance (:class:`ShallowFusion`).
+
 Example:
     >>> out = model.encoder(feats, lengths)  # doctest: +SKIP
     >>> hyps = greedy_search(model, out.causal, out.lengths)  # doctest: +SKIP
@@ -31,7 +35,7 @@ class Hypothesis:
     """A decoded token sequence with its log-probability and a confidence in [0, 1]."""
 
     tokens: list[int]
-    log_prob: float  # sum of log-probabilities of the emitted tokens
+    log_prob: float  # greedy, CTC: sum over the emitted tokens; beam: log P(tokens | audio)
     confidence: float  # exp(mean log-probability of the chosen symbols, blanks included)
 
 
@@ -329,12 +333,15 @@ def modified_beam_search(
         extended: list[dict[tuple[int, ...], _Candidate]] = []
         for b in range(batch):
             own = [(i, key, hyp) for i, (u, key, hyp) in enumerate(rows) if u == b]
-            if not own:  # finished: its hypotheses stay as they are
-                extended.append({k: _Candidate(h.acoustic, h.extra, h.row, -1, blank)
-                                 for k, h in beams[b].items()})  # fmt: skip
-                continue
-            extended.append(_extend(beams[b], own, log_probs_np, lm_scores, top_ids, blank,
-                                    blank_penalty, beam))  # fmt: skip
+            if own:
+                scores = (log_probs_np, lm_scores, top_ids)
+                extended.append(_extend(beams[b], own, *scores, blank, blank_penalty, beam))
+            else:  # finished: its hypotheses stay as they are
+                kept = {
+                    k: _Candidate(h.acoustic, h.extra, h.row, -1, blank)
+                    for k, h in beams[b].items()
+                }
+                extended.append(kept)
         pred_out, pred_state, beams = _advance(model, extended, pred_out, pred_state, batch_dim)
     return [_best(beams[b], fusion[b], int(frames[b])) for b in range(batch)]
 

@@ -90,9 +90,9 @@ def _train_lm(args: argparse.Namespace) -> None:
         [DataDir.read(path) for path in args.data], args.text, args.lang, args.per_language
     )
     lms = train_lm_dir(load_tokenizer(tokenizer_dir), texts, args.order, args.out, args.arpa)
-    for lang in texts:
-        print(f"{args.out}: order-{args.order} LM of {lang or 'every language'}, "
-              f"{len(texts[lang])} sentences")  # fmt: skip
+    for lang, sentences in texts.items():
+        name = lang or "every language"
+        print(f"{args.out}: order-{args.order} LM of {name}, {len(sentences)} sentences")
     print(f"{args.out}: LMs of {', '.join(lms.languages) or 'every language (shared)'}")
 
 
