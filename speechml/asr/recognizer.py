@@ -10,7 +10,9 @@ Layout of a model directory::
     tokenizer/             the tokenizer (tokenizer.json + model file)
 
 :meth:`Recognizer.decode_data_dir` decodes a data dir with greedy, beam or streaming search on
-the causal pass or the second pass, and reports the real-time factor.
+the causal pass or the second pass (optionally with a blank penalty, and for beam search with
+the n-gram LMs of an LM dir, each utterance's picked by its ``utt2lang``), and reports the
+real-time factor.
 
 Example:
     >>> recognizer = Recognizer.load("exp/base/model")  # doctest: +SKIP
@@ -26,6 +28,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,8 +46,10 @@ from speechml.asr.adapters import (
     set_languages,
 )
 from speechml.asr.data import AsrDataset, collate_asr
+from speechml.asr.ngram_lm import LmDir, tokenizer_fingerprint
 from speechml.asr.search import (
     Hypothesis,
+    ShallowFusion,
     StreamingGreedyDecoder,
     ctc_greedy_search,
     greedy_search,
@@ -55,7 +60,7 @@ from speechml.config import from_dict, read_json
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
-from speechml.errors import ModelError, SpeechmlError
+from speechml.errors import ConfigError, ModelError, SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -148,23 +153,41 @@ class Recognizer:
         beam: int = 4,
         batch_size: int = 16,
         allow_pipes: bool = False,
+        blank_penalty: float = 0.0,
+        lm: LmDir | None = None,
+        lm_weight: float = 0.3,
+        lm_eos: bool = True,
     ) -> DecodeResult:
         """Decode every utterance of ``data``.
 
         Args:
             data: the data dir.
-            method: ``greedy`` (batched), ``beam`` (modified beam search), ``streaming``
-                (greedy, features fed chunk by chunk through the cached causal encoder) or
-                ``ctc`` (best path of the CTC head, batched: a CTC-trained encoder's search).
+            method: ``greedy`` (batched), ``beam`` (modified beam search, batched),
+                ``streaming`` (greedy, features fed chunk by chunk through the cached causal
+                encoder) or ``ctc`` (best path of the CTC head, batched: a CTC-trained
+                encoder's search).
             second_pass: decode the non-causal second pass (not with ``streaming``).
             beam: beam size of ``beam``.
-            batch_size: utterances a batch (``greedy`` and ``beam``).
+            batch_size: utterances a batch (all but ``streaming``).
             allow_pipes: allow ``wav.scp`` pipes.
+            blank_penalty: subtracted from the blank's log-probability before each choice
+                (positive: fewer deletions, more insertions), every method.
+            lm: n-gram LMs for shallow fusion (``beam`` only): the shared LM, or the LM of
+                each utterance's ``utt2lang`` (utterances of a language without one are
+                decoded without, with a warning).
+            lm_weight: the LM's weight (0: plain beam search).
+            lm_eos: add the LM's end-of-sentence score to the final hypotheses.
+
+        Raises:
+            SpeechmlError: a second pass the model lacks or streaming asked for it; an LM with
+                another method than ``beam``, or trained with another tokenizer.
         """
         if second_pass and method == "streaming":
             raise SpeechmlError("streaming decoding runs the causal pass only")
         if second_pass and not self.model.config.encoder.num_second_pass_layers:
             raise SpeechmlError("this model has no second pass (num_second_pass_layers is 0)")
+        if lm is not None:
+            self._check_lm(lm, method, data)
         self.model.eval()
         dataset = self.dataset(data, allow_pipes=allow_pipes)
         device = next(self.model.parameters()).device
@@ -179,16 +202,19 @@ class Recognizer:
         for batch in tqdm(loader, desc=f"decode ({method})", unit="batch"):
             feats = batch["feats"].to(device)
             lengths = batch["feat_lengths"].to(device)
+            languages = [data.utt2lang.get(u) for u in batch["utts"]]
             if routed:
-                set_languages(self.model, [data.utt2lang.get(u) for u in batch["utts"]])
+                set_languages(self.model, languages)
             if method == "streaming":
-                hyps = [self._stream(feats)]
+                hyps = [self._stream(feats, blank_penalty)]
             else:
                 out = self.model.encoder(feats, lengths)
                 enc = out.second_pass if second_pass else out.causal
+                extra = {}
+                if method == "beam":
+                    extra = {"beam": beam, "fusion": _fusion(lm, languages, lm_weight, lm_eos)}
                 search = SEARCHES[method]
-                extra = {"beam": beam} if method == "beam" else {}
-                hyps = search(self.model, enc, out.lengths, **extra)
+                hyps = search(self.model, enc, out.lengths, blank_penalty=blank_penalty, **extra)
             hypotheses.update(zip(batch["utts"], hyps, strict=True))
         compute = time.perf_counter() - started
         texts = {utt: self.tokenizer.decode(h.tokens) for utt, h in hypotheses.items()}
@@ -202,9 +228,38 @@ class Recognizer:
         )
         return result
 
-    def _stream(self, feats: torch.Tensor) -> Hypothesis:
-        decoder = StreamingGreedyDecoder(self.model)
+    def _check_lm(self, lm: LmDir, method: SearchMethod, data: DataDir) -> None:
+        """Refuse an LM that cannot fuse; warn of the languages of ``data`` it does not cover."""
+        if method != "beam":
+            raise ConfigError(f"an LM is fused in beam search only, not {method}")
+        if lm.fingerprint != tokenizer_fingerprint(self.tokenizer):
+            raise ConfigError(f"{lm.path}: LMs of another tokenizer than the model's")
+        uncovered = Counter(
+            data.utt2lang.get(utt)
+            for utt in data.utts
+            if lm.for_language(data.utt2lang.get(utt)) is None
+        )
+        if uncovered:
+            names = ", ".join(
+                f"{lang or 'no utt2lang'} ({n})" for lang, n in sorted(uncovered.items(), key=str)
+            )
+            logger.warning(
+                "%s has no LM for %s: those utterances are decoded without", lm.path, names
+            )
+
+    def _stream(self, feats: torch.Tensor, blank_penalty: float = 0.0) -> Hypothesis:
+        decoder = StreamingGreedyDecoder(self.model, blank_penalty=blank_penalty)
         step = 4 * self.model.config.encoder.chunk_size
         for start in range(0, feats.shape[1], step):
             decoder.accept(feats[:, start : start + step])
         return decoder.finish()
+
+
+def _fusion(
+    lm: LmDir | None, languages: list[str | None], weight: float, eos: bool
+) -> list[ShallowFusion | None] | None:
+    """Each utterance's shallow fusion: its language's LM (or the shared one), or None."""
+    if lm is None:
+        return None
+    picked = [lm.for_language(lang) for lang in languages]
+    return [None if one is None else ShallowFusion(one, weight, eos) for one in picked]

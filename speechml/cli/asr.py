@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from speechml.asr.adapters import merge_adapters, read_adapter_config
+from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
-from speechml.asr.recognizer import Recognizer
+from speechml.asr.recognizer import TOKENIZER_DIR, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
@@ -15,6 +16,8 @@ from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
+from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
+from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
@@ -100,8 +103,23 @@ def _lda_report(args: argparse.Namespace) -> None:
     print(text)
 
 
+def _train_lm(args: argparse.Namespace) -> None:
+    tokenizer_dir = Path(args.tokenizer)
+    if not (tokenizer_dir / TOKENIZER_FILE).is_file() and (tokenizer_dir / TOKENIZER_DIR).is_dir():
+        tokenizer_dir = tokenizer_dir / TOKENIZER_DIR  # a model dir: its tokenizer
+    texts = lm_texts(
+        [DataDir.read(path) for path in args.data], args.text, args.lang, args.per_language
+    )
+    lms = train_lm_dir(load_tokenizer(tokenizer_dir), texts, args.order, args.out, args.arpa)
+    for lang, sentences in texts.items():
+        name = lang or "every language"
+        print(f"{args.out}: order-{args.order} LM of {name}, {len(sentences)} sentences")
+    print(f"{args.out}: LMs of {', '.join(lms.languages) or 'every language (shared)'}")
+
+
 def _decode(args: argparse.Namespace) -> None:
     recognizer = Recognizer.load(args.model)
+    lm = LmDir.load(args.lm) if args.lm else None
     result = recognizer.decode_data_dir(
         DataDir.read(args.data),
         method=args.method,
@@ -109,6 +127,10 @@ def _decode(args: argparse.Namespace) -> None:
         beam=args.beam,
         batch_size=args.batch_size,
         allow_pipes=args.allow_pipes,
+        blank_penalty=args.blank_penalty,
+        lm=lm,
+        lm_weight=args.lm_weight,
+        lm_eos=args.lm_eos,
     )
     out = Path(args.out)
     write_trn(out / "hyp.trn", result.texts)
@@ -116,20 +138,26 @@ def _decode(args: argparse.Namespace) -> None:
         out / "confidence", {u: f"{h.confidence:.4f}" for u, h in result.hypotheses.items()}
     )
     pass_name = "second pass" if args.second_pass else "causal pass"
+    search = f"beam {args.beam}" if args.method == "beam" else args.method
+    if args.blank_penalty:
+        search += f", blank penalty {args.blank_penalty:g}"
+    if lm is not None:
+        search += f", LM {args.lm} (weight {args.lm_weight:g}{'' if args.lm_eos else ', no </s>'})"
     atomic_write_text(
         out / "system.txt",
-        f"transducer {Path(args.model).parent.name}: {args.method}, {pass_name}\n",
+        f"transducer {Path(args.model).parent.name}: {search}, {pass_name}\n",
     )
     line = (
         f"RTF {result.rtf:.4f} ({result.compute_seconds:.1f} s for {result.audio_seconds:.1f} s "
-        f"of audio, {args.method}, {pass_name}) {out}"
+        f"of audio, {search}, {pass_name}) {out}"
     )
     atomic_write_text(out / "rtf", line + "\n")
     print(line)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``asr`` verbs: train, train-adapter, pseudo-label, merge, decode."""
+    """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, merge,
+    lda-report, decode, train-lm."""
     split = verbs.add_parser(
         "tail-split",
         help="OUT_DIR/train_base (head languages + a few labelled utterances of each tail "
@@ -264,6 +292,49 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
     decode.add_argument("--beam", type=in_range(1), default=4, help="beam size (--method beam)")
+    decode.add_argument(
+        "--blank-penalty",
+        type=float,
+        default=0.0,
+        help="subtracted from the blank's log-probability before each choice (every method; "
+        "positive: fewer deletions, more insertions)",
+    )
+    decode.add_argument(
+        "--lm", metavar="DIR", help="n-gram LM dir (train-lm) fused in beam search (--method beam)"
+    )
+    decode.add_argument(
+        "--lm-weight", type=float, default=0.3, help="weight of the LM's log-probabilities"
+    )
+    decode.add_argument(
+        "--lm-eos",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the LM's end-of-sentence score to the final hypotheses",
+    )
     decode.add_argument("--batch-size", type=in_range(1), default=16)
     decode.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     decode.set_defaults(func=_decode)
+
+    lm = verbs.add_parser(
+        "train-lm",
+        help="n-gram LMs over a recogniser's tokens (one shared or one a language) for decode --lm",
+        description="Train interpolated Kneser-Ney n-gram LMs over the token ids of a "
+        "tokenizer, from data dirs' transcripts and/or plain text files (one sentence a line). "
+        "Without --lang or --per-language one LM serves every language; with --lang the text "
+        "is that language's and its LM joins the others in OUT; with --per-language the data "
+        "dirs' utterances are split by utt2lang, one LM each.",
+    )
+    lm.add_argument(
+        "--tokenizer", required=True, help="tokenizer dir, or a model dir (its tokenizer/)"
+    )
+    lm.add_argument("--data", action="append", default=[], help="data dir; repeatable")
+    lm.add_argument("--text", action="append", default=[], help="text file; repeatable")
+    by_lang = lm.add_mutually_exclusive_group()
+    by_lang.add_argument("--lang", help="the language of all the text (ISO 639-3)")
+    by_lang.add_argument(
+        "--per-language", action="store_true", help="one LM per language of utt2lang"
+    )
+    lm.add_argument("--order", type=in_range(1), default=6, help="n-gram order (6 for characters)")
+    lm.add_argument("--out", required=True, help="the LM dir")
+    lm.add_argument("--arpa", action="store_true", help="also write <lang>.arpa files")
+    lm.set_defaults(func=_train_lm)
