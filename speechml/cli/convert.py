@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from speechml.data.convert import (
-    RENAMED_FILE,
-    SKIPPED_FILE,
-    ConversionReport,
-    commonvoice_to_datadir,
-    datadir_to_hf,
-    hf_to_datadir,
-)
+from speechml.data.conversion import RENAMED_FILE, SKIPPED_FILE, ConversionReport
+from speechml.data.convert import commonvoice_to_datadir, datadir_to_hf, hf_to_datadir
 from speechml.data.datadir import DataDir
 
 logger = logging.getLogger(__name__)
