@@ -75,7 +75,7 @@ class SkippedRow:
     row: int  # 0-based index of the row in its split, or 1-based line of ``file``
     id: str  # the row's id as found (or generated)
     reason: str
-    file: Path | None = None  # the tsv file whose line ``row`` is; None for a dataset row
+    file: Path | None = None  # the file (tsv, manifest) whose line ``row`` is; None: a dataset
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.file is None else f"{self.file}:{self.row}"

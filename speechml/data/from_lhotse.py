@@ -162,6 +162,7 @@ class _Recording:
     """A recording of the manifest: its wav.scp entry, or why it cannot have one."""
 
     id: str
+    path: Path  # the manifest
     line: int
     duration: float
     channels: list[int]
@@ -191,6 +192,7 @@ def _read_recordings(path: Path, root: Path, allow_pipes: bool) -> dict[str, _Re
         default_channels = sorted(c for source in sources for c in source["channels"])
         recording = _Recording(
             id=recording_id,
+            path=path,
             line=item.line,
             duration=duration,
             channels=item.channels("channel_ids", default_channels),
@@ -318,11 +320,9 @@ def lhotse_to_datadir(
     """
     if lang is not None:
         check_language_code(lang)
-    recordings = Path(recordings)
     root = Path(audio_root) if audio_root is not None else Path.cwd()
     reader = _SupervisionReader(
-        recordings=_read_recordings(recordings, root, allow_pipes),
-        recordings_path=recordings,
+        recordings=_read_recordings(Path(recordings), root, allow_pipes),
         path=Path(supervisions),
         lang=lang,
         speaker_prefix=speaker_prefix,
@@ -337,7 +337,6 @@ class _SupervisionReader:
     """Reads a SupervisionSet against its recordings, into the data dir to be written."""
 
     recordings: dict[str, _Recording]
-    recordings_path: Path
     path: Path  # of the supervisions
     lang: str | None
     speaker_prefix: bool
@@ -437,7 +436,7 @@ class _SupervisionReader:
         reason = f"no supervision of {self.path} is on this recording"
         for recording in self.recordings.values():
             if recording.id not in used:
-                row = SkippedRow(recording.line, recording.id, reason, self.recordings_path)
+                row = SkippedRow(recording.line, recording.id, reason, recording.path)
                 report.skipped.append(row)
 
 
@@ -448,7 +447,8 @@ def _problem(sup: _Supervision, language_value: str | None) -> str | None:
         recording_id = sup.item.fields["recording_id"]
         return f"its recording {recording_id!r} is not in the recordings manifest"
     if recording.entry is None:
-        return f"its recording {recording.id!r} (line {recording.line}): {recording.problem}"
+        where = f"{recording.path}:{recording.line}"
+        return f"its recording {recording.id!r} ({where}): {recording.problem}"
     if sup.duration <= 0 or sup.start < 0:
         return f"start {sup.start:g} s, duration {sup.duration:g} s: not a part of a recording"
     end = sup.start + sup.duration

@@ -248,17 +248,17 @@ def test_from_lhotse_skips_what_a_data_dir_cannot_hold(audio: Path, tmp_path, si
         f"{sups}:3 (id 'elvish'): language 'Elvish' is no ISO 639 code, language tag or English "
         "name",
         f"{sups}:4 (id 'long'): it ends at 1.4 s, after its recording (1 s)",
-        f"{sups}:5 (id 'gone'): its recording 'gone' (line 2): audio file not found: "
+        f"{sups}:5 (id 'gone'): its recording 'gone' ({recs}:2): audio file not found: "
         f"{audio / 'missing.wav'}",
-        f"{sups}:6 (id 'cmd'): its recording 'cmd' (line 3): its audio is the command "
+        f"{sups}:6 (id 'cmd'): its recording 'cmd' ({recs}:3): its audio is the command "
         f"'touch {ran}', which is not run (pass --allow-pipes to write it as a wav.scp pipe)",
-        f"{sups}:7 (id 'web'): its recording 'web' (line 4): its audio is the URL "
+        f"{sups}:7 (id 'web'): its recording 'web' ({recs}:4): its audio is the URL "
         "'https://example.org/a.wav'; download it and give the file",
         f"{sups}:8 (id 'left'): it is on channel [0] of recording 'stereo' (channels [0, 1]); "
         "speechml mixes all the channels of a wav.scp entry",
         f"{sups}:9 (id 'nowhere'): its recording 'nothing' is not in the recordings manifest",
         f"{sups}:10 (id 'quiet'): empty text",
-        f"{sups}:11 (id 'fast'): its recording 'fast' (line 7): it has audio transforms (Speed) "
+        f"{sups}:11 (id 'fast'): its recording 'fast' ({recs}:7): it has audio transforms (Speed) "
         "that wav.scp cannot hold",
         f"{recs}:6 (id 'unused'): no supervision of {sups} is on this recording",
     ]
