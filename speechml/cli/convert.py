@@ -1,19 +1,16 @@
-"""``speechml data from-hf | to-hf | from-commonvoice``: convert corpora to and from data dirs."""
+"""``speechml data from-hf | to-hf | from-commonvoice | from-lhotse | to-lhotse``: convert corpora
+to and from data dirs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from speechml.data.convert import (
-    RENAMED_FILE,
-    SKIPPED_FILE,
-    ConversionReport,
-    commonvoice_to_datadir,
-    datadir_to_hf,
-    hf_to_datadir,
-)
+from speechml.data.conversion import RENAMED_FILE, SKIPPED_FILE, ConversionReport
+from speechml.data.convert import commonvoice_to_datadir, datadir_to_hf, hf_to_datadir
 from speechml.data.datadir import DataDir
+from speechml.data.from_lhotse import lhotse_to_datadir
+from speechml.data.to_lhotse import RECORDINGS_FILE, SUPERVISIONS_FILE, datadir_to_lhotse
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +46,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     from_hf.add_argument(
         "--lang", help="ISO 639-3 code of every utterance, e.g. swh (not with --language-column)"
     )
-    from_hf.add_argument("--audio-root", help="directory relative audio paths start from")
-    from_hf.add_argument(
-        "--no-speaker-prefix",
-        action="store_true",
-        help="keep utterance ids that do not start with their speaker id",
-    )
+    _add_audio_root_and_speaker_prefix(from_hf)
     from_hf.set_defaults(func=run_from_hf)
 
     to_hf = verbs.add_parser(
@@ -84,6 +76,53 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--splits", nargs="+", default=["train", "dev", "test"], help="tsv names to convert"
     )
     from_cv.set_defaults(func=run_from_commonvoice)
+
+    from_lhotse = verbs.add_parser(
+        "from-lhotse",
+        help="lhotse RecordingSet + SupervisionSet manifests -> data dir",
+        description="Convert lhotse manifests (.jsonl.gz or .jsonl) to a data dir: text, "
+        "speaker, language (mapped to ISO 639-3), gender (spk2gender), custom label (utt2label) "
+        "and other custom fields X (utt2X); segments when supervisions are parts of their "
+        "recordings. Unusable supervisions (missing audio, URL or command sources, one channel "
+        f"of several, unknown language...) are listed in {SKIPPED_FILE}, rewritten ids in "
+        f"{RENAMED_FILE}. Nothing is written unless both manifests are well formed.",
+    )
+    from_lhotse.add_argument("recordings", metavar="RECORDINGS", help="RecordingSet manifest")
+    from_lhotse.add_argument("supervisions", metavar="SUPERVISIONS", help="SupervisionSet manifest")
+    from_lhotse.add_argument("dst", metavar="DST", help="output data dir")
+    from_lhotse.add_argument(
+        "--lang", help="ISO 639-3 code of the supervisions without a language, e.g. kat"
+    )
+    from_lhotse.add_argument(
+        "--allow-pipes",
+        action="store_true",
+        help="write command sources as wav.scp pipes (not run now; skipped otherwise)",
+    )
+    _add_audio_root_and_speaker_prefix(from_lhotse)
+    from_lhotse.set_defaults(func=run_from_lhotse)
+
+    to_lhotse = verbs.add_parser(
+        "to-lhotse",
+        help="data dir -> lhotse manifests DST/{recordings,supervisions}.jsonl.gz",
+        description=f"Write {RECORDINGS_FILE} (one recording a wav.scp entry, from the audio "
+        f"header) and {SUPERVISIONS_FILE} (one supervision an utterance: segments, text, "
+        "speaker, language, gender, custom label and utt2X fields) into DST. Needs lhotse "
+        "(pip install 'speechml[lhotse]'). Utterances whose audio is missing, unreadable or a "
+        f"pipe are listed in DST/{SKIPPED_FILE}.",
+    )
+    to_lhotse.add_argument("src", metavar="SRC", help="data dir")
+    to_lhotse.add_argument("dst", metavar="DST", help="output manifest directory")
+    to_lhotse.set_defaults(func=run_to_lhotse)
+
+
+def _add_audio_root_and_speaker_prefix(parser: argparse.ArgumentParser) -> None:
+    """Add ``--audio-root`` and ``--no-speaker-prefix``, which converters to data dirs share."""
+    parser.add_argument("--audio-root", help="directory relative audio paths start from")
+    parser.add_argument(
+        "--no-speaker-prefix",
+        action="store_true",
+        help="keep utterance ids that do not start with their speaker id",
+    )
 
 
 def _log_reports(reports: list[ConversionReport]) -> None:
@@ -124,3 +163,30 @@ def run_to_hf(args: argparse.Namespace) -> None:
 def run_from_commonvoice(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-commonvoice``."""
     _log_reports(commonvoice_to_datadir(args.release_dir, args.lang, args.dst, args.splits))
+
+
+def run_from_lhotse(args: argparse.Namespace) -> None:
+    """Handler of ``speechml data from-lhotse``."""
+    report = lhotse_to_datadir(
+        args.recordings,
+        args.supervisions,
+        args.dst,
+        lang=args.lang,
+        audio_root=args.audio_root,
+        allow_pipes=args.allow_pipes,
+        speaker_prefix=not args.no_speaker_prefix,
+    )
+    _log_reports([report])
+
+
+def run_to_lhotse(args: argparse.Namespace) -> None:
+    """Handler of ``speechml data to-lhotse``."""
+    export = datadir_to_lhotse(DataDir.read(args.src), args.dst)
+    skipped = f", {len(export.skipped)} left out ({SKIPPED_FILE})" if export.skipped else ""
+    logger.info(
+        "wrote %s: %d recordings, %d supervisions%s",
+        export.path,
+        export.recordings,
+        export.supervisions,
+        skipped,
+    )

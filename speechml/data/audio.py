@@ -57,7 +57,22 @@ def audio_duration(entry: str, utt: str | None = None, allow_pipe: bool = False)
     if is_pipe(entry):
         rate = 16000
         return len(load_audio(entry, rate, allow_pipe=allow_pipe, utt=utt)) / rate
-    path = Path(entry)
+    info = audio_info(entry, utt)
+    return info.frames / info.samplerate
+
+
+def audio_info(path: str | Path, utt: str | None = None) -> soundfile._SoundFileInfo:
+    """The header of an audio file (``samplerate``, ``frames``, ``channels``), read without
+    decoding and checked to announce samples.
+
+    Raises:
+        AudioError: the file is missing, unreadable (see :func:`unreadable_audio`) or empty.
+
+    Example:
+        >>> audio_info("clip.wav").samplerate  # doctest: +SKIP
+        16000
+    """
+    path = Path(path)
     if not path.is_file():
         raise AudioError("audio file not found", path, utt=utt)
     try:
@@ -66,7 +81,7 @@ def audio_duration(entry: str, utt: str | None = None, allow_pipe: bool = False)
         raise unreadable_audio(path, err, utt) from None
     if info.frames <= 0:
         raise AudioError("audio is empty (0 samples)", path, utt=utt)
-    return info.frames / info.samplerate
+    return info
 
 
 def unreadable_audio(path: Path, err: Exception, utt: str | None = None) -> AudioError:

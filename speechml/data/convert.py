@@ -5,19 +5,9 @@ paths (a plain string column; cast it with ``datasets.Audio`` to decode). Audio 
 in a dataset is written to WAV files under ``<out_dir>/wav``. ``datasets`` >= 4 decodes audio
 with torchcodec, which is not needed: audio columns are read with ``Audio(decode=False)``.
 
-Ids become Kaldi ids: whitespace, path separators and parentheses are replaced by ``_``, and an
-utterance id is prefixed with its speaker id (``<speaker>-<id>``) unless it already starts with
-``<speaker>-`` (or is the speaker id), so that ``utt2spk`` and ``spk2utt`` sort the same way.
-The ids that were rewritten are listed in ``<data dir>/renamed.txt``, a table of
-``<new id> <id in the source>`` lines.
-
-Every conversion follows one rule. It first reads and checks every split: a missing column, a
-bad language code, a duplicated id or a malformed file stops it before anything is written. A
-row that cannot be used (no audio, unreadable audio, an empty transcript) is skipped and listed
-with its reason in ``<data dir>/skipped.txt``. Then each output data dir is written into a
-temporary directory, and once every one is complete they are renamed into place: an output dir
-is replaced whole (only if it is a data dir or empty), so no stale file of an older conversion
-is left in it and a failed run leaves the old outputs as they were.
+Every conversion follows the rule of :mod:`speechml.data.conversion`: ids rewritten as Kaldi
+ids are listed in ``renamed.txt``, rows that cannot be used in ``skipped.txt``, every split is
+read and checked before any data dir is written, and each data dir is written whole.
 
 Example:
     >>> datadir_to_hf(DataDir.read("data/train"), "data/train_hf")  # doctest: +SKIP
@@ -27,63 +17,43 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import hashlib
-import io
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import pycountry
-import soundfile
 from babel import Locale
 from babel.core import get_global
 from tqdm import tqdm
 
-from speechml.data.audio import is_pipe, write_audio
-from speechml.data.datadir import (
-    RENAMED_REPORT,
-    SKIPPED_REPORT,
-    DataDir,
-    carried_table_kind,
-    warn_left_behind,
+from speechml.data.audio import is_pipe
+from speechml.data.conversion import (
+    AUDIO_DIR,
+    ConversionOutput,
+    ConversionReport,
+    SkippedRow,
+    check_replaceable_dir,
+    kaldi_id,
+    speaker_prefixed,
+    write_outputs,
 )
+from speechml.data.datadir import DataDir, carried_table_kind, warn_left_behind
 from speechml.data.languages import check_language_code, language_name
-from speechml.data.ops import subset_data_dir
-from speechml.data.table import write_table
 from speechml.errors import ConfigError, DataError
-from speechml.io import atomic_dir, atomic_write_text
+from speechml.io import atomic_dir
 from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 
-#: Name of the file, in an output data dir, that lists the rows that were skipped.
-SKIPPED_FILE = SKIPPED_REPORT
-#: Name of the file, in an output data dir, that lists the ids that were rewritten.
-RENAMED_FILE = RENAMED_REPORT
-#: Directory, in an output data dir, of the audio that a dataset holds as bytes.
-AUDIO_DIR = "wav"
-
 #: Files that mark a directory written by ``save_to_disk`` (a Dataset or a DatasetDict).
 _DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
-
-_NOT_IN_ID = re.compile(r"[\s/\\()]+")
-
-
-def kaldi_id(raw: object) -> str:
-    """A Kaldi id from any value: whitespace, ``/``, ``\\`` and parentheses become ``_``.
-
-    Example:
-        >>> kaldi_id("spk 1/clip (a)")
-        'spk_1_clip_a_'
-    """
-    return _NOT_IN_ID.sub("_", str(raw).strip())
 
 
 def _is_empty(value: object) -> bool:
@@ -98,160 +68,6 @@ def _seconds(value: object, where: str, utt: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise DataError(f"duration {value!r} is not a number", where, utt=utt) from None
-
-
-def _speaker_prefixed(utt: str, speaker: str) -> str:
-    """``utt``, prefixed ``<speaker>-`` unless it is ``speaker`` or already starts so."""
-    return utt if utt == speaker or utt.startswith(f"{speaker}-") else f"{speaker}-{utt}"
-
-
-@dataclass(frozen=True)
-class SkippedRow:
-    """A row that was not converted, and why: ``row 3 (id 'x'): empty text`` for a dataset,
-    ``cv/train.tsv:5 (id 'x'): empty sentence`` for a tsv file."""
-
-    row: int  # 0-based index of the row in its split, or 1-based line of ``file``
-    id: str  # the row's id as found (or generated)
-    reason: str
-    file: Path | None = None  # the tsv file whose line ``row`` is; None for a dataset row
-
-    def __str__(self) -> str:
-        where = f"row {self.row}" if self.file is None else f"{self.file}:{self.row}"
-        return f"{where} (id {self.id!r}): {self.reason}"
-
-
-@dataclass
-class ConversionReport:
-    """What one conversion wrote: the data dir, how many utterances, which rows were skipped,
-    which ids were rewritten."""
-
-    path: Path
-    split: str | None
-    utterances: int = 0
-    skipped: list[SkippedRow] = field(default_factory=list)
-    renamed: dict[str, str] = field(default_factory=dict)  # new utterance id -> id in the source
-
-
-@dataclass
-class _Output:
-    """One data dir that a conversion will write: read and checked, not yet on disk."""
-
-    data: DataDir  # wav.scp holds the final audio paths
-    report: ConversionReport
-    where: str  # how messages name the source of this data dir
-    #: utterance -> (its row, a reader of its audio bytes), to write to ``<dir>/wav/<utt>.wav``
-    audio_bytes: dict[str, tuple[int, Callable[[], bytes]]] = field(default_factory=dict)
-
-    def check_not_empty(self) -> None:
-        """Raise a DataError if no row is left."""
-        if not len(self.data):
-            skipped = self.report.skipped
-            reasons = "; ".join(str(s) for s in skipped[:3])
-            raise DataError(f"no usable row ({len(skipped)} skipped: {reasons})", self.where)
-
-
-def _write_outputs(outputs: Sequence[_Output]) -> None:
-    """Write every output data dir, all or none: each into a temporary directory, then, once
-    all are written, each renamed onto its path (replacing what was there).
-
-    Raises:
-        DataError: before anything is written, if an output path exists and is not a data dir
-            or empty, or if audio used lies inside an output dir (replacing it would delete
-            the audio); while writing (nothing is renamed then), if the audio bytes of no row
-            of a split decode.
-    """
-    for output in outputs:
-        _check_replaceable(output)
-    with contextlib.ExitStack() as stack:
-        for output in outputs:
-            _write_output(output, stack.enter_context(atomic_dir(output.report.path)))
-    for output in outputs:
-        output.data.path = output.report.path
-        _log_output(output)
-
-
-def _check_replaceable(output: _Output) -> None:
-    """Raise a DataError if writing ``output`` would replace anything but a data dir, or would
-    delete audio that its ``wav.scp`` uses."""
-    path = output.report.path
-    _check_replaceable_dir(path, ("wav.scp", "utt2spk"), "a data dir")
-    inside = path.resolve()
-    for recording, entry in output.data.wav_scp.items():
-        if recording not in output.audio_bytes and Path(entry).resolve().is_relative_to(inside):
-            raise DataError(
-                f"audio {entry} lies inside the output dir, which the conversion replaces "
-                "whole; write to another directory",
-                path,
-                utt=recording,
-            )
-
-
-def _check_replaceable_dir(path: Path, markers: Sequence[str], what: str) -> None:
-    """Raise a DataError unless ``path`` is missing, an empty directory, or a directory that
-    holds one of the files ``markers`` (it is ``what``, e.g. "a data dir")."""
-    if path.exists():
-        is_one = path.is_dir() and any((path / marker).is_file() for marker in markers)
-        if not is_one and not (path.is_dir() and not any(path.iterdir())):
-            raise DataError(f"exists and is not {what}; refusing to replace it", path)
-
-
-def _write_output(output: _Output, tmp: Path) -> None:
-    """Write one output data dir into ``tmp``: audio bytes (skipping rows whose bytes do not
-    decode), the tables, ``skipped.txt`` and ``renamed.txt``."""
-    report, skipped = output.report, set()
-    audio = tqdm(
-        output.audio_bytes.items(),
-        desc=f"writing audio {report.path.name}",
-        unit="file",
-        disable=not output.audio_bytes,
-    )
-    for utt, (row, read_bytes) in audio:
-        problem = _write_audio_bytes(read_bytes(), tmp / AUDIO_DIR / f"{utt}.wav")
-        if problem is not None:
-            report.skipped.append(SkippedRow(row, utt, problem))
-            skipped.add(utt)
-    if skipped:
-        output.data = subset_data_dir(output.data, set(output.data.utt2spk) - skipped)
-        report.renamed = {new: old for new, old in report.renamed.items() if new not in skipped}
-        report.skipped.sort(key=lambda s: s.row)
-        output.check_not_empty()
-    output.data.write(tmp)
-    report.utterances = len(output.data)
-    if report.skipped:
-        atomic_write_text(tmp / SKIPPED_FILE, "".join(f"{s}\n" for s in report.skipped))
-    if report.renamed:
-        write_table(tmp / RENAMED_FILE, report.renamed)
-
-
-def _write_audio_bytes(data: bytes, path: Path) -> str | None:
-    """Decode audio bytes and write them as a WAV file; None, or why they are not audio."""
-    try:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32")
-    except (soundfile.LibsndfileError, RuntimeError) as err:
-        return f"audio bytes are not readable audio: {err}"
-    if samples.size == 0:
-        return "audio is empty (0 samples)"
-    write_audio(path, samples, rate)
-    return None
-
-
-def _log_output(output: _Output) -> None:
-    report = output.report
-    if report.skipped:
-        logger.warning(
-            "%s: skipped %d of %d rows, listed in %s",
-            output.where,
-            len(report.skipped),
-            len(report.skipped) + report.utterances,
-            report.path / SKIPPED_FILE,
-        )
-    if report.renamed:
-        logger.info(
-            "%s: rewrote %d ids as Kaldi ids, listed in %s",
-            output.where,
-            len(report.renamed),
-            report.path / RENAMED_FILE,
-        )
 
 
 # ---------------------------------------------------------------- data dir -> Hugging Face
@@ -316,7 +132,7 @@ def datadir_to_hf(data: DataDir, out_dir: str | Path) -> datasets.Dataset:
 
 
 def _save_dataset_atomically(dataset: datasets.Dataset, out_dir: Path) -> None:
-    _check_replaceable_dir(out_dir, _DATASET_MARKERS, "a saved dataset")
+    check_replaceable_dir(out_dir, _DATASET_MARKERS, "a saved dataset")
     with atomic_dir(out_dir) as tmp:
         dataset.save_to_disk(str(tmp))
 
@@ -415,7 +231,7 @@ def hf_to_datadir(
         parts = {None: (dataset_or_path, out_dir)}
     converter = _HfConverter(columns, lang, root, speaker_prefix)
     outputs = [converter.read(ds, path, source, name) for name, (ds, path) in parts.items()]
-    _write_outputs(outputs)
+    write_outputs(outputs)
     return [output.report for output in outputs]
 
 
@@ -437,7 +253,7 @@ class _HfConverter:
 
     def read(
         self, dataset: datasets.Dataset, out_dir: Path, source: str, split: str | None
-    ) -> _Output:
+    ) -> ConversionOutput:
         """Read and check one split, the data dir ``out_dir`` to be; ``source`` names it."""
         where = f"{source} (split {split})" if split else source
         names = self._resolve_columns(dataset, where)
@@ -446,7 +262,7 @@ class _HfConverter:
             dataset = dataset.cast_column(audio_column, datasets.Audio(decode=False))
         dataset = dataset.select_columns(sorted(set(names.values())))
         label_feature = dataset.features[names["label"]] if "label" in names else None
-        output = _Output(DataDir(), ConversionReport(out_dir, split), where)
+        output = ConversionOutput(DataDir(), ConversionReport(out_dir, split), where)
         data, report = output.data, output.report
         first_row: dict[str, int] = {}
         rows = tqdm(dataset, desc=f"from-hf {split or out_dir.name}", unit="utt")
@@ -461,7 +277,7 @@ class _HfConverter:
             utt = kaldi_id(raw_id)
             speaker = kaldi_id(values["speaker"]) if "speaker" in values else utt
             if self.speaker_prefix:
-                utt = _speaker_prefixed(utt, speaker)
+                utt = speaker_prefixed(utt, speaker)
             if utt in first_row:
                 message = f"rows {first_row[utt]} and {index} have the same id"
                 raise DataError(message, where, utt=utt)
@@ -585,14 +401,14 @@ def commonvoice_to_datadir(
         _read_commonvoice_split(release_dir / f"{split}.tsv", lang, Path(out_dir) / split, split)
         for split in splits
     ]
-    _write_outputs(outputs)
+    write_outputs(outputs)
     return [output.report for output in outputs]
 
 
-def _read_commonvoice_split(tsv: Path, lang: str, out_dir: Path, split: str) -> _Output:
+def _read_commonvoice_split(tsv: Path, lang: str, out_dir: Path, split: str) -> ConversionOutput:
     """Read and check one split's tsv, the data dir ``out_dir`` to be."""
     clips = tsv.parent / "clips"
-    output = _Output(DataDir(), ConversionReport(out_dir, split), str(tsv))
+    output = ConversionOutput(DataDir(), ConversionReport(out_dir, split), str(tsv))
     data, report = output.data, output.report
     locales: set[str] = set()
     for line, row in _read_commonvoice_tsv(tsv):

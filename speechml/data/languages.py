@@ -2,7 +2,8 @@
 
 Codes are three lowercase letters (``kat``, ``eng``, ``yue``). A user who writes an ISO 639-1
 code (``ka``), an ISO 639-2/B code (``geo``) or an upper-case code gets a hint naming the
-ISO 639-3 code they meant.
+ISO 639-3 code they meant. :func:`language_code_for` maps what other corpora hold (``en-US``,
+``English``) to an ISO 639-3 code.
 
 Example:
     >>> check_language_code("kat")
@@ -18,11 +19,17 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
 import pycountry
+from babel import Locale
 
 from speechml.errors import DataError
+
+#: A language tag: an ISO 639 code, then subtags (``en``, ``en-US``, ``zh_Hant_TW``).
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def _suggestion(code: str) -> str | None:
@@ -72,3 +79,38 @@ def language_name(code: str) -> str:
             :func:`check_language_code`).
     """
     return pycountry.languages.get(alpha_3=check_language_code(code)).name
+
+
+def language_code_for(value: str) -> str | None:
+    """The ISO 639-3 code of a language as corpora write it, or None if it names none.
+
+    ``value`` may be an ISO 639-3, 639-1 or 639-2/B code in any case (``kat``, ``ka``, ``GEO``),
+    a language tag whose first subtag is one (``en-US``, ``zh_CN``), or an English language
+    name of ISO 639-3 or of CLDR, in any case (``Georgian``, ``Swahili``, ``American English``).
+    A code wins over a name (``Ga`` is Irish, ``ga``; the Ga language is ``gaa``).
+
+    Example:
+        >>> language_code_for("English"), language_code_for("en-US"), language_code_for("kat")
+        ('eng', 'eng', 'kat')
+        >>> language_code_for("Elvish") is None
+        True
+    """
+    value = value.strip()
+    tag = _LANGUAGE_TAG.fullmatch(value)
+    code = _suggestion(tag.group(1)) if tag else None
+    return code or _codes_by_name().get(value.casefold())
+
+
+@functools.cache
+def _codes_by_name() -> dict[str, str]:
+    """Case-folded English language names -> ISO 639-3 codes: ISO 639-3's names (without
+    " (macrolanguage)"), then CLDR's for the languages and varieties it has a code for."""
+    codes: dict[str, str] = {}
+    for language in pycountry.languages:
+        name = language.name.replace(" (macrolanguage)", "")
+        codes.setdefault(name.casefold(), language.alpha_3)
+    for key, name in Locale("en").languages.items():
+        code = _suggestion(key.split("_")[0])
+        if code is not None:
+            codes.setdefault(name.casefold(), code)
+    return codes

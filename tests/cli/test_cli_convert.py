@@ -1,8 +1,9 @@
-"""``speechml data from-hf | to-hf | from-commonvoice``."""
+"""``speechml data from-hf | to-hf | from-commonvoice | from-lhotse | to-lhotse``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import datasets
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import speechml.cli
 from speechml.cli.convert import register
 from speechml.data.audio import write_audio
 from speechml.data.datadir import DataDir
@@ -114,3 +116,53 @@ def test_from_commonvoice_refuses_a_lang_that_contradicts_the_locale(tmp_path: P
     assert not (tmp_path / "data").exists()
     run([*args, "--lang", "swh"])
     assert (tmp_path / "data" / "train" / "skipped.txt").read_text().endswith(": empty sentence\n")
+
+
+def test_to_lhotse_then_from_lhotse(make_data_dir, tmp_path: Path) -> None:
+    src = make_data_dir(languages=("eng", "kat"), utt2dur=True)
+    run(["to-lhotse", str(src), str(tmp_path / "lhotse")])
+    names = ("recordings.jsonl.gz", "supervisions.jsonl.gz")
+    manifests = [str(tmp_path / "lhotse" / name) for name in names]
+    run(["from-lhotse", *manifests, str(tmp_path / "back")])
+    back, data = DataDir.read(tmp_path / "back"), DataDir.read(src)
+    for table in ("wav_scp", "text", "utt2spk", "utt2lang", "utt2dur"):
+        assert getattr(back, table) == getattr(data, table), table
+
+
+def test_from_lhotse_options(tmp_path: Path) -> None:
+    write_audio(tmp_path / "audio" / "a.wav", np.full(800, 0.1, dtype=np.float32), 16000)
+    recording = {
+        "id": "r",
+        "sources": [{"type": "command", "channels": [0], "source": "cat audio/a.wav"}],
+        "sampling_rate": 16000,
+        "num_samples": 800,
+        "duration": 0.05,
+    }
+    supervision = {"id": "u", "recording_id": "r", "start": 0, "duration": 0.05, "speaker": "s"}
+    (tmp_path / "recs.jsonl").write_text(json.dumps(recording) + "\n")
+    (tmp_path / "sups.jsonl").write_text(json.dumps(supervision) + "\n")
+    manifests = [str(tmp_path / "recs.jsonl"), str(tmp_path / "sups.jsonl")]
+    args = ["from-lhotse", *manifests, str(tmp_path / "data"), "--lang", "swh"]
+    with pytest.raises(DataError, match=r"no usable row .*which is not run"):
+        run(args)
+    run([*args, "--allow-pipes", "--no-speaker-prefix"])
+    data = DataDir.read(tmp_path / "data")
+    assert data.wav_scp == {"u": "cat audio/a.wav |"}
+    assert (data.utt2spk, data.utt2lang) == ({"u": "s"}, {"u": "swh"})
+    recording["sources"] = [{"type": "file", "channels": [0], "source": "audio/a.wav"}]
+    (tmp_path / "recs.jsonl").write_text(json.dumps(recording) + "\n")
+    run(["from-lhotse", *manifests, str(tmp_path / "data"), "--audio-root", str(tmp_path)])
+    assert DataDir.read(tmp_path / "data").wav_scp == {"s-u": str(tmp_path / "audio" / "a.wav")}
+
+
+def test_lhotse_errors_are_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.setattr(speechml.cli, "GROUPS", {"data": ("data", ("speechml.cli.convert",))})
+    (tmp_path / "recs.jsonl").write_text('{"id": "r", "sources": []}\n')
+    (tmp_path / "sups.jsonl").write_text("")
+    argv = ["data", "from-lhotse", str(tmp_path / "recs.jsonl"), str(tmp_path / "sups.jsonl")]
+    assert speechml.cli.main([*argv, str(tmp_path / "data")]) == 1
+    err = capsys.readouterr().err  # progress bars, then the error in one line
+    assert "Traceback" not in err and err.splitlines()[-1] == (
+        f"speechml data from-lhotse: error: {tmp_path / 'recs.jsonl'}:1: field 'sources' is not "
+        "a non-empty list"
+    )

@@ -9,6 +9,7 @@ import soundfile
 
 from speechml.data.audio import (
     audio_duration,
+    audio_info,
     is_pipe,
     load_audio,
     load_utterance,
@@ -140,3 +141,14 @@ def test_wav_truncation_compares_the_header_with_the_data_present(tmp_path, sine
     assert wav_truncation(cut) is None
     write_audio(tmp_path / "a.flac", sine_wave(440.0, 1.0), 16000)
     assert wav_truncation(tmp_path / "a.flac") is None
+
+
+def test_audio_info_reads_the_header_and_refuses_what_holds_no_samples(tmp_path, sine_wave):
+    soundfile.write(tmp_path / "stereo.flac", sine_wave(440.0, 0.25, 22050, 2), 22050)
+    info = audio_info(tmp_path / "stereo.flac")
+    assert (info.samplerate, info.frames, info.channels) == (22050, 5512, 2)
+    with pytest.raises(AudioError, match=r"missing.wav: utterance u1: audio file not found"):
+        audio_info(tmp_path / "missing.wav", utt="u1")
+    soundfile.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match="audio is empty"):
+        audio_info(tmp_path / "empty.wav")

@@ -14,9 +14,8 @@ import pytest
 import soundfile
 
 from speechml.data.audio import load_audio, load_utterance, write_audio
+from speechml.data.conversion import RENAMED_FILE, SKIPPED_FILE
 from speechml.data.convert import (
-    RENAMED_FILE,
-    SKIPPED_FILE,
     check_locale,
     commonvoice_speaker,
     commonvoice_to_datadir,

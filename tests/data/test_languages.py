@@ -1,10 +1,11 @@
-"""ISO 639-3 checks of utt2lang codes, with hints for ISO 639-1 / 639-2/B / upper-case codes."""
+"""ISO 639-3 checks of utt2lang codes, with hints for ISO 639-1 / 639-2/B / upper-case codes;
+the ISO 639-3 code of a language as other corpora write it."""
 
 from __future__ import annotations
 
 import pytest
 
-from speechml.data.languages import check_language_code, language_name
+from speechml.data.languages import check_language_code, language_code_for, language_name
 from speechml.errors import DataError
 
 
@@ -44,3 +45,28 @@ def test_language_name():
     assert language_name("yue") == "Yue Chinese"
     with pytest.raises(DataError, match="did you mean 'kat'"):
         language_name("ka")
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("kat", "kat"),
+        (" eng ", "eng"),
+        ("en", "eng"),  # ISO 639-1 first, not the language named "En" (enc)
+        ("GEO", "kat"),
+        ("en-US", "eng"),
+        ("zh_Hant_TW", "zho"),
+        ("English", "eng"),
+        ("georgian", "kat"),
+        ("Swahili", "swa"),  # ISO 639-3 says "Swahili (macrolanguage)"
+        ("Cantonese", "yue"),  # CLDR's name
+        ("American English", "eng"),
+    ],
+)
+def test_language_code_for_codes_tags_and_names(value, code):
+    assert language_code_for(value) == code
+
+
+@pytest.mark.parametrize("value", ["", "Elvish", "xx", "ქართული", "English (US)"])
+def test_language_code_for_what_names_no_language(value):
+    assert language_code_for(value) is None
