@@ -115,6 +115,21 @@ def in_range(
     return parse
 
 
+def comma_separated(item: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    """An argparse ``type=`` for ``a,b,c`` whose every item is read (and checked) by ``item``.
+
+    Example:
+        ``type=comma_separated(in_range(1))`` makes ``--labelled 300,0`` an argument error:
+        ``argument --labelled: 0 is not >= 1``.
+    """
+
+    def parse(text: str) -> list[Any]:
+        return [item(part) for part in text.split(",")]
+
+    parse.__name__ = getattr(item, "__name__", "value")
+    return parse
+
+
 def labelled_dirs(pairs: list[str], option: str) -> dict[str, Path]:
     """``LABEL=DIR`` arguments as a dict, in order."""
     found = {}

@@ -12,7 +12,7 @@ from speechml.asr.recognizer import TOKENIZER_DIR, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
-from speechml.cli import add_overrides, in_range
+from speechml.cli import add_overrides, comma_separated, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.table import write_table
@@ -40,11 +40,10 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
-def _tail_counts(langs: str, counts: str) -> dict[str, int]:
+def _tail_counts(langs: str, values: list[int]) -> dict[str, int]:
     """``--lang kat,ell --labelled 300,150`` -> ``{"kat": 300, "ell": 150}``."""
     codes = langs.split(",")
-    values = counts.split(",")
-    where = f"--lang {langs} --labelled {counts}"
+    where = f"--lang {langs} --labelled {','.join(map(str, values))}"
     if len(codes) != len(values):
         raise ConfigError(
             f"{where}: give one labelled count per tail language "
@@ -53,10 +52,7 @@ def _tail_counts(langs: str, counts: str) -> dict[str, int]:
     twice = sorted({code for code in codes if codes.count(code) > 1})
     if twice:
         raise ConfigError(f"{where}: {', '.join(twice)} listed twice")
-    not_counts = [value for value in values if not value.isdigit()]
-    if not_counts:
-        raise ConfigError(f"{where}: {not_counts[0]!r} is not a whole number")
-    return {code: int(value) for code, value in zip(codes, values, strict=True)}
+    return {code: value for code, value in zip(codes, values, strict=True)}
 
 
 def _tail_split(args: argparse.Namespace) -> None:
@@ -174,6 +170,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     split.add_argument(
         "--labelled",
         required=True,
+        type=comma_separated(in_range(1)),
         help="labelled utterances of each tail language, comma-separated, in --lang's order",
     )
     split.add_argument(
