@@ -157,6 +157,7 @@ class Recognizer:
         lm: LmDir | None = None,
         lm_weight: float = 0.3,
         lm_eos: bool = True,
+        chunk_size: int | None = None,
     ) -> DecodeResult:
         """Decode every utterance of ``data``.
 
@@ -177,6 +178,9 @@ class Recognizer:
                 decoded without, with a warning).
             lm_weight: the LM's weight (0: plain beam search).
             lm_eos: add the LM's end-of-sentence score to the final hypotheses.
+            chunk_size: frames a chunk of the causal pass (default: the model's streaming
+                chunk); 0: full context, the whole utterance at once (not with
+                ``streaming``). A model trained with dynamic chunks serves any of them.
 
         Raises:
             SpeechmlError: a second pass the model lacks or streaming asked for it; an LM with
@@ -184,6 +188,8 @@ class Recognizer:
         """
         if second_pass and method == "streaming":
             raise SpeechmlError("streaming decoding runs the causal pass only")
+        if chunk_size == 0 and method == "streaming":
+            raise SpeechmlError("streaming decoding needs a chunk size > 0")
         if second_pass and not self.model.config.encoder.num_second_pass_layers:
             raise SpeechmlError("this model has no second pass (num_second_pass_layers is 0)")
         if lm is not None:
@@ -206,9 +212,9 @@ class Recognizer:
             if routed:
                 set_languages(self.model, languages)
             if method == "streaming":
-                hyps = [self._stream(feats, blank_penalty)]
+                hyps = [self._stream(feats, blank_penalty, chunk_size)]
             else:
-                out = self.model.encoder(feats, lengths)
+                out = self.model.encoder(feats, lengths, chunk_size=chunk_size)
                 enc = out.second_pass if second_pass else out.causal
                 extra = {}
                 if method == "beam":
@@ -247,9 +253,13 @@ class Recognizer:
                 "%s has no LM for %s: those utterances are decoded without", lm.path, names
             )
 
-    def _stream(self, feats: torch.Tensor, blank_penalty: float = 0.0) -> Hypothesis:
-        decoder = StreamingGreedyDecoder(self.model, blank_penalty=blank_penalty)
-        step = 4 * self.model.config.encoder.chunk_size
+    def _stream(
+        self, feats: torch.Tensor, blank_penalty: float = 0.0, chunk_size: int | None = None
+    ) -> Hypothesis:
+        decoder = StreamingGreedyDecoder(
+            self.model, blank_penalty=blank_penalty, chunk_size=chunk_size
+        )
+        step = 4 * decoder.encoder_state.chunk_size
         for start in range(0, feats.shape[1], step):
             decoder.accept(feats[:, start : start + step])
         return decoder.finish()

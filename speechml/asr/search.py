@@ -405,12 +405,18 @@ class StreamingGreedyDecoder:
         >>> final = decoder.finish()
     """
 
-    def __init__(self, model: Transducer, max_symbols: int = 3, blank_penalty: float = 0.0) -> None:
+    def __init__(
+        self,
+        model: Transducer,
+        max_symbols: int = 3,
+        blank_penalty: float = 0.0,
+        chunk_size: int | None = None,
+    ) -> None:
         self.model = model
         self.max_symbols = max_symbols
         self.blank_penalty = blank_penalty
         device = next(model.parameters()).device
-        self.encoder_state = model.encoder.init_stream()
+        self.encoder_state = model.encoder.init_stream(chunk_size)
         self.search_state = init_greedy(model, 1, device)
 
     @torch.no_grad()

@@ -107,13 +107,15 @@ def make_valid_fn(
     """Validation: loss and greedy WER/CER of the causal pass at the streaming chunk size on
     ``dataset`` (with the CTC head when only CTC trains); a model trained with full context
     among its dynamic chunk sizes also gets ``dev_wer_full``/``dev_cer_full``, its
-    whole-utterance pass."""
+    whole-utterance pass. A transducer with a CTC head also reports that head's greedy CER
+    (``dev_cer_ctc``, causal pass), the figure its transducer must not fall behind."""
     with_full = 0 in recognizer.model.config.encoder.train_chunk_sizes
+    with_ctc = not recognizer.model.config.ctc_only and recognizer.model.config.ctc_weight > 0
 
     def valid_fn(model: torch.nn.Module) -> dict[str, float]:
         device = next(model.parameters()).device
         search = ctc_greedy_search if model.config.ctc_only else greedy_search
-        refs, hyps, hyps_full, loss_sum, tokens = {}, {}, {}, 0.0, 0
+        refs, hyps, hyps_full, hyps_ctc, loss_sum, tokens = {}, {}, {}, {}, 0.0, 0
         for start in range(0, len(dataset), batch_size):
             batch = collate_asr(
                 [dataset[i] for i in range(start, min(len(dataset), start + batch_size))]
@@ -129,6 +131,8 @@ def make_valid_fn(
             n = int(batch["target_lengths"].sum())
             loss_sum, tokens = loss_sum + float(loss) * n, tokens + n
             found = search(model, out.causal, out.lengths)
+            if with_ctc:
+                found_ctc = ctc_greedy_search(model, out.causal, out.lengths)
             if with_full:
                 full = model.encoder(feats, lengths, chunk_size=0)
                 found_full = search(model, full.causal, full.lengths)
@@ -137,6 +141,8 @@ def make_valid_fn(
                 refs[utt] = dataset.data.text[utt]
                 if with_full:
                     hyps_full[utt] = recognizer.tokenizer.decode(found_full[i].tokens)
+                if with_ctc:
+                    hyps_ctc[utt] = recognizer.tokenizer.decode(found_ctc[i].tokens)
         report = score_wer(refs, hyps)
         metrics = {
             "valid_loss": loss_sum / max(1, tokens),
@@ -147,6 +153,8 @@ def make_valid_fn(
             full_report = score_wer(refs, hyps_full)
             metrics["dev_wer_full"] = full_report.total.words.rate
             metrics["dev_cer_full"] = full_report.total.chars.rate
+        if with_ctc:
+            metrics["dev_cer_ctc"] = score_wer(refs, hyps_ctc).total.chars.rate
         return metrics
 
     return valid_fn

@@ -127,6 +127,7 @@ def _decode(args: argparse.Namespace) -> None:
         lm=lm,
         lm_weight=args.lm_weight,
         lm_eos=args.lm_eos,
+        chunk_size=args.chunk_size,
     )
     out = Path(args.out)
     write_trn(out / "hyp.trn", result.texts)
@@ -134,6 +135,8 @@ def _decode(args: argparse.Namespace) -> None:
         out / "confidence", {u: f"{h.confidence:.4f}" for u, h in result.hypotheses.items()}
     )
     pass_name = "second pass" if args.second_pass else "causal pass"
+    if args.chunk_size is not None:
+        pass_name += ", full context" if args.chunk_size == 0 else f", chunks of {args.chunk_size}"
     search = f"beam {args.beam}" if args.method == "beam" else args.method
     if args.blank_penalty:
         search += f", blank penalty {args.blank_penalty:g}"
@@ -288,6 +291,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
     )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
+    decode.add_argument(
+        "--chunk-size",
+        type=in_range(0),
+        help="frames (40 ms) a chunk of the causal pass; 0: full context (not streaming); "
+        "default: the model's chunk_size",
+    )
     decode.add_argument("--beam", type=in_range(1), default=4, help="beam size (--method beam)")
     decode.add_argument(
         "--blank-penalty",

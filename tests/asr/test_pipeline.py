@@ -54,6 +54,19 @@ def test_model_dir_round_trip_and_streaming(trained):
     assert loaded.decode_data_dir(test, method="streaming").texts == full.texts
 
 
+def test_decoding_at_another_chunk_size_and_full_context(trained):
+    data, root, recognizer = trained
+    test = DataDir.read(data)
+    chunked = recognizer.decode_data_dir(test, chunk_size=2)
+    assert recognizer.decode_data_dir(test, method="streaming", chunk_size=2).texts == chunked.texts
+    full = recognizer.decode_data_dir(test, chunk_size=0)
+    assert full.texts.keys() == chunked.texts.keys()
+    with pytest.raises(SpeechmlError, match="chunk size > 0"):
+        recognizer.decode_data_dir(test, method="streaming", chunk_size=0)
+    assert decode(root / "exp" / "model", data, root / "decode_full", "--chunk-size", "0") == 0
+    assert "full context" in (root / "decode_full" / "system.txt").read_text()
+
+
 def decode(model, data, out, *options) -> int:
     """``speechml asr decode`` through the CLI; returns its exit status."""
     return main(["asr", "decode", "--model", str(model), "--data", str(data), "--out", str(out),
