@@ -74,7 +74,9 @@ def pseudo_label(
         teacher: the recogniser that labels.
         data: untranscribed (or to be relabelled) utterances.
         min_confidence: keep hypotheses whose confidence is at least this (0..1).
-        second_pass: decode with the teacher's non-causal pass when it has one.
+        second_pass: decode with the teacher's best offline pass: its non-causal second pass
+            when it has one, else its full-context pass when it was trained with full context
+            among its dynamic chunk sizes (else the streaming causal pass).
         method: ``greedy`` or ``beam`` (transducer) or ``ctc`` (the CTC head's best path).
         batch_size: utterances a batch.
 
@@ -84,11 +86,17 @@ def pseudo_label(
     """
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    use_second = second_pass and teacher.model.config.encoder.num_second_pass_layers > 0
+    encoder = teacher.model.config.encoder
+    use_second = second_pass and encoder.num_second_pass_layers > 0
+    use_full = second_pass and not use_second and 0 in encoder.train_chunk_sizes
     result = teacher.decode_data_dir(
-        data, method=method, second_pass=use_second, batch_size=batch_size
+        data,
+        method=method,
+        second_pass=use_second,
+        batch_size=batch_size,
+        chunk_size=0 if use_full else None,
     )
-    pass_name = "second pass" if use_second else "causal pass"
+    pass_name = "second pass" if use_second else "full-context pass" if use_full else "causal pass"
     search = "CTC head" if method == "ctc" else f"{method} search"
     report = PseudoLabelReport(min_confidence, f"{search}, {pass_name}")
     for utt, hyp in result.hypotheses.items():

@@ -70,6 +70,8 @@ class AsrTrainConfig:
     fbank: FbankConfig = field(default_factory=FbankConfig)  # front end
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # masking
     use_spec_augment: bool = True  # apply SpecAugment to training batches
+    spec_augment_start_step: int = 0  # masking starts at this step: a model trained from
+    # scratch learns to align several times faster on unmasked features, then masking pays
     valid_utts: int = 200  # dev utterances decoded at each validation (random, fixed)
     average_last: int = 0  # >0: the final model averages the last N checkpoints; 0: best one
     loss_warmup_steps: int = 0  # pruned loss (model.loss: pruned): steps in which the simple
@@ -84,6 +86,19 @@ def _route(model: torch.nn.Module, batch: dict[str, Any], language: str | None) 
         set_languages(
             model, batch["langs"] if language is None else [language] * len(batch["langs"])
         )
+
+
+def make_step_hook(
+    config: AsrTrainConfig, augment: SpecAugment | None
+) -> Callable[[torch.nn.Module, int], None]:
+    """Before each step: the pruned loss's warm-up weights, and SpecAugment on from its step."""
+
+    def hook(model: torch.nn.Module, step: int) -> None:
+        model.set_loss_scales(step, config.loss_warmup_steps)
+        if augment is not None:
+            augment.train(step >= config.spec_augment_start_step)  # eval mode: no masking
+
+    return hook
 
 
 def make_loss_fn(
@@ -199,7 +214,7 @@ def train_recognizer(
         config.train,
         exp_dir,
         valid_fn=make_valid_fn(dev_set, recognizer, language),
-        step_hook=lambda m, step: m.set_loss_scales(step, config.loss_warmup_steps),
+        step_hook=make_step_hook(config, augment),
     )
     recognizer.model, _ = trainer.fit_best(config.average_last)
     if recognizer.tokenizer.unknown:

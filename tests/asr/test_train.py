@@ -15,11 +15,13 @@ from speechml.asr.train import (
     AsrTrainConfig,
     check_starting_point,
     encoder_initialised_recognizer,
+    make_step_hook,
     make_valid_fn,
     train_asr,
 )
 from speechml.cli import main
 from speechml.config import from_dict
+from speechml.data.augment import SpecAugment
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig, compute_cmvn_stats
 from speechml.data.tokenizer import load_tokenizer, train_tokenizer
@@ -254,3 +256,22 @@ def test_romanized_flow_decodes_latin_only(native, romanized, romanized_exp):
     hyps = read_trn(out / "hyp.trn")
     assert sorted(hyps) == sorted(DataDir.read(rom).utts)
     assert_latin(list(hyps.values()))  # 8 steps: mostly blanks still
+
+
+def test_spec_augment_starts_at_its_step_and_the_loss_weights_warm_up(tiny):
+    config = replace(from_dict(AsrTrainConfig, tiny), spec_augment_start_step=3)
+    config = replace(config, loss_warmup_steps=4)
+    augment = SpecAugment(config.spec_augment)
+    calls = []
+
+    class Model(torch.nn.Module):
+        def set_loss_scales(self, step, warmup):
+            calls.append((step, warmup))
+
+    hook = make_step_hook(config, augment)
+    feats = torch.randn(2, 50, 80)
+    for step in range(5):
+        hook(Model(), step)
+        masked = not torch.equal(augment(feats, torch.tensor([50, 50])), feats)
+        assert augment.training == masked == (step >= 3)
+    assert calls == [(step, 4) for step in range(5)]
