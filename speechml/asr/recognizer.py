@@ -157,6 +157,7 @@ class Recognizer:
         lm: LmDir | None = None,
         lm_weight: float = 0.3,
         lm_eos: bool = True,
+        max_symbols: int = 3,
     ) -> DecodeResult:
         """Decode every utterance of ``data``.
 
@@ -177,6 +178,8 @@ class Recognizer:
                 decoded without, with a warning).
             lm_weight: the LM's weight (0: plain beam search).
             lm_eos: add the LM's end-of-sentence score to the final hypotheses.
+            max_symbols: tokens a frame at most (``greedy``, ``streaming``; sherpa-onnx's
+                greedy search emits 1).
 
         Raises:
             SpeechmlError: a second pass the model lacks or streaming asked for it; an LM with
@@ -206,11 +209,11 @@ class Recognizer:
             if routed:
                 set_languages(self.model, languages)
             if method == "streaming":
-                hyps = [self._stream(feats, blank_penalty)]
+                hyps = [self._stream(feats, blank_penalty, max_symbols)]
             else:
                 out = self.model.encoder(feats, lengths)
                 enc = out.second_pass if second_pass else out.causal
-                extra = {}
+                extra: dict = {"max_symbols": max_symbols} if method == "greedy" else {}
                 if method == "beam":
                     extra = {"beam": beam, "fusion": _fusion(lm, languages, lm_weight, lm_eos)}
                 search = SEARCHES[method]
@@ -247,8 +250,10 @@ class Recognizer:
                 "%s has no LM for %s: those utterances are decoded without", lm.path, names
             )
 
-    def _stream(self, feats: torch.Tensor, blank_penalty: float = 0.0) -> Hypothesis:
-        decoder = StreamingGreedyDecoder(self.model, blank_penalty=blank_penalty)
+    def _stream(
+        self, feats: torch.Tensor, blank_penalty: float = 0.0, max_symbols: int = 3
+    ) -> Hypothesis:
+        decoder = StreamingGreedyDecoder(self.model, max_symbols, blank_penalty)
         step = 4 * self.model.config.encoder.chunk_size
         for start in range(0, feats.shape[1], step):
             decoder.accept(feats[:, start : start + step])
