@@ -2,9 +2,10 @@
 
 ``sherpa_onnx.OfflineRecognizer.from_transducer`` computes sherpa-onnx's default fbank (of
 samples in [-1, 1], mel bins up to Nyquist - 400 Hz, frames padded at the edges); the models
-here were trained on Kaldi's (of 16-bit sample values, bins up to Nyquist, ``snip_edges``). These wrappers build sherpa-onnx's recognisers
-from its own config classes with the options recorded in the export (``FBANK_KEY``), so
-sherpa-onnx sees the features the model was trained on.
+here were trained on Kaldi's (of 16-bit sample values, bins up to Nyquist, ``snip_edges``).
+These wrappers build sherpa-onnx's recognisers from its own config classes with the options
+recorded in the export (``FBANK_KEY``), so that sherpa-onnx sees the features the model was
+trained on.
 
 Example:
     >>> recognizer = offline_recognizer("exp/base/onnx")  # doctest: +SKIP
