@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
@@ -142,6 +143,44 @@ class AdaptedBlock(nn.Module):
             index = torch.tensor(rows, device=x.device)
             x = x.index_copy(0, index, self.adapters[lang](x.index_select(0, index)))
         return x, context, conv_cache
+
+
+class FoldedBlock(nn.Module):
+    """A Conformer block followed by one adapter for every row (no routing): the block of a
+    single-locale model, e.g. one exported to ONNX. Same call as the block it wraps."""
+
+    def __init__(self, block: nn.Module, adapter: BottleneckAdapter) -> None:
+        super().__init__()
+        self.block = block
+        self.adapter = adapter
+
+    def forward(self, x: Tensor, *block_args: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """The block's outputs, its first (B, T, D) through the adapter."""
+        x, context, conv_cache = self.block(x, *block_args)
+        return self.adapter(x), context, conv_cache
+
+
+def fold_language(model: Transducer, lang: str | None) -> Transducer:
+    """A copy of ``model`` that runs ``lang``'s adapters on every utterance, without routing.
+
+    Args:
+        model: a transducer, with or without adapters (left unchanged).
+        lang: the adapter's language; None: the base model alone (every adapter left out).
+
+    Raises:
+        SpeechmlError: ``model`` has no adapter for ``lang``.
+    """
+    if lang is not None:
+        _require_language(model, lang)
+    folded = copy.deepcopy(model)
+    for blocks in _block_lists(folded).values():
+        for index, block in enumerate(blocks):
+            if isinstance(block, AdaptedBlock):
+                inner = block.block
+                if lang in block.adapters:
+                    inner = FoldedBlock(inner, block.adapters[lang])
+                blocks[index] = inner
+    return folded
 
 
 def _block_lists(model: Transducer) -> dict[str, nn.ModuleList]:

@@ -83,7 +83,7 @@ def chunk_attention_mask(length: int, chunk_size: int, left_chunks: int, device=
     chunk = torch.arange(length, device=device) // chunk_size
     allowed = chunk[None, :] <= chunk[:, None]
     if left_chunks >= 0:
-        allowed &= chunk[None, :] >= chunk[:, None] - left_chunks
+        allowed = allowed & (chunk[None, :] >= chunk[:, None] - left_chunks)
     return allowed
 
 
@@ -125,9 +125,8 @@ class CausalSubsampling(nn.Module):
     ) -> tuple[Tensor, list[Tensor]]:
         """feats (B, T, F) -> (B, ceil(T/4), D) and the new cache."""
         cache = cache or [None, None]
-        pad = (-feats.shape[1]) % 4
-        if pad:
-            feats = F.pad(feats, (0, 0, 0, pad))
+        # always padded (by 0 to 3 frames) and by a non-negative remainder: exports to ONNX
+        feats = F.pad(feats, (0, 0, 0, (4 - feats.shape[1] % 4) % 4))
         x, tail1 = self._conv(self.conv1, feats.unsqueeze(1), cache[0])
         x, tail2 = self._conv(self.conv2, x, cache[1])
         b, c, t, f = x.shape
@@ -176,7 +175,8 @@ def chunk_causal_depthwise(conv: nn.Conv1d, y: Tensor, chunk_size: int) -> Tenso
     Output frame ``t`` of chunk ``c`` (frames ``c * chunk_size ..``) sees input frames
     ``t - (K - 1) // 2 .. t + K // 2``, where those past the chunk's last frame count as zeros
     (and those before the utterance too). ``chunk_size >= T`` is the ordinary centred
-    convolution of the whole sequence.
+    convolution of the whole sequence. (Windows are gathered by index rather than with
+    ``Tensor.unfold``, and only non-negative sizes are divided, so that it exports to ONNX.)
 
     Args:
         conv: the depthwise convolution (kernel K, no padding).
@@ -189,10 +189,12 @@ def chunk_causal_depthwise(conv: nn.Conv1d, y: Tensor, chunk_size: int) -> Tenso
     b, d, t = y.shape
     kernel = conv.kernel_size[0]
     left, right = (kernel - 1) // 2, kernel // 2
-    chunk = min(chunk_size, t)
-    count = -(-t // chunk)
+    chunk = chunk_size
+    count = (t + chunk - 1) // chunk
     padded = F.pad(y, (left, count * chunk - t))  # (B, D, left + count * chunk)
-    windows = padded.unfold(2, left + chunk, chunk)  # (B, D, count, left + chunk)
+    starts = torch.arange(count, device=y.device)[:, None] * chunk
+    index = (starts + torch.arange(left + chunk, device=y.device)).reshape(-1)
+    windows = padded[:, :, index].reshape(b, d, count, left + chunk)
     windows = F.pad(windows, (0, right)).permute(0, 2, 1, 3).reshape(b * count, d, -1)
     out = conv(windows).reshape(b, count, d, chunk).permute(0, 2, 1, 3).reshape(b, d, -1)
     return out[:, :, :t]

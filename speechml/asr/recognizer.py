@@ -158,6 +158,7 @@ class Recognizer:
         lm_weight: float = 0.3,
         lm_eos: bool = True,
         chunk_size: int | None = None,
+        max_symbols: int = 3,
     ) -> DecodeResult:
         """Decode every utterance of ``data``.
 
@@ -181,6 +182,8 @@ class Recognizer:
             chunk_size: frames a chunk of the causal pass (default: the model's streaming
                 chunk); 0: full context, the whole utterance at once (not with
                 ``streaming``). A model trained with dynamic chunks serves any of them.
+            max_symbols: tokens a frame at most (``greedy``, ``streaming``; sherpa-onnx's
+                greedy search emits 1).
 
         Raises:
             SpeechmlError: a second pass the model lacks or streaming asked for it; an LM with
@@ -212,11 +215,11 @@ class Recognizer:
             if routed:
                 set_languages(self.model, languages)
             if method == "streaming":
-                hyps = [self._stream(feats, blank_penalty, chunk_size)]
+                hyps = [self._stream(feats, blank_penalty, max_symbols, chunk_size)]
             else:
                 out = self.model.encoder(feats, lengths, chunk_size=chunk_size)
                 enc = out.second_pass if second_pass else out.causal
-                extra = {}
+                extra: dict = {"max_symbols": max_symbols} if method == "greedy" else {}
                 if method == "beam":
                     extra = {"beam": beam, "fusion": _fusion(lm, languages, lm_weight, lm_eos)}
                 search = SEARCHES[method]
@@ -254,11 +257,13 @@ class Recognizer:
             )
 
     def _stream(
-        self, feats: torch.Tensor, blank_penalty: float = 0.0, chunk_size: int | None = None
+        self,
+        feats: torch.Tensor,
+        blank_penalty: float = 0.0,
+        max_symbols: int = 3,
+        chunk_size: int | None = None,
     ) -> Hypothesis:
-        decoder = StreamingGreedyDecoder(
-            self.model, blank_penalty=blank_penalty, chunk_size=chunk_size
-        )
+        decoder = StreamingGreedyDecoder(self.model, max_symbols, blank_penalty, chunk_size)
         step = 4 * decoder.encoder_state.chunk_size
         for start in range(0, feats.shape[1], step):
             decoder.accept(feats[:, start : start + step])

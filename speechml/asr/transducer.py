@@ -170,7 +170,12 @@ class Joiner(nn.Module):
 
     def forward(self, enc: Tensor, pred: Tensor) -> Tensor:
         """enc (..., 1 or T, D_e)-shaped and pred (..., D_p) broadcastable -> logits (..., V)."""
-        return self.out(torch.tanh(self.enc_proj(enc) + self.pred_proj(pred)))
+        return self.combine(self.enc_proj(enc), self.pred_proj(pred))
+
+    def combine(self, enc_projected: Tensor, pred_projected: Tensor) -> Tensor:
+        """Logits (..., V) from outputs already projected (..., hidden): the joiner as
+        sherpa-onnx runs it, the projections being part of the encoder and decoder."""
+        return self.out(torch.tanh(enc_projected + pred_projected))
 
 
 def full_transducer_loss(

@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from speechml.asr.adapters import merge_adapters, read_adapter_config
+from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
+from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
 from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
-from speechml.asr.recognizer import TOKENIZER_DIR, Recognizer
+from speechml.asr.recognizer import TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
@@ -113,22 +115,44 @@ def _train_lm(args: argparse.Namespace) -> None:
     print(f"{args.out}: LMs of {', '.join(lms.languages) or 'every language (shared)'}")
 
 
+def _export(args: argparse.Namespace) -> None:
+    files = export_onnx(Recognizer.load(args.model), args.out, args.lang, args.int8)
+    print(f"{args.out}: {', '.join(f.name for f in files)}")
+
+
+def _decode_onnx(args: argparse.Namespace) -> DecodeResult:
+    """``decode --onnx``: streaming greedy search of an export dir with onnxruntime."""
+    if args.method != "streaming" or args.second_pass or args.lm or args.chunk_size is not None:
+        raise ConfigError(
+            "--onnx decodes the streaming encoder at its exported chunk size: "
+            "--method streaming, no LM, no --chunk-size"
+        )
+    model = OnnxTransducer(args.onnx, int8=args.int8)
+    data = DataDir.read(args.data)
+    return decode_data_dir_onnx(model, data, args.max_symbols, args.blank_penalty, args.allow_pipes)
+
+
 def _decode(args: argparse.Namespace) -> None:
-    recognizer = Recognizer.load(args.model)
-    lm = LmDir.load(args.lm) if args.lm else None
-    result = recognizer.decode_data_dir(
-        DataDir.read(args.data),
-        method=args.method,
-        second_pass=args.second_pass,
-        beam=args.beam,
-        batch_size=args.batch_size,
-        allow_pipes=args.allow_pipes,
-        blank_penalty=args.blank_penalty,
-        lm=lm,
-        lm_weight=args.lm_weight,
-        lm_eos=args.lm_eos,
-        chunk_size=args.chunk_size,
-    )
+    if (args.model is None) == (args.onnx is None):
+        raise ConfigError("give --model DIR or --onnx DIR (an export dir), not both")
+    if args.onnx:
+        lm, result = None, _decode_onnx(args)
+    else:
+        lm = LmDir.load(args.lm) if args.lm else None
+        result = Recognizer.load(args.model).decode_data_dir(
+            DataDir.read(args.data),
+            method=args.method,
+            second_pass=args.second_pass,
+            beam=args.beam,
+            batch_size=args.batch_size,
+            allow_pipes=args.allow_pipes,
+            blank_penalty=args.blank_penalty,
+            lm=lm,
+            lm_weight=args.lm_weight,
+            lm_eos=args.lm_eos,
+            max_symbols=args.max_symbols,
+            chunk_size=args.chunk_size,
+        )
     out = Path(args.out)
     write_trn(out / "hyp.trn", result.texts)
     write_table(
@@ -140,11 +164,13 @@ def _decode(args: argparse.Namespace) -> None:
     search = f"beam {args.beam}" if args.method == "beam" else args.method
     if args.blank_penalty:
         search += f", blank penalty {args.blank_penalty:g}"
+    if args.onnx:
+        search += f", onnxruntime{' int8' if args.int8 else ''}"
     if lm is not None:
         search += f", LM {args.lm} (weight {args.lm_weight:g}{'' if args.lm_eos else ', no </s>'})"
     atomic_write_text(
         out / "system.txt",
-        f"transducer {Path(args.model).parent.name}: {search}, {pass_name}\n",
+        f"transducer {Path(args.model or args.onnx).parent.name}: {search}, {pass_name}\n",
     )
     line = (
         f"RTF {result.rtf:.4f} ({result.compute_seconds:.1f} s for {result.audio_seconds:.1f} s "
@@ -156,7 +182,7 @@ def _decode(args: argparse.Namespace) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, merge,
-    lda-report, decode, train-lm."""
+    lda-report, decode, export, train-lm."""
     split = verbs.add_parser(
         "tail-split",
         help="OUT_DIR/train_base (head languages + a few labelled utterances of each tail "
@@ -281,7 +307,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     report.set_defaults(func=_lda_report)
 
     decode = verbs.add_parser("decode", help="decode a data dir into DECODE_DIR/hyp.trn")
-    decode.add_argument("--model", required=True, help="model dir (EXP/model)")
+    decode.add_argument("--model", help="model dir (EXP/model); or --onnx")
+    decode.add_argument(
+        "--onnx",
+        metavar="DIR",
+        help="run an export dir (speechml asr export) with onnxruntime, --method streaming",
+    )
+    decode.add_argument("--int8", action="store_true", help="--onnx: the int8 copies")
+    decode.add_argument(
+        "--max-symbols",
+        type=in_range(1),
+        default=3,
+        help="tokens a frame at most (greedy, streaming; sherpa-onnx emits 1)",
+    )
     decode.add_argument("--data", required=True, help="data dir to decode")
     decode.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
     decode.add_argument(
@@ -320,6 +358,16 @@ def register(verbs: argparse._SubParsersAction) -> None:
     decode.add_argument("--batch-size", type=in_range(1), default=16)
     decode.add_argument("--allow-pipes", action="store_true", help="allow wav.scp pipes")
     decode.set_defaults(func=_decode)
+
+    export = verbs.add_parser(
+        "export",
+        help="ONNX export for sherpa-onnx: encoder, decoder, joiner, tokens.txt (+ streaming)",
+    )
+    export.add_argument("--model", required=True, help="model dir (EXP/model)")
+    export.add_argument("--out", required=True, help="the export dir (replaced)")
+    export.add_argument("--lang", help="fold this language's adapter into the encoders")
+    export.add_argument("--int8", action="store_true", help="also dynamically quantised copies")
+    export.set_defaults(func=_export)
 
     lm = verbs.add_parser(
         "train-lm",

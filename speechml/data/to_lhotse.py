@@ -24,24 +24,14 @@ from speechml.data.datadir import DataDir, warn_left_behind
 from speechml.data.from_lhotse import LABEL_FIELD
 from speechml.data.table import sort_key
 from speechml.data.validate import SEGMENT_END_TOLERANCE
-from speechml.errors import ConfigError, DataError
+from speechml.errors import DataError
 from speechml.io import atomic_dir, atomic_write_text
+from speechml.optional import import_optional
 
 logger = logging.getLogger(__name__)
 
 #: The manifests that :func:`datadir_to_lhotse` writes into its output directory.
 RECORDINGS_FILE, SUPERVISIONS_FILE = "recordings.jsonl.gz", "supervisions.jsonl.gz"
-
-
-def _import_lhotse() -> ModuleType:
-    """The ``lhotse`` module, or a ConfigError saying how to install the extra."""
-    try:
-        import lhotse
-    except ImportError:
-        raise ConfigError(
-            "lhotse is not installed; it is an optional extra: pip install 'speechml[lhotse]'"
-        ) from None
-    return lhotse
 
 
 @dataclass(frozen=True)
@@ -82,7 +72,7 @@ def datadir_to_lhotse(data: DataDir, out_dir: str | Path) -> LhotseExport:
         ... # doctest: +SKIP
         1200
     """
-    lhotse = _import_lhotse()
+    lhotse = import_optional("lhotse", "lhotse")
     out_dir = Path(out_dir)
     check_replaceable_dir(out_dir, (RECORDINGS_FILE, SUPERVISIONS_FILE), "a lhotse manifest dir")
     recordings, problems = _lhotse_recordings(lhotse, data)
