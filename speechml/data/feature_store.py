@@ -433,26 +433,35 @@ def _times(data: DataDir, utt: str) -> tuple[float, float | None]:
 
 
 def _run_jobs(jobs: list[_ShardJob], nj: int, total: int) -> list[list[int]]:
-    """Each job's frames, the jobs run ``nj`` at a time (in this process when ``nj`` is 1)."""
-    progress = tqdm(total=total, desc="fbank", unit="utt")
+    """Each job's frames, the jobs run ``nj`` at a time (in this process when ``nj`` is 1).
+
+    One torch thread a job (more only contend on short utterances, badly on a busy machine).
+    Workers are forked (spawn would import every module again and re-run an unguarded
+    script's ``__main__``), before the progress bar starts its thread.
+    """
     results: list[list[int] | None] = [None] * len(jobs)
-    with progress:
-        if nj == 1 or len(jobs) == 1:
-            for k, job in enumerate(jobs):
-                results[k] = _compute_shard(job)
-                progress.update(len(job.utts))
-            return results
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-        with ProcessPoolExecutor(min(nj, len(jobs)), mp_context=context) as pool:
-            futures = {pool.submit(_compute_shard, job, 1): k for k, job in enumerate(jobs)}
-            try:
+    if nj == 1 or len(jobs) == 1:
+        threads = torch.get_num_threads()
+        try:
+            with tqdm(total=total, desc="fbank", unit="utt") as progress:
+                for k, job in enumerate(jobs):
+                    results[k] = _compute_shard(job, 1)
+                    progress.update(len(job.utts))
+        finally:
+            torch.set_num_threads(threads)
+        return results
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(nj, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(_compute_shard, job, 1): k for k, job in enumerate(jobs)}
+        try:
+            with tqdm(total=total, desc="fbank", unit="utt") as progress:
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()
                     progress.update(len(jobs[futures[future]].utts))
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return results
 
 
