@@ -227,7 +227,7 @@ def open_store(
 ) -> FeatureStore | None:
     """The store of ``data`` restricted to the ``utts`` (default all) it holds up to date.
 
-    Returns None (warning once why) when there is no store, or it was made with other fbank
+    Returns None when there is no store, or (warning once) when it was made with other fbank
     options; stored utterances whose audio changed since are left out (warning once).
 
     Raises:
