@@ -9,7 +9,9 @@
 #            a data dir it did not write (own data: put Kaldi data dirs there yourself and
 #            start at stage 2)
 #   Stage 2  validate data/{train,dev,test} with their audio; write utt2dur where it is missing
-#   Stage 3  character tokenizer data/lang_char and feature statistics data/train/cmvn.json
+#   Stage 3  character tokenizer data/lang_char, fbank features stored once in
+#            data/{train,dev,test}/fbank/ (every later stage reads them), and feature
+#            statistics data/train/cmvn.json
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
 # inputs (and, for stage 1, names the same corpus) reuses its outputs. Logs are in
 # exp/data_prep/log/.
@@ -100,11 +102,20 @@ if stage_begin 2 "validate data" --signature "${validate_inputs[*]}" data/.done/
   stage_done data/.done/2.validate
 fi
 
-if stage_begin 3 "tokenizer and feature statistics" data/.done/3.tokenizer_cmvn \
-  data/train/text data/train/wav.scp; then
+features_inputs=(data/train/text)
+for x in "${splits[@]}"; do
+  features_inputs+=("data/$x/wav.scp")
+  [[ ! -f data/$x/segments ]] || features_inputs+=("data/$x/segments")
+done
+
+if stage_begin 3 "tokenizer, features and feature statistics" data/.done/3.tokenizer_fbank_cmvn \
+  "${features_inputs[@]}"; then
   "${runner[@]}" "$logs/train_tokenizer.log" \
     speechml data train-tokenizer --kind char --out data/lang_char data/train
+  for x in "${splits[@]}"; do
+    "${runner[@]}" "$logs/compute_fbank_$x.log" speechml data compute-fbank "data/$x" --nj "$nj"
+  done
   "${runner[@]}" "$logs/compute_cmvn.log" \
     speechml data compute-cmvn data/train --out data/train/cmvn.json
-  stage_done data/.done/3.tokenizer_cmvn
+  stage_done data/.done/3.tokenizer_fbank_cmvn
 fi

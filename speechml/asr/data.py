@@ -1,7 +1,8 @@
 """ASR training data: a data dir turned into normalised fbank features and token ids.
 
-Features are computed once per utterance and kept in memory (a few hundred MB for tens of
-thousands of short utterances), so later epochs cost no audio decoding.
+Features are read from the data dir's feature store (``speechml data compute-fbank``) where it is
+up to date, else computed from the audio; either way once per utterance, then kept in memory
+(a few hundred MB for tens of thousands of short utterances), so later epochs cost nothing.
 
 Example:
     >>> train = DataDir.read("data/train")  # doctest: +SKIP
@@ -20,10 +21,10 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
-from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
 from speechml.data.durations import compute_durations
-from speechml.data.features import FbankConfig, GlobalCMVN, compute_fbank
+from speechml.data.feature_store import DataDirFbank
+from speechml.data.features import FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer
 from speechml.errors import DataError
 
@@ -58,7 +59,6 @@ class AsrDataset(Dataset):
         self.fbank = fbank
         self.cmvn = cmvn
         self.with_text = with_text
-        self.allow_pipes = allow_pipes
         self.utts = list(utts if utts is not None else data.utts)
         where = data.path / "text" if data.path else "text"
         if with_text:
@@ -71,19 +71,16 @@ class AsrDataset(Dataset):
                 )
         durations = data.utt2dur or compute_durations(data, allow_pipes=allow_pipes)
         self.durations = [float(durations[u]) for u in self.utts]
+        self._fbank = DataDirFbank(data, fbank, self.utts, allow_pipes=allow_pipes)
         self._cache: dict[int, Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.utts)
 
     def features(self, index: int) -> Tensor:
-        """Normalised fbank ``(T, F)`` of one utterance (computed once, then cached)."""
+        """Normalised fbank ``(T, F)`` of one utterance (stored or computed, then cached)."""
         if index not in self._cache:
-            utt = self.utts[index]
-            samples = load_utterance(
-                self.data, utt, self.fbank.sample_rate, allow_pipe=self.allow_pipes
-            )
-            feats = compute_fbank(samples, self.fbank, utt=utt)
+            feats = self._fbank(self.utts[index])
             if self.cmvn is not None:
                 feats = self.cmvn(feats)
             self._cache[index] = feats

@@ -36,7 +36,8 @@ from speechml.asr.encoder import ConformerEncoder, EncoderConfig
 from speechml.asr.recognizer import CMVN_STATS, FBANK_CONFIG, Recognizer
 from speechml.config import Registry
 from speechml.data.datadir import DataDir
-from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_cmvn_stats
+from speechml.data.feature_store import compute_cmvn_stats
+from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.waveform import WaveformCollator, WaveformDataset
 from speechml.errors import ConfigError
 from speechml.io import atomic_write_text, require_model_dir

@@ -17,6 +17,7 @@ from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapt
 from speechml.cli import add_overrides, comma_separated, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
+from speechml.data.feature_store import derive_store
 from speechml.data.table import write_table
 from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
 from speechml.data.tokenizer import load_tokenizer
@@ -59,9 +60,11 @@ def _tail_counts(langs: str, values: list[int]) -> dict[str, int]:
 
 def _tail_split(args: argparse.Namespace) -> None:
     labelled = _tail_counts(args.lang, args.labelled)
-    parts = tail_split(DataDir.read(args.data), labelled, args.upsample, args.seed)
+    data = DataDir.read(args.data)
+    parts = tail_split(data, labelled, args.upsample, args.seed)
     for name, part in parts.items():
         part.write(Path(args.out_dir) / name)
+        derive_store(data, part)
         print(f"{Path(args.out_dir) / name}: {len(part)} utterances")
 
 
@@ -190,7 +193,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         description="The data plan of the adapter recipe, e.g. --lang kat,ell,amh --labelled "
         "300,150,600: each tail language keeps its own number of transcribed utterances (the "
         "base trains on them and on every other language whole); its other utterances are "
-        "written without text, for pseudo-labelling.",
+        "written without text, for pseudo-labelling. Each part shares the features stored "
+        "in the data dir's fbank/ (compute-fbank), hard-linked.",
     )
     split.add_argument("--data", required=True, help="training data dir with utt2lang")
     split.add_argument(

@@ -8,6 +8,7 @@ from pathlib import Path
 from speechml.cli import in_range
 from speechml.data.datadir import FIX_REPORT, DataDir
 from speechml.data.durations import compute_durations
+from speechml.data.feature_store import derive_store
 from speechml.data.ops import (
     combine_data_dirs,
     first_utts,
@@ -70,7 +71,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "subset",
         help="copy part of a data dir (Kaldi's subset_data_dir.sh)",
         description="Keep the utterances chosen by one of --utt-list, --first, --random, "
-        "--per-lang, after keeping only --lang if given.",
+        "--per-lang, after keeping only --lang if given. The features stored in SRC/fbank/ "
+        "(compute-fbank) are shared with DST, hard-linked.",
     )
     subset.add_argument("src", metavar="SRC", help="source data dir")
     subset.add_argument("dst", metavar="DST", help="output data dir")
@@ -187,7 +189,7 @@ def run_subset(args: argparse.Namespace) -> None:
         raise ConfigError(
             "say which utterances: --utt-list, --first, --random, --per-lang or --lang"
         )
-    data = DataDir.read(args.src)
+    source = data = DataDir.read(args.src)
     if args.lang is not None:
         data = subset_data_dir(data, utts_of_language(data, args.lang))
     if args.utt_list is not None:
@@ -199,6 +201,7 @@ def run_subset(args: argparse.Namespace) -> None:
     elif args.per_lang is not None:
         data = subset_data_dir(data, utts_per_language(data, args.per_lang, args.seed))
     data.write(args.dst)
+    derive_store(source, data)
     print(f"{args.dst}: {len(data)} utterances")
 
 

@@ -1,5 +1,6 @@
 """``speechml data`` verbs for features, augmentation and tokenizers.
 
+- ``compute-fbank DIR [--nj N] [--config YAML] [--set num_mel_bins=80 ...] [--allow-pipes]``
 - ``compute-cmvn DIR --out FILE [--max-utts N] [--config YAML] [--set num_mel_bins=80 ...]``
 - ``speed-perturb SRC DST [--factors 0.9 1.0 1.1] [--allow-pipes]``
 - ``train-tokenizer --out DIR --kind {char,unigram,bpe} [--vocab-size N] [--balance-languages]
@@ -10,15 +11,38 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
 from speechml.data.augment import speed_perturb_data_dir
 from speechml.data.datadir import DataDir
-from speechml.data.features import FbankConfig, compute_cmvn_stats
+from speechml.data.feature_store import STORE_DIR, compute_cmvn_stats, write_store
+from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import KINDS, texts_from_data_dirs, train_tokenizer
 
 logger = logging.getLogger(__name__)
+
+
+def compute_fbank_verb(args: argparse.Namespace) -> None:
+    """Fbank features of a data dir, stored in DIR/fbank/ for every later stage."""
+    config = load_config(FbankConfig, args.config, args.overrides)
+    started = time.monotonic()
+    summary = write_store(DataDir.read(args.data_dir), config, args.nj, args.allow_pipes)
+    store = f"{args.data_dir}/{STORE_DIR}"
+    if summary.up_to_date:
+        logger.info(
+            "%s is up to date: %d utterances, %d frames", store, summary.utts, summary.frames
+        )
+        return
+    logger.info(
+        "wrote %s: %d utterances, %d frames, %.1f MB in %.1f s",
+        store,
+        summary.utts,
+        summary.frames,
+        summary.bytes / 1e6,
+        time.monotonic() - started,
+    )
 
 
 def compute_cmvn(args: argparse.Namespace) -> None:
@@ -50,11 +74,28 @@ def train_tokenizer_verb(args: argparse.Namespace) -> None:
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``compute-cmvn``, ``speed-perturb`` and ``train-tokenizer`` to the ``data`` group."""
+    """Add ``compute-fbank``, ``compute-cmvn``, ``speed-perturb`` and ``train-tokenizer`` to the
+    ``data`` group."""
+    fbank = verbs.add_parser(
+        "compute-fbank",
+        help="compute a data dir's fbank features once, into DIR/fbank/",
+        description="Kaldi fbank features of every utterance, stored (numpy shards, an index, "
+        "fbank.json with the options and the audio's fingerprints) in DIR/fbank/, where "
+        "training, decoding and compute-cmvn read them. Nothing is computed when the store is "
+        "up to date; other options or changed audio compute it again.",
+    )
+    fbank.add_argument("data_dir", metavar="DIR", help="data dir")
+    fbank.add_argument("--nj", type=in_range(1), default=1, help="parallel processes (default: 1)")
+    fbank.add_argument("--config", help="fbank config YAML (FbankConfig fields)")
+    add_overrides(fbank, "num_mel_bins=80")
+    fbank.add_argument("--allow-pipes", action="store_true", help="run wav.scp pipe entries")
+    fbank.set_defaults(func=compute_fbank_verb)
+
     cmvn = verbs.add_parser(
         "compute-cmvn",
         help="global CMVN statistics of fbank features",
-        description="Mean and standard deviation of the Kaldi fbank features of a data dir.",
+        description="Mean and standard deviation of the Kaldi fbank features of a data dir "
+        "(read from DIR/fbank/ where compute-fbank stored them).",
     )
     cmvn.add_argument("data_dir", metavar="DIR", help="data dir")
     cmvn.add_argument(

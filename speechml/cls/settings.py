@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from speechml.data.datadir import DataDir
+from speechml.data.feature_store import derive_store
 from speechml.data.languages import check_language_code, language_name
 from speechml.data.ops import subset_data_dir, utts_of_language
 from speechml.errors import ConfigError
@@ -155,9 +156,12 @@ def plan_settings(
     return settings
 
 
-def _languages_of(data: DataDir, langs: Sequence[str]) -> DataDir:
-    """The utterances of ``data`` in ``langs``."""
-    return subset_data_dir(data, [utt for code in langs for utt in utts_of_language(data, code)])
+def _write_languages(data: DataDir, langs: Sequence[str], path: Path) -> None:
+    """Write the utterances of ``data`` in ``langs`` to ``path``, sharing ``data``'s stored
+    features (:func:`~speechml.data.feature_store.derive_store`)."""
+    part = subset_data_dir(data, [utt for code in langs for utt in utts_of_language(data, code)])
+    part.write(path)
+    derive_store(data, part)
 
 
 def write_settings(
@@ -184,11 +188,11 @@ def write_settings(
     tested: dict[tuple[str, str], set[str]] = {}
     for setting in settings:
         if (setting.train, setting.dev) not in tested:
-            _languages_of(train, setting.train_langs).write(out_dir / setting.train)
-            _languages_of(dev, setting.train_langs).write(out_dir / setting.dev)
+            _write_languages(train, setting.train_langs, out_dir / setting.train)
+            _write_languages(dev, setting.train_langs, out_dir / setting.dev)
         tested.setdefault((setting.train, setting.dev), set()).update(setting.test_langs)
     for code in languages:
-        _languages_of(test, [code]).write(out_dir / data_name("test", code))
+        _write_languages(test, [code], out_dir / data_name("test", code))
     lines = [
         " ".join([train_dir, dev_dir, *(code for code in languages if code in codes)]) + "\n"
         for (train_dir, dev_dir), codes in tested.items()

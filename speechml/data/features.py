@@ -1,12 +1,12 @@
 """Features: Kaldi log-mel filterbanks and global mean/variance normalisation (CMVN).
 
 :func:`compute_fbank` wraps :func:`torchaudio.compliance.kaldi.fbank` (Kaldi's
-``compute-fbank-feats``). :func:`compute_cmvn_stats` streams the features of a data dir into
-per-dimension sums; :class:`CmvnStats` saves them (safetensors or JSON) and
+``compute-fbank-feats``). :class:`CmvnStats` holds per-dimension sums of features (a data dir's:
+:func:`speechml.data.feature_store.compute_cmvn_stats`) and saves them (safetensors or JSON);
 :class:`GlobalCMVN` applies them to ``(T, F)`` or ``(B, T, F)`` features.
 
 Example:
-    >>> stats = compute_cmvn_stats(DataDir.read("data/train"), FbankConfig())  # doctest: +SKIP
+    >>> stats = CmvnStats.zeros(80); stats.accumulate(compute_fbank(samples))  # doctest: +SKIP
     >>> stats.save("exp/cmvn.safetensors")  # doctest: +SKIP
     >>> cmvn = GlobalCMVN(CmvnStats.load("exp/cmvn.safetensors"))  # doctest: +SKIP
     >>> normed = cmvn(compute_fbank(samples))  # (T, 80), ~0 mean, ~1 std  # doctest: +SKIP
@@ -24,10 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 from torchaudio.compliance import kaldi
-from tqdm import tqdm
 
-from speechml.data.audio import load_utterance
-from speechml.data.datadir import DataDir
 from speechml.errors import AudioError, DataError
 from speechml.io import atomic_path, atomic_write_text
 
@@ -181,42 +178,6 @@ class CmvnStats:
         if stats.sum.shape != stats.sum_sq.shape or stats.sum.ndim != 1 or stats.count <= 0:
             raise DataError("malformed CMVN statistics: inconsistent shapes or count", path=path)
         return stats
-
-
-def compute_cmvn_stats(
-    data: DataDir,
-    config: FbankConfig | None = None,
-    max_utts: int | None = None,
-    allow_pipe: bool = False,
-) -> CmvnStats:
-    """Global CMVN statistics over the fbank features of a data dir (tqdm progress).
-
-    Args:
-        data: the data dir; its audio is loaded at ``config.sample_rate``.
-        config: fbank options; default :class:`FbankConfig`.
-        max_utts: use at most this many utterances, evenly spaced over the sorted list (so
-            every speaker and language of a sorted data dir is sampled); None uses all.
-        allow_pipe: run ``wav.scp`` pipe entries.
-
-    Raises:
-        DataError: if the data dir is empty or ``max_utts`` is below 1; AudioError for unreadable
-            or too-short audio (naming the utterance).
-    """
-    config = config or FbankConfig()
-    utts = data.utts
-    if not utts:
-        raise DataError("data dir has no utterances", path=data.path)
-    if max_utts is not None:
-        if max_utts < 1:
-            raise DataError(f"max_utts must be at least 1, got {max_utts}", path=data.path)
-        if max_utts < len(utts):
-            picks = np.linspace(0, len(utts) - 1, max_utts).round().astype(int)
-            utts = [utts[i] for i in picks]
-    stats = CmvnStats.zeros(config.num_mel_bins)
-    for utt in tqdm(utts, desc="cmvn stats", unit="utt"):
-        samples = load_utterance(data, utt, config.sample_rate, allow_pipe=allow_pipe)
-        stats.accumulate(compute_fbank(samples, config, utt=utt))
-    return stats
 
 
 class GlobalCMVN(nn.Module):

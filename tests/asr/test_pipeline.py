@@ -21,7 +21,8 @@ from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
 from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.datadir import DataDir
-from speechml.data.features import FbankConfig, compute_cmvn_stats
+from speechml.data.feature_store import compute_cmvn_stats
+from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import train_tokenizer
 from speechml.errors import DataError, SpeechmlError
 

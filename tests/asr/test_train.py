@@ -23,7 +23,8 @@ from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.augment import SpecAugment
 from speechml.data.datadir import DataDir
-from speechml.data.features import FbankConfig, compute_cmvn_stats
+from speechml.data.feature_store import compute_cmvn_stats
+from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import load_tokenizer, train_tokenizer
 from speechml.errors import ConfigError
 from speechml.score.trn import read_trn

@@ -135,6 +135,16 @@ def test_training_throughput_on_a_data_dir(make_data_dir, bench_modules, capsys)
     assert figure(output, "padding over one epoch, padded") == 0.0
 
 
+def test_feature_access_with_and_without_the_store(bench_modules, capsys):
+    import feature_access
+
+    assert feature_access.main(["--quick", "--nj", "2"]) == 0
+    output = capsys.readouterr().out
+    assert "settings: data=synthetic, utts=20, nj=2" in output
+    assert figure(output, "speed-up") > 0
+    assert "same features: 20/20" in output
+
+
 def test_loss_memory_rejects_a_malformed_setting(bench_modules, capsys):
     import loss_memory
 

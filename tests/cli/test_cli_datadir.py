@@ -9,6 +9,8 @@ import pytest
 
 import speechml.cli
 from speechml.data.datadir import DataDir
+from speechml.data.feature_store import DataDirFbank, write_store
+from speechml.data.features import FbankConfig
 
 
 @pytest.fixture
@@ -90,6 +92,14 @@ def test_subset_choices(speechml_data, make_data_dir, tmp_path):
     (tmp_path / "list").write_text(f"{utts[5]}\n{utts[1]}\n")
     assert subset("--utt-list", tmp_path / "list") == [utts[1], utts[5]]
     assert speechml_data("validate", tmp_path / "sub", "--check-audio")[0] == 0
+
+
+def test_subset_shares_the_stored_features(speechml_data, make_data_dir, tmp_path):
+    path = make_data_dir(num_utts=4)
+    write_store(DataDir.read(path), FbankConfig())
+    assert speechml_data("subset", path, tmp_path / "sub", "--first", 2)[0] == 0
+    sub = DataDir.read(tmp_path / "sub")
+    assert DataDirFbank(sub, FbankConfig()).stored == 2
 
 
 def test_subset_errors_are_one_line(speechml_data, make_data_dir, tmp_path):

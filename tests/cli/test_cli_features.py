@@ -1,8 +1,10 @@
-"""``speechml data compute-cmvn / speed-perturb / train-tokenizer`` on a tiny data dir."""
+"""``speechml data compute-fbank / compute-cmvn / speed-perturb / train-tokenizer`` on a tiny
+data dir."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
 import pytest
 import torch
@@ -10,7 +12,8 @@ import torch
 from speechml.cli.features import register
 from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
-from speechml.data.features import CmvnStats, GlobalCMVN, compute_fbank
+from speechml.data.feature_store import DataDirFbank, FeatureStore
+from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_fbank
 from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import ConfigError, DataError
 
@@ -29,6 +32,32 @@ def run(*argv: str) -> None:
 def data_path(make_data_dir):
     """Three utterances of 0.5 s, speakers spk1 (eng) and spk2 (rus)."""
     return make_data_dir(num_utts=3, languages=("eng", "rus"))
+
+
+def test_compute_fbank_stores_the_features_once(data_path, caplog):
+    with caplog.at_level(logging.INFO):
+        run("compute-fbank", data_path, "--set", "num_mel_bins=40", "--nj", "1")
+    assert f"wrote {data_path}/fbank: 3 utterances, 144 frames" in caplog.text
+    store = FeatureStore.read(data_path / "fbank")
+    assert store.config == FbankConfig(num_mel_bins=40)
+    data = DataDir.read(data_path)
+    utt = data.utts[2]
+    expected = compute_fbank(load_utterance(data, utt, RATE), store.config)
+    assert torch.equal(store.features(utt), expected)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        run("compute-fbank", data_path, "--set", "num_mel_bins=40")
+    assert f"{data_path}/fbank is up to date: 3 utterances, 144 frames" in caplog.text
+    run("compute-fbank", data_path)
+    assert DataDirFbank(data, FbankConfig()).stored == 3
+
+
+def test_compute_cmvn_reads_the_store(data_path, tmp_path, monkeypatch):
+    run("compute-cmvn", data_path, "--out", tmp_path / "computed.json")
+    run("compute-fbank", data_path)
+    monkeypatch.setattr("speechml.data.feature_store.load_utterance", None)  # no audio read
+    run("compute-cmvn", data_path, "--out", tmp_path / "stored.json")
+    assert (tmp_path / "stored.json").read_text() == (tmp_path / "computed.json").read_text()
 
 
 def test_compute_cmvn(data_path, tmp_path):

@@ -53,6 +53,7 @@ def test_in_range_reads_and_checks_numbers() -> None:
          "0 is not > 0"),
         (["data", "train-tokenizer", "d", "--out", "o", "--kind", "bpe",
           "--character-coverage", "1.01"], "--character-coverage", "1.01 is not in (0, 1]"),
+        (["data", "compute-fbank", "d", "--nj", "0"], "--nj", "0 is not >= 1"),
         (["data", "compute-cmvn", "d", "--out", "o", "--max-utts", "0"], "--max-utts",
          "0 is not >= 1"),
         (["llm", "mixture", "--data", "d", "--out", "o", "--nj", "0"], "--nj", "0 is not >= 1"),

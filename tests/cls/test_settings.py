@@ -11,6 +11,8 @@ import pytest
 
 from speechml.cls.settings import Setting, plan_settings, write_settings
 from speechml.data.datadir import DataDir
+from speechml.data.feature_store import DataDirFbank, write_store
+from speechml.data.features import FbankConfig
 from speechml.errors import ConfigError, DataError
 
 LANGS = ("eng", "rus", "kat")
@@ -127,3 +129,14 @@ def test_a_language_absent_from_a_data_dir_names_the_dir(tmp_path):
     no_languages.utt2lang = {}
     with pytest.raises(DataError, match="the data dir has no utt2lang"):
         plan_settings(train, train, no_languages)
+
+
+def test_written_dirs_share_the_stored_features(make_data_dir, tmp_path):
+    paths = [make_data_dir(name, num_utts=6, num_speakers=3, languages=LANGS) for name in
+             ("train", "dev", "test")]  # fmt: skip
+    parts = [DataDir.read(path) for path in paths]
+    write_store(parts[0], FbankConfig())
+    write_settings(*parts, list(LANGS), ["kat"], tmp_path / "settings")
+    train_kat = DataDir.read(tmp_path / "settings" / "train_kat")
+    assert DataDirFbank(train_kat, FbankConfig()).stored == len(train_kat) == 2
+    assert not (tmp_path / "settings" / "test_kat" / "fbank").exists()  # test has no store

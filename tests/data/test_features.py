@@ -10,13 +10,8 @@ from torchaudio.compliance import kaldi
 from speechml.config import from_dict
 from speechml.data.audio import load_utterance, write_audio
 from speechml.data.datadir import DataDir
-from speechml.data.features import (
-    CmvnStats,
-    FbankConfig,
-    GlobalCMVN,
-    compute_cmvn_stats,
-    compute_fbank,
-)
+from speechml.data.feature_store import compute_cmvn_stats
+from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN, compute_fbank
 from speechml.errors import AudioError, ConfigError, DataError
 
 RATE = 16000

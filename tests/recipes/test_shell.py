@@ -363,6 +363,25 @@ def test_data_stage_2_watches_the_optional_tables(egs) -> None:
     assert len(egs("data.sh", *stage_2).calls) == 3
 
 
+def test_data_stage_3_stores_every_splits_features_before_the_statistics(egs) -> None:
+    own_data(egs.dir, "wav.scp", "text", "utt2spk")
+    stage_3 = ("--stage", "3", "--stop-stage", "3", "--nj", "3")
+    first = egs("data.sh", *stage_3)
+    assert first.returncode == 0, first.stderr
+    assert first.calls == [
+        "data train-tokenizer --kind char --out data/lang_char data/train",
+        "data compute-fbank data/train --nj 3",
+        "data compute-fbank data/dev --nj 3",
+        "data compute-fbank data/test --nj 3",
+        "data compute-cmvn data/train --out data/train/cmvn.json",
+    ]
+    assert (egs.dir / "exp/data_prep/log/compute_fbank_dev.log").is_file()
+    assert egs("data.sh", *stage_3).calls == []
+    marker_time = (egs.dir / "data/.done/3.tokenizer_fbank_cmvn").stat().st_mtime
+    os.utime(egs.dir / "data/test/wav.scp", (marker_time + 10, marker_time + 10))
+    assert len(egs("data.sh", *stage_3).calls) == 5
+
+
 def test_baseline_skips_the_majority_class_without_utt2label(egs) -> None:
     own_data(egs.dir, "wav.scp", "text", "utt2spk")
     result = egs("baseline.sh", "--stage", "10")
