@@ -10,7 +10,11 @@ printed. One short utterance is decoded first, untimed.
 
 Features are synthetic (normalised-fbank-like random values). A freshly initialised model emits
 far more non-blank symbols than a trained one, which makes its search slower; ``--model DIR``
-measures a trained recogniser instead.
+measures a trained recogniser instead, and adds the deployed runtimes (the ``deploy`` extra): the
+model exported by :func:`speechml.asr.export.export_onnx` into a temporary dir and decoded chunk
+by chunk with onnxruntime (fp32 and int8, the same features; CMVN runs inside the export), and
+sherpa-onnx's online recogniser on synthetic audio of the same durations (its RTF includes its
+own feature extraction, which the other rows leave out).
 
 Example:
     .venv/bin/python bench/streaming_rtf.py --num-utts 24 --durations 2 4 8
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 
 import benchlib
@@ -54,6 +59,41 @@ def decode_streaming(
         decoder.accept(chunk[None])
         latencies.append(time.perf_counter() - started)
     return decoder.finish(), latencies
+
+
+def deploy_rows(model_dir: str, utterances: list[torch.Tensor], audio: float, threads: int) -> list:
+    """RTF rows of the exported model: onnxruntime fp32 and int8, and sherpa-onnx online."""
+    from speechml.asr import sherpa
+    from speechml.asr.export import export_onnx
+    from speechml.asr.onnx_stream import OnnxTransducer
+
+    rows = []
+    with tempfile.TemporaryDirectory() as export_dir:
+        recognizer = Recognizer.load(model_dir)
+        export_onnx(recognizer, export_dir, int8=True)
+        for int8 in (False, True):
+            onnx = OnnxTransducer(export_dir, int8=int8, threads=threads)
+            onnx.decode(utterances[0][:64].numpy())  # warm-up
+            started = time.perf_counter()
+            for feats in utterances:
+                onnx.decode(feats.numpy())
+            seconds = time.perf_counter() - started
+            name = f"onnxruntime {'int8' if int8 else 'fp32'}"
+            rows.append([name, audio, seconds, seconds / audio])
+        rate = recognizer.fbank.sample_rate
+        online = sherpa.online_recognizer(export_dir, threads=threads)
+        noise = np.random.default_rng(0)
+        waves = [
+            0.1 * noise.standard_normal(int(len(f) * recognizer.fbank.frame_shift * rate / 1000))
+            for f in utterances
+        ]
+        sherpa.transcribe_streaming(online, waves[0][: rate // 2].astype(np.float32), rate)
+        started = time.perf_counter()
+        for wave in waves:
+            sherpa.transcribe_streaming(online, wave.astype(np.float32), rate)
+        seconds = time.perf_counter() - started
+        rows.append(["sherpa-onnx online", audio, seconds, seconds / audio])
+    return rows
 
 
 def load_model(args: argparse.Namespace) -> tuple[Transducer, FbankConfig]:
@@ -121,15 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         tokens += len(whole.tokens)
     audio = sum(durations)
     stream_seconds = sum(latencies)
-    print(
-        benchlib.format_table(
-            ["decoding", "audio_s", "compute_s", "RTF"],
-            [
-                ["whole", audio, whole_seconds, whole_seconds / audio],
-                ["streaming", audio, stream_seconds, stream_seconds / audio],
-            ],
-        )
-    )
+    rows = [
+        ["torch whole", audio, whole_seconds, whole_seconds / audio],
+        ["torch streaming", audio, stream_seconds, stream_seconds / audio],
+    ]
+    if args.model:
+        rows += deploy_rows(args.model, utterances, audio, threads)
+    print(benchlib.format_table(["decoding", "audio_s", "compute_s", "RTF"], rows))
+    for name, _, _, rtf in rows[2:]:
+        print(f"RTF {name}: {rtf:.4f} ({rtf / rows[1][3]:.2f} x torch streaming)")
     print(f"RTF whole: {whole_seconds / audio:.4f}")
     print(f"RTF streaming: {stream_seconds / audio:.4f}")
     print(f"ratio (streaming / whole): {stream_seconds / whole_seconds:.3f}")

@@ -173,3 +173,5 @@ def test_streaming_measures_a_saved_recognizer(tmp_path, bench_modules, capsys):
     assert f"model={tmp_path / 'model'}" in output
     assert f"params={model.num_parameters() / 1e6:.2f}M" in output
     assert re.search(r"^same hypotheses: 2/2$", output, re.MULTILINE)
+    for runtime in ("onnxruntime fp32", "onnxruntime int8", "sherpa-onnx online"):
+        assert re.search(rf"^RTF {runtime}: \d+\.\d+ \(\d+\.\d+ x torch streaming\)$", output, re.M)
