@@ -7,19 +7,23 @@
 #   Stage 20  data plan: data/train_base (head languages + --labelled utterances of LANG),
 #             data/LANG_labelled, data/LANG_untranscribed (the rest of LANG, no text),
 #             data/dev_LANG, data/test_LANG
-#   Stage 21  train the multilingual base (causal streaming pass + non-causal second pass):
-#             first its encoder with CTC alone (exp/base_ctc), then the transducer on that
-#             encoder (exp/base)
-#   Stage 22  noisy student, for each iteration: the teacher (the base's second pass, then the
-#             last adapted model's; by default its CTC head, see --teacher-search)
+#   Stage 21  train the multilingual base (exp/base): a streaming Conformer transducer trained
+#             in one joint stage (pruned RNN-T + auxiliary CTC) with dynamic chunks, so that one
+#             model decodes streaming and with full context; and the n-gram LMs of shallow
+#             fusion (data/lm_char, one a language, from the training transcripts)
+#   Stage 22  noisy student, for each iteration: the teacher (the base's full-context pass,
+#             then the last adapted model's; by default its transducer, see --teacher-search)
 #             pseudo-labels data/LANG_untranscribed; confident hypotheses
 #             plus data/LANG_labelled (data/LANG_pseudo_I), speed-perturbed
 #             (data/LANG_student_I), train the LANG adapter on the frozen base
 #   Stage 23  full fine-tuning of every weight of the base on the same data and steps
 #   Stage 24  merge: the base plus the LANG adapter (its best dev checkpoint), one model that
 #             routes each utterance by its language
-#   Stage 25  decode data/test (every language): base, merged and fine-tuned, full-context greedy
-#             on the causal pass; base and merged also data/test_LANG streaming, chunk by chunk
+#   Stage 25  decode data/test (every language): base, merged and fine-tuned, greedy with full
+#             context (test_full) and at the streaming chunk size (test, equal to streaming
+#             chunk by chunk); the base also with modified beam search, without and with the LM
+#             (test_full_beam, test_full_beam_lm); base and merged also data/test_LANG
+#             streaming, chunk by chunk
 #   Stage 26  score every decode dir (WER/CER per language)
 #   Stage 27  the LDA summary table and RESULTS.md
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
@@ -32,11 +36,9 @@
 #   --labelled N             labelled utterances of the tail language in the base's training data
 #   --iterations N           noisy-student iterations
 #   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
-#   --teacher-search NAME    how the teacher transcribes: ctc (its CTC head's best path: measured
-#                            far better than its transducer after the default base's short
-#                            transducer stage), greedy or beam (its transducer)
-#   --ctc-config FILE        AsrTrainConfig of the base's CTC stage (its encoder)
-#   --base-config FILE       AsrTrainConfig of the base's transducer stage
+#   --teacher-search NAME    how the teacher transcribes: greedy or beam (its transducer) or ctc
+#                            (its CTC head's best path)
+#   --base-config FILE       AsrTrainConfig of the base
 #   --adapter-config FILE    AsrTrainConfig of the adapter (its train, spec_augment, adapter)
 #   --finetune-config FILE   AsrTrainConfig of full fine-tuning (its train, spec_augment)
 #   --train-opts "OPTS"      more options of every `speechml asr train*`, e.g. "--set train.max_steps=20"
@@ -52,8 +54,7 @@ lang=
 labelled=300
 iterations=1
 min_confidence=0.5
-teacher_search=ctc
-ctc_config=conf/asr_ctc.yaml
+teacher_search=greedy
 base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
 finetune_config=conf/finetune.yaml
@@ -69,7 +70,6 @@ require_option lang "ISO 639-3 code of the tail language"
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true
-base_ctc=exp/base_ctc
 base=exp/base
 lda=exp/lda_$lang
 finetune=exp/finetune_$lang
@@ -87,18 +87,14 @@ if stage_begin 20 "data plan of the tail language" --signature "lang=$lang label
   stage_done data/.done/20.tail
 fi
 
-if stage_begin 21 "multilingual base, CTC stage" --signature "$train_opts" \
-  exp/.done/21.base_ctc data/train_base data/dev data/lang_char "$ctc_config"; then
-  "${runner[@]}" "$base_ctc/log/train.log" \
-    speechml asr train --config "$ctc_config" --train data/train_base --dev data/dev \
-    --tokenizer data/lang_char --cmvn data/train/cmvn.json --exp "$base_ctc" "${extra[@]}"
-  stage_done exp/.done/21.base_ctc
-fi
-if stage_begin 21 "multilingual base, transducer on the CTC encoder" --signature "$train_opts" \
-  exp/.done/21.base exp/.done/21.base_ctc "$base_config"; then
+if stage_begin 21 "multilingual base" --signature "$train_opts" \
+  exp/.done/21.base data/train_base data/dev data/lang_char data/train/cmvn.json "$base_config"; then
   "${runner[@]}" "$base/log/train.log" \
-    speechml asr train --config "$base_config" --init-encoder "$base_ctc/model" \
-    --tokenizer data/lang_char --train data/train_base --dev data/dev --exp "$base" "${extra[@]}"
+    speechml asr train --config "$base_config" --train data/train_base --dev data/dev \
+    --tokenizer data/lang_char --cmvn data/train/cmvn.json --exp "$base" "${extra[@]}"
+  "${runner[@]}" "$base/log/train_lm.log" \
+    speechml asr train-lm --tokenizer data/lang_char --data data/train_base --per-language \
+    --out data/lm_char
   stage_done exp/.done/21.base
 fi
 
@@ -140,30 +136,36 @@ if stage_begin 24 "merge the adapters" exp/.done/24.merge "$base/model" "$lda/ad
   stage_done exp/.done/24.merge
 fi
 
-# system:method:test set:decode dir of every decoding: every language full-context; the tail
-# language also streaming (the table's streaming column; chunk by chunk is the slow search)
+# system:method:test set:decode dir:options of every decoding: every language with full context
+# and at the streaming chunk size (the batched causal pass, equal to streaming); the base also
+# with beam search, without and with the LM; the tail language also streaming chunk by chunk
+full="--chunk-size 0"
 decodes=()
 for system in "$base" "$merged" "$finetune"; do
-  decodes+=("$system:greedy:test:$system/decode_test")
+  decodes+=("$system:greedy:test:$system/decode_test_full:$full")
+  decodes+=("$system:greedy:test:$system/decode_test:")
 done
+decodes+=("$base:beam:test:$base/decode_test_full_beam:$full")
+decodes+=("$base:beam:test:$base/decode_test_full_beam_lm:$full --lm data/lm_char")
 for system in "$base" "$merged"; do
-  decodes+=("$system:streaming:test_$lang:$system/decode_test_${lang}_streaming")
+  decodes+=("$system:streaming:test_$lang:$system/decode_test_${lang}_streaming:")
 done
 if stage_begin 25 "decode" exp/.done/25.decode data/test "data/test_$lang" "$base/model" \
   "$merged/model" "$finetune/model"; then
   for entry in "${decodes[@]}"; do
-    IFS=: read -r system method set out <<<"$entry"
-    "${decoder[@]}" "$system/log/decode_${set}_$method.log" \
+    IFS=: read -r system method set out options <<<"$entry"
+    read -r -a options <<<"$options" || true
+    "${decoder[@]}" "$system/log/${out##*/}.log" \
       speechml asr decode --model "$system/model" --data "data/$set" --out "$out" \
-      --method "$method"
+      --method "$method" "${options[@]}"
   done
   stage_done exp/.done/25.decode
 fi
 
 if stage_begin 26 "score" exp/.done/26.score exp/.done/25.decode; then
   for entry in "${decodes[@]}"; do
-    IFS=: read -r system method set out <<<"$entry"
-    "${decoder[@]}" "$system/log/score_${set}_$method.log" \
+    IFS=: read -r system method set out _ <<<"$entry"
+    "${decoder[@]}" "$system/log/score_${out##*/}.log" \
       speechml score wer --data "data/$set" --decode-dir "$out"
   done
   stage_done exp/.done/26.score

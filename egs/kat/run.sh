@@ -28,7 +28,7 @@
 #   --labelled N           labelled tail-language utterances the base trains on (default 300)
 #   --iterations N         noisy-student iterations (default 1)
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
-#   --teacher-search NAME  the teacher's search: ctc (default), greedy or beam
+#   --teacher-search NAME  the teacher's search: greedy (default), beam or ctc
 #   --train-opts "OPTS"    more options of every recogniser training job, e.g.
 #                          "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
@@ -64,7 +64,7 @@ lang=kat
 labelled=300
 iterations=1
 min_confidence=0.5
-teacher_search=ctc
+teacher_search=greedy
 train_opts=
 cls_langs=
 e2e_opts=

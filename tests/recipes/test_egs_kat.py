@@ -54,7 +54,6 @@ def test_egs_kat_corpus_config_loads() -> None:
 CONFIG_CLASSES = {
     "adapter.yaml": AsrTrainConfig,
     "asr_base.yaml": AsrTrainConfig,
-    "asr_ctc.yaml": AsrTrainConfig,
     "asr_rom.yaml": AsrTrainConfig,
     "cls_e2e.yaml": E2eConfig,
     "cls_ngram.yaml": NgramConfig,
@@ -74,8 +73,7 @@ CONFIG_CLASSES = {
 #: apart the early checkpoints that all have 100% WER; classifiers by accuracy
 BEST_METRICS = {
     "adapter.yaml": ("dev_wer", "min"),
-    "asr_base.yaml": ("dev_cer", "min"),
-    "asr_ctc.yaml": ("dev_cer", "min"),
+    "asr_base.yaml": ("dev_cer_full", "min"),
     "asr_rom.yaml": ("dev_cer", "min"),
     "cls_e2e.yaml": ("dev_accuracy", "max"),
     "cls_text.yaml": ("dev_accuracy", "max"),
@@ -206,7 +204,11 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert len((egs / "data/kat_untranscribed/utt2spk").read_text().splitlines()) == 8
     assert not (egs / "data/kat_untranscribed/text").exists()
     for system in ("base", "lda_merged", "finetune_kat"):
-        assert (egs / f"exp/{system}/decode_test/wer").read_text().startswith("%WER ")
+        for decode in ("decode_test", "decode_test_full"):
+            assert (egs / f"exp/{system}/{decode}/wer").read_text().startswith("%WER ")
+    for decode in ("decode_test_full_beam", "decode_test_full_beam_lm"):
+        assert (egs / f"exp/base/{decode}/wer").read_text().startswith("%WER ")
+    assert "LM data/lm_char" in (egs / "exp/base/decode_test_full_beam_lm/system.txt").read_text()
     for system in ("base", "lda_merged"):
         assert (egs / f"exp/{system}/decode_test_kat_streaming/rtf").read_text().startswith("RTF ")
     summary = (egs / "exp/lda_summary.md").read_text()

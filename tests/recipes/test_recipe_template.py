@@ -81,7 +81,7 @@ def amh(tmp_path: Path, capsys) -> Path:
 def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
     files = sorted(str(p.relative_to(amh)) for p in amh.rglob("*") if p.is_file())
     assert files == [
-        "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml", "conf/asr_ctc.yaml",
+        "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml",
         "conf/asr_rom.yaml", "conf/cls_e2e.yaml", "conf/cls_ngram.yaml", "conf/cls_text.yaml",
         "conf/cls_text_xfer.yaml", "conf/corpus.yaml", "conf/finetune.yaml", "conf/llm.yaml",
         "conf/llm_lm.yaml", "conf/llm_mix.yaml", "conf/w2v_cpt.yaml", "conf/w2v_ctc.yaml",
