@@ -394,11 +394,17 @@ def _cpu_state(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
 
 
-def save_adapter(model: Transducer, lang: str, out_dir: str | Path) -> Path:
+def save_adapter(
+    model: Transducer,
+    lang: str,
+    out_dir: str | Path,
+    extra: Mapping[str, object] | None = None,
+) -> Path:
     """Write ``lang``'s adapter alone: ``adapter_config.json`` + ``adapter_model.safetensors``.
 
     The weights are named ``<block path>.<parameter>`` (``encoder.layers.0.down.weight``),
-    without the language, as peft does. Each file is written atomically.
+    without the language, as peft does. Each file is written atomically. ``extra`` adds
+    JSON-able facts to ``adapter_config.json`` (e.g. ``best_step``); loading ignores them.
 
     Returns:
         ``out_dir``.
@@ -419,6 +425,7 @@ def save_adapter(model: Transducer, lang: str, out_dir: str | Path) -> Path:
         "base_model_fingerprint": base_fingerprint(model),
         "num_parameters": adapter_parameters(model, lang),
         "percent_of_model": round(adapter_percent(model, lang), 4),
+        **(extra or {}),
     }
     with atomic_path(out_dir / ADAPTER_WEIGHTS) as tmp:
         save_file(_cpu_state(tensors), str(tmp))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.asr.adapters import merge_adapters, read_adapter_config
+from speechml.asr.adapters import ADAPTER_CONFIG, merge_adapters, read_adapter_config
 from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
@@ -13,7 +13,13 @@ from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
 from speechml.asr.recognizer import TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
-from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
+from speechml.asr.train import (
+    AsrTrainConfig,
+    check_starting_point,
+    train_adapter,
+    train_adapters,
+    train_asr,
+)
 from speechml.cli import add_overrides, comma_separated, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
@@ -68,10 +74,36 @@ def _tail_split(args: argparse.Namespace) -> None:
         print(f"{Path(args.out_dir) / name}: {len(part)} utterances")
 
 
+def _adapter_dirs(paths: list[str]) -> dict[str, Path]:
+    """Language -> adapter dir; a dir without ``adapter_config.json`` stands for the adapter
+    dirs inside it (a multi-language run's ``EXP/adapters``)."""
+    found: dict[str, Path] = {}
+    for path in map(Path, paths):
+        inner = (
+            []
+            if (path / ADAPTER_CONFIG).is_file() or not path.is_dir()
+            else sorted(p for p in path.iterdir() if p.is_dir())
+        )
+        for directory in inner or [path]:  # none inside: read_adapter_config names the file
+            lang = read_adapter_config(directory)["language"]
+            if lang in found:
+                raise ConfigError(f"two adapters of {lang}: {found[lang]} and {directory}")
+            found[lang] = directory
+    return found
+
+
 def _train_adapter(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
+    langs = args.lang.split(",")
+    init = _adapter_dirs(args.init_adapter)
     record_experiment(args.exp, config, args.argv)
-    train_adapter(config, args.model, args.lang, args.train, args.dev, args.exp, args.init_adapter)
+    if len(langs) == 1:
+        if len(init) > 1:
+            raise ConfigError(f"--init-adapter: one adapter for --lang {args.lang}")
+        start = next(iter(init.values()), None)
+        train_adapter(config, args.model, langs[0], args.train, args.dev, args.exp, start)
+    else:
+        train_adapters(config, args.model, langs, args.train, args.dev, args.exp, init)
 
 
 def _pseudo_label(args: argparse.Namespace) -> None:
@@ -90,7 +122,7 @@ def _pseudo_label(args: argparse.Namespace) -> None:
 
 def _merge(args: argparse.Namespace) -> None:
     recognizer = Recognizer.load(args.model)
-    adapters = {read_adapter_config(path)["language"]: Path(path) for path in args.adapters}
+    adapters = _adapter_dirs(args.adapters)
     merge_adapters(recognizer.model, adapters)
     recognizer.save(args.out)
     print(f"{args.out}: {args.model} + adapters {', '.join(sorted(adapters))}")
@@ -247,18 +279,28 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
     adapter = verbs.add_parser(
         "train-adapter",
-        help="train one language's adapter on a frozen base; writes EXP/model and EXP/adapter",
+        help="train language adapters on a frozen base; one language writes EXP/model and "
+        "EXP/adapter, several EXP/model and EXP/adapters/LANG (each from its best step)",
+        description="With --lang kat,ell,amh all adapters train in one run: mixed batches, "
+        "each utterance through its language's adapter (utt2lang), each validation scoring "
+        "every language (dev_wer_LANG), each adapter kept from its own best step "
+        "(EXP/adapters/LANG, EXP/best_steps.json, EXP/dev_wer_per_language.png).",
     )
     adapter.add_argument("--config", help="AsrTrainConfig YAML (its train, spec_augment, adapter)")
     adapter.add_argument("--model", required=True, help="the frozen base model dir")
-    adapter.add_argument("--lang", required=True, help="ISO 639-3 code of the adapter")
-    adapter.add_argument("--train", required=True, help="training data dir (utt2lang = LANG)")
+    adapter.add_argument(
+        "--lang", required=True, help="ISO 639-3 code(s) of the adapter(s), comma-separated"
+    )
+    adapter.add_argument("--train", required=True, help="training data dir (utt2lang in LANG)")
     adapter.add_argument("--dev", required=True, help="dev data dir of LANG")
     adapter.add_argument("--exp", required=True, help="experiment dir")
     adapter.add_argument(
         "--init-adapter",
         metavar="DIR",
-        help="start from this adapter of LANG (trained on the same base), e.g. the teacher's",
+        nargs="+",
+        default=[],
+        help="start from these adapters (trained on the same base), e.g. the teacher's: "
+        "adapter dirs, or dirs of them (EXP/adapters)",
     )
     add_overrides(adapter)
     adapter.set_defaults(func=_train_adapter)
@@ -291,7 +333,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     merge.add_argument("--model", required=True, help="the base model dir")
     merge.add_argument(
-        "--adapters", nargs="+", required=True, help="adapter dirs (EXP/adapter), one a language"
+        "--adapters",
+        nargs="+",
+        required=True,
+        help="adapter dirs (EXP/adapter), one a language, or dirs of them (EXP/adapters of a "
+        "multi-language run: each language from its best step)",
     )
     merge.add_argument("--out", required=True, help="the merged model dir")
     merge.set_defaults(func=_merge)
