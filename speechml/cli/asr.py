@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from speechml.asr.adapters import ADAPTER_CONFIG, merge_adapters, read_adapter_config
+from speechml.asr.confidence import CONFIDENCES, chars_per_second, confidence_report
 from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
-from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
+from speechml.asr.pseudo_label import pseudo_label, teacher_decode, write_pseudo_labels
 from speechml.asr.recognizer import TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
@@ -106,6 +107,15 @@ def _train_adapter(args: argparse.Namespace) -> None:
         train_adapters(config, args.model, langs, args.train, args.dev, args.exp, init)
 
 
+def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
+    """Characters a second by language for a ``length`` confidence, from ``--rates-from``."""
+    if "length" not in kinds:
+        return None
+    if rates_from is None:
+        raise ConfigError("--confidence length needs --rates-from DIR (labelled data)")
+    return chars_per_second(DataDir.read(rates_from))
+
+
 def _pseudo_label(args: argparse.Namespace) -> None:
     teacher = Recognizer.load(args.model)
     labelled, report = pseudo_label(
@@ -114,10 +124,27 @@ def _pseudo_label(args: argparse.Namespace) -> None:
         args.min_confidence,
         second_pass=not args.causal_pass,
         method=args.method,
+        confidence=args.confidence,
+        rates=_rates([args.confidence], args.rates_from),
     )
     extra = DataDir.read(args.combine_with) if args.combine_with else None
     written = write_pseudo_labels(labelled, report, args.out, extra)
     print(f"{report.kept} kept, {report.dropped} dropped; {len(written)} utterances -> {args.out}")
+
+
+def _confidence_report(args: argparse.Namespace) -> None:
+    rates = _rates(args.confidence, args.rates_from)
+    data = DataDir.read(args.data)
+    result, teacher = teacher_decode(
+        Recognizer.load(args.model), data, not args.causal_pass, args.method
+    )
+    text = f"# {args.model} on {args.data}: {teacher}\n" + "".join(
+        confidence_report(result, data, args.min_confidence, kind, rates).to_text()
+        for kind in args.confidence
+    )
+    if args.out:
+        atomic_write_text(args.out, text)
+    print(text, end="")
 
 
 def _merge(args: argparse.Namespace) -> None:
@@ -216,8 +243,8 @@ def _decode(args: argparse.Namespace) -> None:
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, merge,
-    lda-report, decode, export, train-lm."""
+    """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, confidence-report,
+    merge, lda-report, decode, export, train-lm."""
     split = verbs.add_parser(
         "tail-split",
         help="OUT_DIR/train_base (head languages + a few labelled utterances of each tail "
@@ -326,7 +353,42 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
     )
+    label.add_argument(
+        "--confidence",
+        choices=CONFIDENCES,
+        default="symbols",
+        help="symbols: the search's (blanks included); length: mean token posterior times "
+        "the hypothesis's length against the expected (needs --rates-from)",
+    )
+    label.add_argument(
+        "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
+    )
     label.set_defaults(func=_pseudo_label)
+
+    confidence = verbs.add_parser(
+        "confidence-report",
+        help="how well a teacher's confidence predicts its errors on a labelled dev set",
+        description="Decode DATA as pseudo-label does, then report for each --confidence the "
+        "Pearson and Spearman correlation of the confidence with per-utterance CER (negative: "
+        "it predicts errors) and the kept/dropped counts (and their CER) at --min-confidence.",
+    )
+    confidence.add_argument("--model", required=True, help="the teacher model dir")
+    confidence.add_argument("--data", required=True, help="labelled dev data dir")
+    confidence.add_argument(
+        "--confidence", nargs="+", choices=CONFIDENCES, default=["symbols"], help="measures"
+    )
+    confidence.add_argument(
+        "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
+    )
+    confidence.add_argument(
+        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+    )
+    confidence.add_argument("--method", choices=["greedy", "beam", "ctc"], default="greedy")
+    confidence.add_argument(
+        "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
+    )
+    confidence.add_argument("--out", help="also write the report to this file")
+    confidence.set_defaults(func=_confidence_report)
 
     merge = verbs.add_parser(
         "merge", help="one multi-locale model: a base plus each language's adapter"
