@@ -66,6 +66,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 MODEL_CONFIG = "model_config.json"
 BASE_WEIGHTS = "model.safetensors"
 ADAPTERS_DIR = "adapters"
+BEST_STEPS = "best_steps.json"  # a multi-language run's best step, dev WER and CER by language
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from speechml.asr.adapters import (
+    BEST_STEPS,
     AdapterConfig,
     adapter_languages,
     adapter_percent,
@@ -62,8 +63,6 @@ from speechml.train.curves import read_metrics
 from speechml.train.trainer import TrainConfig, Trainer, TrainResult
 
 logger = logging.getLogger(__name__)
-
-BEST_STEPS = "best_steps.json"  # train_adapters: each language's best step, dev WER and CER
 
 
 @dataclass

@@ -157,7 +157,7 @@ def _merge(args: argparse.Namespace) -> None:
 
 def _lda_report(args: argparse.Namespace) -> None:
     text = lda_summary(
-        args.lang, args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
+        args.lang.split(","), args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
     )
     atomic_write_text(args.out, text)
     print(text)
@@ -405,13 +405,20 @@ def register(verbs: argparse._SubParsersAction) -> None:
     merge.set_defaults(func=_merge)
 
     report = verbs.add_parser(
-        "lda-report", help="markdown summary of an adapter run: tail WER vs base and fine-tuning"
+        "lda-report",
+        help="markdown summary of an adapter run: each tail language's WER vs base and "
+        "fine-tuning (and their mean), best steps, adapter shares, head languages",
     )
-    report.add_argument("--lang", required=True, help="the tail language")
+    report.add_argument("--lang", required=True, help="the tail language(s), comma-separated")
     report.add_argument("--base", required=True, help="exp dir of the base")
     report.add_argument("--lda", required=True, help="exp dir of the adapter run")
     report.add_argument("--merged", required=True, help="exp dir of the merged model")
-    report.add_argument("--finetune", required=True, help="exp dir of full fine-tuning")
+    report.add_argument(
+        "--finetune",
+        nargs="+",
+        required=True,
+        help="exp dir of full fine-tuning, or one per tail language in --lang's order",
+    )
     report.add_argument(
         "--pseudo-labels", nargs="*", default=[], help="pseudo-label data dirs to summarise"
     )
