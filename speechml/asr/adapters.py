@@ -74,7 +74,8 @@ class AdapterConfig:
     """Size and placement of one language's adapters."""
 
     bottleneck_dim: int = 8  # r: width of the bottleneck (8: 0.48% of the default model)
-    layers: list[int] | None = None  # indices of the causal blocks that get one; None: all
+    layers: list[int] | None = None  # indices of the causal blocks that get one; None: all;
+    # []: none (an adapter of joiner parts only)
     second_pass: bool = False  # adapters in the non-causal second-pass blocks too
     dropout: float = 0.1  # dropout inside the bottleneck (training only)
     init_scale: float = 0.0  # std of the up-projection's initial weights; 0: exact identity

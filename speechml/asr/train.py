@@ -8,7 +8,9 @@ The experiment config (:class:`AsrTrainConfig`, YAML in ``egs/<lang>/conf/``) ga
 the optimisation, the front end and augmentation. Validation decodes part of the dev set
 greedily and reports ``dev_wer``/``dev_cer`` (and the loss), so the best checkpoint is the one
 with the lowest dev WER. The result is a model directory (:class:`Recognizer`) at
-``exp_dir/model``; an adapter run also writes the adapter alone to ``exp_dir/adapter``.
+``exp_dir/model``; an adapter run also writes the adapter alone to ``exp_dir/adapter``, and a
+run of several languages' adapters (:func:`train_adapters`) each language's adapter from the
+step where that language's dev WER was best to ``exp_dir/adapters/<lang>``.
 
 Every batch carries the language of each utterance; a model with language adapters routes each
 utterance to its language's adapter (others run the base).
