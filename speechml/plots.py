@@ -1,12 +1,15 @@
-"""Annotated heat maps as PNG files: confusion matrices, zero-shot maps, similarity matrices.
+"""PNG figures: annotated heat maps (confusion matrices, zero-shot maps, similarity matrices)
+and curves against the training step with marked points (each language's best dev WER).
 
 Example:
     >>> save_heatmap(np.eye(2), ["a", "b"], ["a", "b"], "sim.png", "cosine")  # doctest: +SKIP
+    >>> save_curves({"kat": [(100, 60.0), (200, 55.0)]}, {"kat": 200}, "wer.png",
+    ...             "dev WER", "WER %")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,40 @@ def save_heatmap(
     for (i, j), value in np.ndenumerate(matrix):
         color = "white" if value > middle else "black"
         ax.text(j, i, cell_text(value), ha="center", va="center", color=color)
+    write_png(fig, path)
+    return fig
+
+
+def save_curves(
+    series: Mapping[str, Sequence[tuple[int, float]]],
+    marks: Mapping[str, int],
+    path: str | Path,
+    title: str,
+    ylabel: str,
+) -> Figure:
+    """Draw one line per series (``(step, value)`` points) on one axis, each marked at its
+    step in ``marks`` (a circle and a dotted vertical line, the step in the legend); save it as
+    PNG atomically. Series without points are listed in the legend only.
+
+    Returns:
+        The figure.
+    """
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for name, points in series.items():
+        steps = [step for step, _ in points]
+        values = [value for _, value in points]
+        mark = marks.get(name)
+        label = name if mark is None else f"{name} (best: step {mark})"
+        (line,) = ax.plot(steps, values, marker="." if len(steps) < 30 else None, label=label)
+        if mark is not None and mark in steps:
+            ax.plot([mark], [values[steps.index(mark)]], "o", color=line.get_color(), ms=9)
+            ax.axvline(mark, color=line.get_color(), linestyle=":", alpha=0.6)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     write_png(fig, path)
     return fig
 

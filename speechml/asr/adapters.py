@@ -5,7 +5,11 @@ the multilingual base stays frozen; each language gets a small residual bottlene
 after chosen encoder blocks (``x + up(relu(down(norm(x))))``, about 0.5% of the model), trained
 on that language's data; the adapters of all languages are then merged into one model that
 routes each utterance of a batch to the adapter of its language. Utterances of a language
-without an adapter (or ``None``) run the base model unchanged.
+without an adapter (or ``None``) run the base model unchanged. Optionally (``AdapterConfig``
+``joiner_bias``, ``joiner_lora_rank``; off by default) a language also gets small parts in the
+joiner's output layer: a bias on its logits (vocab_size values) and/or LoRA of rank r on its
+weight (``r * (joiner_dim + vocab_size)``), which can undo a base's blank bias on that
+language; they count in :func:`adapter_percent` and :func:`fold_language` folds them exactly.
 
 Why not peft: peft 0.21's tuners (LoRA and its variants, IA3, OFT/BOFT, HRA, MiSS, PEANuT,
 Lily, ...) wrap the Linear/Conv/Embedding layers of a model and change their weights or
@@ -62,6 +66,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 MODEL_CONFIG = "model_config.json"
 BASE_WEIGHTS = "model.safetensors"
 ADAPTERS_DIR = "adapters"
+BEST_STEPS = "best_steps.json"  # a multi-language run's best step, dev WER and CER by language
 
 
 @dataclass
@@ -69,10 +74,13 @@ class AdapterConfig:
     """Size and placement of one language's adapters."""
 
     bottleneck_dim: int = 8  # r: width of the bottleneck (8: 0.48% of the default model)
-    layers: list[int] | None = None  # indices of the causal blocks that get one; None: all
+    layers: list[int] | None = None  # indices of the causal blocks that get one; None: all;
+    # []: none (an adapter of joiner parts only)
     second_pass: bool = False  # adapters in the non-causal second-pass blocks too
     dropout: float = 0.1  # dropout inside the bottleneck (training only)
     init_scale: float = 0.0  # std of the up-projection's initial weights; 0: exact identity
+    joiner_bias: bool = False  # a per-language bias on the joiner's logits (vocab_size values)
+    joiner_lora_rank: int = 0  # >0: LoRA of this rank on the joiner's output layer (B at 0)
 
 
 class BottleneckAdapter(nn.Module):
@@ -129,20 +137,101 @@ class AdaptedBlock(nn.Module):
         """Run the block on ``x`` (B, T, D) and the rest of its arguments (mask, pad_mask,
         history, conv_cache), then each row's adapter on the block's output (B, T, D)."""
         x, context, conv_cache = self.block(x, *block_args)
-        if self.languages is None:
-            raise RuntimeError(
-                "the model has language adapters but no routing: call "
-                "set_languages(model, langs) or use `with languages(model, langs):` first"
-            )
-        if len(self.languages) != x.shape[0]:
-            raise ValueError(
-                f"{len(self.languages)} languages set for a batch of {x.shape[0]} utterances"
-            )
-        for lang in sorted({code for code in self.languages if code in self.adapters}):
-            rows = [i for i, code in enumerate(self.languages) if code == lang]
+        for lang, rows in _routed_rows(self.languages, self.adapters, x.shape[0]).items():
             index = torch.tensor(rows, device=x.device)
             x = x.index_copy(0, index, self.adapters[lang](x.index_select(0, index)))
         return x, context, conv_cache
+
+
+class JoinerAdapter(nn.Module):
+    """One language's part of the joiner's output layer ``logits = W h + b``: a bias on the
+    logits (``lang_bias``, (V,)) and/or LoRA ``lora_b @ lora_a`` of rank r on ``W``. Both
+    start at zero (``lora_a`` random, ``lora_b`` 0), so a new one changes nothing.
+
+    Args:
+        hidden: the joiner's hidden width H; vocab: V.
+        config: ``joiner_bias`` and ``joiner_lora_rank`` (at least one set).
+    """
+
+    def __init__(self, hidden: int, vocab: int, config: AdapterConfig) -> None:
+        super().__init__()
+        self.config = config
+        rank = config.joiner_lora_rank
+        self.lang_bias = nn.Parameter(torch.zeros(vocab)) if config.joiner_bias else None
+        self.lora_a = nn.Parameter(torch.randn(rank, hidden) / hidden**0.5) if rank else None
+        self.lora_b = nn.Parameter(torch.zeros(vocab, rank)) if rank else None
+
+    def forward(self, hidden: Tensor, logits: Tensor) -> Tensor:
+        """The base layer's ``logits`` (..., V) for ``hidden`` (..., H), adapted."""
+        if self.lora_a is not None:
+            logits = logits + (hidden @ self.lora_a.T) @ self.lora_b.T
+        return logits if self.lang_bias is None else logits + self.lang_bias
+
+    def fold(self, layer: nn.Linear) -> nn.Linear:
+        """A copy of ``layer`` with this adapter folded in: exactly the same function."""
+        folded = copy.deepcopy(layer)
+        with torch.no_grad():
+            if self.lora_a is not None:
+                folded.weight += self.lora_b @ self.lora_a
+            if self.lang_bias is not None:
+                folded.bias += self.lang_bias
+        return folded
+
+
+class AdaptedOutput(nn.Module):
+    """The joiner's output layer (``block``, a Linear) followed by each row's
+    :class:`JoinerAdapter`; routed like :class:`AdaptedBlock` (one language a row of the
+    joiner's input, batch first: beam search re-routes its hypotheses with
+    :func:`joiner_rows`)."""
+
+    def __init__(self, block: nn.Linear) -> None:
+        super().__init__()
+        self.block = block
+        self.adapters = nn.ModuleDict()  # language code -> JoinerAdapter
+        self.languages: list[str | None] | None = None
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        """hidden (B, ..., H) -> logits (B, ..., V)."""
+        logits = self.block(hidden)
+        rows = _routed_rows(self.languages, self.adapters, hidden.shape[0])
+        for lang, index in rows.items():
+            index = torch.tensor(index, device=hidden.device)
+            own = self.adapters[lang](hidden.index_select(0, index), logits.index_select(0, index))
+            logits = logits.index_copy(0, index, own)
+        return logits
+
+
+def _routed_rows(
+    routing: list[str | None] | None, adapters: nn.ModuleDict, batch: int
+) -> dict[str, list[int]]:
+    """Language -> its rows, for the languages of ``routing`` that have an adapter."""
+    if routing is None:
+        raise RuntimeError(
+            "the model has language adapters but no routing: call "
+            "set_languages(model, langs) or use `with languages(model, langs):` first"
+        )
+    if len(routing) != batch:
+        raise ValueError(f"{len(routing)} languages set for a batch of {batch} utterances")
+    return {
+        lang: [i for i, code in enumerate(routing) if code == lang]
+        for lang in sorted({code for code in routing if code in adapters})
+    }
+
+
+@contextlib.contextmanager
+def joiner_rows(model: nn.Module, rows: Sequence[int]) -> Iterator[None]:
+    """Inside, row i of the joiner's input belongs to batch row ``rows[i]`` (e.g. beam
+    search's hypotheses of each utterance); a model without joiner adapters is left alone."""
+    out = getattr(getattr(model, "joiner", None), "out", None)
+    if not isinstance(out, AdaptedOutput) or out.languages is None:
+        yield
+        return
+    previous = out.languages
+    out.languages = [previous[row] for row in rows]
+    try:
+        yield
+    finally:
+        out.languages = previous
 
 
 class FoldedBlock(nn.Module):
@@ -161,7 +250,8 @@ class FoldedBlock(nn.Module):
 
 
 def fold_language(model: Transducer, lang: str | None) -> Transducer:
-    """A copy of ``model`` that runs ``lang``'s adapters on every utterance, without routing.
+    """A copy of ``model`` that runs ``lang``'s adapters on every utterance, without routing;
+    its joiner parts (bias, LoRA) are folded into the joiner's output layer (exactly).
 
     Args:
         model: a transducer, with or without adapters (left unchanged).
@@ -180,6 +270,10 @@ def fold_language(model: Transducer, lang: str | None) -> Transducer:
                 if lang in block.adapters:
                     inner = FoldedBlock(inner, block.adapters[lang])
                 blocks[index] = inner
+    out = folded.joiner.out
+    if isinstance(out, AdaptedOutput):
+        own = out.adapters[lang] if lang in out.adapters else None
+        folded.joiner.out = out.block if own is None else own.fold(out.block)
     return folded
 
 
@@ -188,10 +282,11 @@ def _block_lists(model: Transducer) -> dict[str, nn.ModuleList]:
     return {"layers": model.encoder.layers, "second_pass": model.encoder.second_pass}
 
 
-def _adapted_blocks(model: nn.Module) -> Iterator[tuple[str, AdaptedBlock]]:
-    """(module path, block) of every adapted block, e.g. ``("encoder.layers.0", block)``."""
+def _adapted_blocks(model: nn.Module) -> Iterator[tuple[str, AdaptedBlock | AdaptedOutput]]:
+    """(module path, wrapper) of every adapted block and of the adapted joiner output, e.g.
+    ``("encoder.layers.0", block)``, ``("joiner.out", output)``."""
     for name, module in model.named_modules():
-        if isinstance(module, AdaptedBlock):
+        if isinstance(module, (AdaptedBlock, AdaptedOutput)):
             yield name, module
 
 
@@ -293,6 +388,14 @@ def add_adapters(
         config, layers=sorted({i for blocks, i in targets if blocks is model.encoder.layers})
     )
     routing = next((block.languages for _, block in _adapted_blocks(model)), None)
+    with_joiner = config.joiner_bias or config.joiner_lora_rank > 0
+    if config.joiner_lora_rank < 0:
+        raise ConfigError(f"adapter joiner_lora_rank {config.joiner_lora_rank}: 0 or more")
+    if not targets and not with_joiner:
+        raise ConfigError("the adapter has no part: no encoder layer, no joiner bias or LoRA")
+    if with_joiner and not isinstance(model.joiner.out, AdaptedOutput):
+        model.joiner.out = AdaptedOutput(model.joiner.out)
+        model.joiner.out.languages = routing
     for lang in languages:
         for blocks, index in targets:
             if not isinstance(blocks[index], AdaptedBlock):
@@ -301,6 +404,10 @@ def add_adapters(
             reference = next(blocks[index].block.parameters())
             adapter = BottleneckAdapter(model.config.encoder.d_model, resolved)
             blocks[index].adapters[lang] = adapter.to(reference.device, reference.dtype)
+        if with_joiner:
+            out = model.joiner.out
+            part = JoinerAdapter(out.block.in_features, out.block.out_features, resolved)
+            out.adapters[lang] = part.to(out.block.weight.device, out.block.weight.dtype)
 
 
 def remove_adapter(model: Transducer, lang: str) -> None:
@@ -312,6 +419,11 @@ def remove_adapter(model: Transducer, lang: str) -> None:
                 del block.adapters[lang]
                 if not len(block.adapters):
                     blocks[index] = block.block
+    out = model.joiner.out
+    if isinstance(out, AdaptedOutput) and lang in out.adapters:
+        del out.adapters[lang]
+        if not len(out.adapters):
+            model.joiner.out = out.block
 
 
 def adapter_config(model: nn.Module, lang: str) -> AdapterConfig:
@@ -394,11 +506,17 @@ def _cpu_state(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
 
 
-def save_adapter(model: Transducer, lang: str, out_dir: str | Path) -> Path:
+def save_adapter(
+    model: Transducer,
+    lang: str,
+    out_dir: str | Path,
+    extra: Mapping[str, object] | None = None,
+) -> Path:
     """Write ``lang``'s adapter alone: ``adapter_config.json`` + ``adapter_model.safetensors``.
 
     The weights are named ``<block path>.<parameter>`` (``encoder.layers.0.down.weight``),
-    without the language, as peft does. Each file is written atomically.
+    without the language, as peft does. Each file is written atomically. ``extra`` adds
+    JSON-able facts to ``adapter_config.json`` (e.g. ``best_step``); loading ignores them.
 
     Returns:
         ``out_dir``.
@@ -419,6 +537,7 @@ def save_adapter(model: Transducer, lang: str, out_dir: str | Path) -> Path:
         "base_model_fingerprint": base_fingerprint(model),
         "num_parameters": adapter_parameters(model, lang),
         "percent_of_model": round(adapter_percent(model, lang), 4),
+        **(extra or {}),
     }
     with atomic_path(out_dir / ADAPTER_WEIGHTS) as tmp:
         save_file(_cpu_state(tensors), str(tmp))

@@ -4,8 +4,9 @@ The teacher is usually the base model's non-causal second pass (more accurate th
 pass it will teach), searched with the transducer or read off its CTC head's best path (a
 transducer trained briefly on top of a CTC-trained encoder can lag its own CTC head: measured on
 the default corpus, 73% against 15% CER on the tail language's untranscribed audio). Each
-hypothesis has a confidence (the geometric mean of the probabilities of the symbols the search
-chose, blanks included); hypotheses below the threshold, and empty ones, are dropped. Every
+hypothesis has a confidence (by default the geometric mean of the probabilities of the symbols
+the search chose, blanks included; or a length-aware one that predicts errors better, see
+:mod:`speechml.asr.confidence`); hypotheses below the threshold, and empty ones, are dropped. Every
 decision is written to ``pseudo_label_report.txt`` with its confidence, and the counts are
 logged, so nothing disappears without a trace.
 
@@ -20,10 +21,12 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechml.asr.recognizer import Recognizer, SearchMethod
+from speechml.asr.confidence import ConfidenceKind, confidences
+from speechml.asr.recognizer import DecodeResult, Recognizer, SearchMethod
 from speechml.data.datadir import DataDir
 from speechml.data.ops import combine_data_dirs, subset_data_dir
 from speechml.errors import DataError
@@ -60,32 +63,15 @@ class PseudoLabelReport:
         return "\n".join(lines) + "\n"
 
 
-def pseudo_label(
+def teacher_decode(
     teacher: Recognizer,
     data: DataDir,
-    min_confidence: float,
     second_pass: bool = True,
     method: SearchMethod = "greedy",
     batch_size: int = 16,
-) -> tuple[DataDir, PseudoLabelReport]:
-    """Transcribe ``data`` with ``teacher`` and keep confident hypotheses as its ``text``.
-
-    Args:
-        teacher: the recogniser that labels.
-        data: untranscribed (or to be relabelled) utterances.
-        min_confidence: keep hypotheses whose confidence is at least this (0..1).
-        second_pass: decode with the teacher's best offline pass: its non-causal second pass
-            when it has one, else its full-context pass when it was trained with full context
-            among its dynamic chunk sizes (else the streaming causal pass).
-        method: ``greedy`` or ``beam`` (transducer) or ``ctc`` (the CTC head's best path).
-        batch_size: utterances a batch.
-
-    Returns:
-        The kept utterances as a data dir (``text`` = hypotheses; empty when none is kept) and
-        the report.
-    """
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+) -> tuple[DecodeResult, str]:
+    """Decode ``data`` as a teacher does (see :func:`pseudo_label`); also says how, e.g.
+    ``"greedy search, second pass"``."""
     encoder = teacher.model.config.encoder
     use_second = second_pass and encoder.num_second_pass_layers > 0
     use_full = second_pass and not use_second and 0 in encoder.train_chunk_sizes
@@ -98,15 +84,52 @@ def pseudo_label(
     )
     pass_name = "second pass" if use_second else "full-context pass" if use_full else "causal pass"
     search = "CTC head" if method == "ctc" else f"{method} search"
-    report = PseudoLabelReport(min_confidence, f"{search}, {pass_name}")
-    for utt, hyp in result.hypotheses.items():
+    return result, f"{search}, {pass_name}"
+
+
+def pseudo_label(
+    teacher: Recognizer,
+    data: DataDir,
+    min_confidence: float,
+    second_pass: bool = True,
+    method: SearchMethod = "greedy",
+    batch_size: int = 16,
+    confidence: ConfidenceKind = "symbols",
+    rates: Mapping[str, float] | None = None,
+) -> tuple[DataDir, PseudoLabelReport]:
+    """Transcribe ``data`` with ``teacher`` and keep confident hypotheses as its ``text``.
+
+    Args:
+        teacher: the recogniser that labels.
+        data: untranscribed (or to be relabelled) utterances.
+        min_confidence: keep hypotheses whose confidence is at least this (0..1).
+        second_pass: decode with the teacher's best offline pass: its non-causal second pass
+            when it has one, else its full-context pass when it was trained with full context
+            among its dynamic chunk sizes (else the streaming causal pass).
+        method: ``greedy`` or ``beam`` (transducer) or ``ctc`` (the CTC head's best path).
+        batch_size: utterances a batch.
+        confidence: ``symbols`` (the search's) or ``length`` (mean token posterior times a
+            length-ratio term; :mod:`speechml.asr.confidence`).
+        rates: ``length``: characters a second by language, from labelled data
+            (:func:`~speechml.asr.confidence.chars_per_second`).
+
+    Returns:
+        The kept utterances as a data dir (``text`` = hypotheses; empty when none is kept) and
+        the report.
+    """
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    result, teacher_name = teacher_decode(teacher, data, second_pass, method, batch_size)
+    scores = confidences(result, data, confidence, rates)
+    report = PseudoLabelReport(min_confidence, f"{teacher_name}; confidence {confidence}")
+    for utt, value in scores.items():
         if not result.texts[utt].strip():
             why = "dropped: empty hypothesis"
-        elif hyp.confidence < min_confidence:
+        elif value < min_confidence:
             why = "dropped: low confidence"
         else:
             why = "kept"
-        report.decisions[utt] = (hyp.confidence, why)
+        report.decisions[utt] = (value, why)
     kept = [u for u, (_, why) in report.decisions.items() if why == "kept"]
     if not kept:
         logger.warning(

@@ -4,7 +4,9 @@ It reads the score files the recipe wrote (``<system>/decode_test*/score.json``)
 ``adapter_config.json`` and the pseudo-label reports, and answers the recipe's questions: does
 the adapter lower the tail language's WER against the base, how does it compare with full
 fine-tuning on the same data and budget, how large is it, and do the other languages decode
-exactly as before with their adapters off.
+exactly as before with their adapters off. With several tail languages (one adapter run,
+:func:`~speechml.asr.train.train_adapters`) it has one row per language plus their mean, each
+language's best step read from the run's ``best_steps.json``.
 
 Example:
     >>> text = lda_summary("kat", "exp/base", "exp/lda_kat", "exp/lda_merged",
@@ -14,12 +16,15 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from safetensors import safe_open
 
-from speechml.asr.adapters import BASE_WEIGHTS, read_adapter_config
+from speechml.asr.adapters import BASE_WEIGHTS, BEST_STEPS, read_adapter_config
 from speechml.asr.pseudo_label import REPORT_FILE
+from speechml.config import read_json
+from speechml.errors import SpeechmlError
 from speechml.score.rates import read_rates
 
 
@@ -32,10 +37,6 @@ def parameter_count(model_dir: Path) -> int:
     return total
 
 
-def _relative(new: float, old: float) -> str:
-    return "" if old == 0 else f"{100 * (old - new) / old:+.1f}%"
-
-
 def _pseudo_label_lines(dirs: list[Path]) -> list[str]:
     """One line per pseudo-label data dir: the summary line of its report."""
     lines = []
@@ -45,90 +46,140 @@ def _pseudo_label_lines(dirs: list[Path]) -> list[str]:
     return lines
 
 
+def _adapter_dir(lda: Path, lang: str) -> Path:
+    """The adapter of ``lang``: ``adapters/<lang>`` of a multi-language run, else ``adapter``."""
+    multi = lda / "adapters" / lang
+    return multi if multi.is_dir() else lda / "adapter"
+
+
+def _best_steps(lda: Path) -> dict[str, int]:
+    """Language -> best step from a multi-language run's ``best_steps.json`` (else empty)."""
+    path = lda / BEST_STEPS
+    return {k: int(v["step"]) for k, v in read_json(path).items()} if path.is_file() else {}
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
 def lda_summary(
-    lang: str,
+    langs: str | Sequence[str],
     base: str | Path,
     lda: str | Path,
     merged: str | Path,
-    finetune: str | Path,
+    finetune: str | Path | Sequence[str | Path],
     pseudo_label_dirs: list[Path] | None = None,
 ) -> str:
-    """The markdown section of an LDA run (see the module docstring).
+    """The markdown section of an LDA run (see the module docstring): one row per tail
+    language plus their mean, then the head languages through the merged model.
 
     Args:
-        lang: the tail language.
-        base, lda, merged, finetune: experiment dirs of the base, the adapter run, the merged
-            model and full fine-tuning; each decoded ``data/test`` into ``decode_test`` (and the
-            base and merged ones ``data/test_<lang>`` into ``decode_test_<lang>_streaming``)
-            and scored it.
+        langs: the tail language(s) (a code, or several).
+        base, lda, merged: experiment dirs of the base, the adapter run (``adapter/`` of a
+            one-language run, or ``adapters/<lang>/`` and ``best_steps.json`` of
+            :func:`~speechml.asr.train.train_adapters`) and the merged model.
+        finetune: the experiment dir of full fine-tuning, or one per tail language (in the
+            order of ``langs``).
         pseudo_label_dirs: pseudo-label data dirs whose reports are summarised.
+
+    Each system decoded ``data/test`` into ``decode_test`` and scored it; a
+    ``decode_test_<lang>_streaming`` of the base and the merged model, where present, gives
+    the streaming column.
     """
-    base, lda, merged, finetune = Path(base), Path(lda), Path(merged), Path(finetune)
-    adapter = read_adapter_config(lda / "adapter")
+    langs = [langs] if isinstance(langs, str) else list(langs)
+    finetunes = [finetune] if isinstance(finetune, (str, Path)) else list(finetune)
+    if len(finetunes) not in (1, len(langs)):
+        raise SpeechmlError(
+            f"{len(finetunes)} fine-tuning dirs for {len(langs)} tail languages: give one, "
+            "or one per language"
+        )
+    if len(finetunes) == 1:
+        finetunes = finetunes * len(langs)
+    finetune_of = dict(zip(langs, finetunes, strict=True))
+    base, lda, merged = Path(base), Path(lda), Path(merged)
     total = parameter_count(base / "model")
-    greedy = {
-        name: read_rates(path / "decode_test")
-        for name, path in (("base", base), ("lda", merged), ("finetune", finetune))
-    }
-    streaming = {
-        name: read_rates(path / f"decode_test_{lang}_streaming")
-        for name, path in (("base", base), ("lda", merged))
-    }
-    tail = {name: rates[lang] for name, rates in greedy.items()}
-    others = sorted(k for k in greedy["base"] if k not in ("all", lang))
+    rates = {"base": read_rates(base / "decode_test"), "lda": read_rates(merged / "decode_test")}
+    tuned = {d: read_rates(Path(d) / "decode_test") for d in dict.fromkeys(finetunes)}
+    steps = _best_steps(lda)
 
-    def mean_wer(name: str) -> float:
-        return sum(greedy[name][k].wer for k in others) / max(1, len(others))
+    def streaming(system: Path, lang: str) -> float | None:
+        path = system / f"decode_test_{lang}_streaming"
+        return read_rates(path)[lang].wer if (path / "score.json").is_file() else None
 
-    rows = [
-        ("base (frozen, multilingual)", "base", total, "0"),
-        (
-            "LDA: base + adapter (merged model)",
-            "lda",
-            adapter["num_parameters"],
-            f"{adapter['percent_of_model']:.2f}%",
-        ),
-        ("full fine-tuning (same data and steps)", "finetune", total, "100%"),
-    ]
+    title = "adapter" if len(langs) == 1 else "adapters"
     out = [
-        f"## Language-dependent adapter: {lang} (tail language)",
+        f"## Language-dependent {title}: {', '.join(langs)} (tail language"
+        f"{'' if len(langs) == 1 else 's'})",
         "",
-        f"Test set `data/test`, utterances of {lang}: {tail['base'].utts}. Greedy search on the "
-        "causal (streaming) pass with full-utterance input; `streaming` feeds features chunk by "
-        "chunk through the cached encoder. Other languages: mean WER over "
-        f"{', '.join(others)}.",
+        "Test set `data/test`; greedy search on the causal (streaming) pass with "
+        "full-utterance input; `streaming` feeds features chunk by chunk through the cached "
+        "encoder. LDA: the merged model (base + each language's adapter, from that language's "
+        "best dev step).",
         "",
-        f"| system | {lang} WER % | {lang} CER % | rel. WER vs base | {lang} WER % streaming "
-        "| other languages WER % | parameters trained | share of the model |",
-        "|---|---|---|---|---|---|---|---|",
+        "| tail language | utts | base WER % | base CER % | LDA WER % | LDA CER % "
+        "| rel. WER reduction | full FT WER % | full FT CER % | best step "
+        "| adapter parameters | share of the model | base WER % streaming "
+        "| LDA WER % streaming |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, name, trained, share in rows:
-        stream = f"{streaming[name][lang].wer:.2f}" if name in streaming else ""
+    columns: list[list[float | None]] = []
+    adapters = {}
+    for lang in langs:
+        adapters[lang] = read_adapter_config(_adapter_dir(lda, lang))
+        b, a = rates["base"][lang], rates["lda"][lang]
+        f = tuned[finetune_of[lang]][lang]
+        reduction = None if not b.wer else 100 * (b.wer - a.wer) / b.wer
+        row = [b.wer, b.cer, a.wer, a.cer, reduction, f.wer, f.cer]
+        row += [streaming(base, lang), streaming(merged, lang)]
+        columns.append(row)
+        step = steps.get(lang, adapters[lang].get("best_step"))
+        cells = [_number(v) for v in row[:7]]
+        cells[4] = "" if reduction is None else f"{reduction:+.1f}%"
         out.append(
-            f"| {label} | {tail[name].wer:.2f} | {tail[name].cer:.2f} | "
-            f"{'' if name == 'base' else _relative(tail[name].wer, tail['base'].wer)} | {stream} "
-            f"| {mean_wer(name):.2f} | {trained:,} | {share} |"
+            f"| {lang} | {b.utts} | {' | '.join(cells)} | {'' if step is None else step} "
+            f"| {adapters[lang]['num_parameters']:,} | {adapters[lang]['percent_of_model']:.2f}% "
+            f"| {_number(row[7])} | {_number(row[8])} |"
         )
+    if len(langs) > 1:
+        means = [_mean([row[i] for row in columns]) for i in range(9)]
+        cells = [_number(v) for v in means[:7]]
+        cells[4] = "" if means[4] is None else f"{means[4]:+.1f}%"
+        share = _mean([adapters[lang]["percent_of_model"] for lang in langs])
+        params = _mean([adapters[lang]["num_parameters"] for lang in langs])
+        out.append(
+            f"| **mean** | | {' | '.join(cells)} | | {params:,.0f} | {share:.2f}% "
+            f"| {_number(means[7])} | {_number(means[8])} |"
+        )
+    heads = sorted(k for k in rates["base"] if k not in ("all", *langs))
+    distinct = list(dict.fromkeys(finetunes))
+    tuned_names = [f"full FT {lang}" for lang in langs] if len(distinct) > 1 else ["full FT"]
     out += [
         "",
-        "Other languages, WER % (the merged model runs them with their adapters off):",
+        "Head languages, WER % (the merged model runs them with every adapter off):",
         "",
-        "| language | base | merged (adapters off) | full fine-tuning |",
-        "|---|---|---|---|",
+        f"| language | base | merged (adapters off) | {' | '.join(tuned_names)} |",
+        "|---|---|---|" + "---|" * len(tuned_names),
     ]
-    for code in others:
+    for code in heads:
+        tuned_cells = " | ".join(_number(tuned[d][code].wer) for d in distinct)
         out.append(
-            f"| {code} | {greedy['base'][code].wer:.2f} | {greedy['lda'][code].wer:.2f} | "
-            f"{greedy['finetune'][code].wer:.2f} |"
+            f"| {code} | {rates['base'][code].wer:.2f} | {rates['lda'][code].wer:.2f} | "
+            f"{tuned_cells} |"
         )
-    unchanged = all(greedy["base"][k] == greedy["lda"][k] for k in others)
+    unchanged = all(rates["base"][k] == rates["lda"][k] for k in heads)
+    first = adapters[langs[0]]
     out += [
         "",
-        f"- adapter: {adapter['num_parameters']:,} parameters, "
-        f"{adapter['percent_of_model']:.2f}% of the {total:,}-parameter model "
-        f"(bottleneck {adapter['bottleneck_dim']}, base fingerprint "
-        f"`{adapter['base_model_fingerprint'][:12]}`)",
-        "- other languages through the merged model: "
+        f"- adapters: bottleneck {first['bottleneck_dim']}"
+        f"{', joiner bias' if first.get('joiner_bias') else ''}"
+        f"{f', joiner LoRA rank {r}' if (r := first.get('joiner_lora_rank')) else ''}; "
+        f"{total:,}-parameter base (fingerprint `{first['base_model_fingerprint'][:12]}`)",
+        "- head languages through the merged model: "
         + ("identical to the base" if unchanged else "**differ from the base**"),
         *_pseudo_label_lines([Path(d) for d in pseudo_label_dirs or []]),
         "",

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from speechml.asr.adapters import joiner_rows
 from speechml.asr.ngram_lm import NgramLm
 from speechml.asr.transducer import LstmPredictor, Transducer
 
@@ -323,7 +324,8 @@ def modified_beam_search(
         ]
         utts = torch.tensor([b for b, _, _ in rows], device=device)
         pred_rows = torch.tensor([hyp.row for _, _, hyp in rows], device=device)
-        logits = model.joiner(enc[utts, t][:, None], pred_out[pred_rows])
+        with joiner_rows(model, [b for b, _, _ in rows]):  # language adapters: by utterance
+            logits = model.joiner(enc[utts, t][:, None], pred_out[pred_rows])
         log_probs = F.log_softmax(logits[:, 0].float(), dim=-1).cpu()
         lm_scores = _lm_scores(rows, fusion, vocab, blank)
         fused = log_probs + torch.from_numpy(lm_scores)

@@ -8,7 +8,9 @@ The experiment config (:class:`AsrTrainConfig`, YAML in ``egs/<lang>/conf/``) ga
 the optimisation, the front end and augmentation. Validation decodes part of the dev set
 greedily and reports ``dev_wer``/``dev_cer`` (and the loss), so the best checkpoint is the one
 with the lowest dev WER. The result is a model directory (:class:`Recognizer`) at
-``exp_dir/model``; an adapter run also writes the adapter alone to ``exp_dir/adapter``.
+``exp_dir/model``; an adapter run also writes the adapter alone to ``exp_dir/adapter``, and a
+run of several languages' adapters (:func:`train_adapters`) each language's adapter from the
+step where that language's dev WER was best to ``exp_dir/adapters/<lang>``.
 
 Every batch carries the language of each utterance; a model with language adapters routes each
 utterance to its language's adapter (others run the base).
@@ -24,8 +26,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from typing import Any
 import torch
 
 from speechml.asr.adapters import (
+    BEST_STEPS,
     AdapterConfig,
     adapter_languages,
     adapter_percent,
@@ -50,11 +54,15 @@ from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.data.augment import SpecAugment, SpecAugmentConfig
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig
-from speechml.data.ops import at_most
+from speechml.data.ops import at_most, subset_data_dir, utts_per_language
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
 from speechml.errors import ConfigError, DataError
+from speechml.io import atomic_write_text
+from speechml.plots import save_curves
 from speechml.score.wer import score_wer
-from speechml.train.trainer import TrainConfig, Trainer
+from speechml.train.checkpoint import CheckpointInfo, load_model_weights
+from speechml.train.curves import read_metrics
+from speechml.train.trainer import TrainConfig, Trainer, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -117,13 +125,19 @@ def make_loss_fn(
 
 
 def make_valid_fn(
-    dataset: AsrDataset, recognizer: Recognizer, language: str | None = None, batch_size: int = 32
+    dataset: AsrDataset,
+    recognizer: Recognizer,
+    language: str | None = None,
+    batch_size: int = 32,
+    per_language: Sequence[str] = (),
 ) -> Callable[[torch.nn.Module], dict[str, float]]:
     """Validation: loss and greedy WER/CER of the causal pass at the streaming chunk size on
     ``dataset`` (with the CTC head when only CTC trains); a model trained with full context
     among its dynamic chunk sizes also gets ``dev_wer_full``/``dev_cer_full``, its
     whole-utterance pass. A transducer with a CTC head also reports that head's greedy CER
-    (``dev_cer_ctc``, causal pass), the figure its transducer must not fall behind."""
+    (``dev_cer_ctc``, causal pass), the figure its transducer must not fall behind. Each
+    language of ``per_language`` also gets ``dev_wer_<lang>``/``dev_cer_<lang>`` (causal
+    pass; its utterances by ``utt2lang``; left out while it has no reference word)."""
     with_full = 0 in recognizer.model.config.encoder.train_chunk_sizes
     with_ctc = not recognizer.model.config.ctc_only and recognizer.model.config.ctc_weight > 0
 
@@ -158,12 +172,18 @@ def make_valid_fn(
                     hyps_full[utt] = recognizer.tokenizer.decode(found_full[i].tokens)
                 if with_ctc:
                     hyps_ctc[utt] = recognizer.tokenizer.decode(found_ctc[i].tokens)
-        report = score_wer(refs, hyps)
+        utt2lang = dataset.data.utt2lang if per_language else None
+        report = score_wer(refs, hyps, utt2lang=utt2lang)
         metrics = {
             "valid_loss": loss_sum / max(1, tokens),
             "dev_wer": report.total.words.rate,
             "dev_cer": report.total.chars.rate,
         }
+        for lang in per_language:
+            score = report.per_lang.get(lang)
+            if score is not None and score.words.rate is not None:
+                metrics[f"dev_wer_{lang}"] = score.words.rate
+                metrics[f"dev_cer_{lang}"] = score.chars.rate
         if with_full:
             full_report = score_wer(refs, hyps_full)
             metrics["dev_wer_full"] = full_report.total.words.rate
@@ -175,26 +195,31 @@ def make_valid_fn(
     return valid_fn
 
 
-def train_recognizer(
+def fit_recognizer(
     recognizer: Recognizer,
     config: AsrTrainConfig,
     train_dir: str | Path,
     dev_dir: str | Path,
     exp_dir: str | Path,
     language: str | None = None,
-) -> Recognizer:
-    """Train (or resume) ``recognizer.model``'s trainable parameters; keep the final weights.
+    per_language: Sequence[str] = (),
+) -> TrainResult:
+    """Train (or resume) ``recognizer.model``'s trainable parameters; put the final weights
+    (the best dev checkpoint, or the average of the last ``config.average_last``) into it.
 
-    The final weights are the best dev checkpoint (or the average of the last
-    ``config.average_last`` checkpoints); the model directory is written to ``exp_dir/model``.
     With ``language``, every utterance is routed to that language's adapter (adapter training);
     otherwise each goes to the adapter of its ``utt2lang`` language, if the model has one.
+    With ``per_language``, validation decodes up to ``config.valid_utts`` dev utterances of
+    each of those languages and scores each one apart (``dev_wer_<lang>``); otherwise up to
+    ``config.valid_utts`` of the whole dev set.
     """
-    exp_dir = Path(exp_dir)
     model = recognizer.model
     train_set = recognizer.dataset(DataDir.read(train_dir), with_text=True)
     dev_data = DataDir.read(dev_dir)
-    dev_data = at_most(dev_data, config.valid_utts)
+    if per_language:
+        dev_data = subset_data_dir(dev_data, utts_per_language(dev_data, config.valid_utts))
+    else:
+        dev_data = at_most(dev_data, config.valid_utts)
     dev_set = recognizer.dataset(dev_data, with_text=True)
     augment = SpecAugment(config.spec_augment) if config.use_spec_augment else None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -213,14 +238,27 @@ def train_recognizer(
         collate_asr,
         config.train,
         exp_dir,
-        valid_fn=make_valid_fn(dev_set, recognizer, language),
+        valid_fn=make_valid_fn(dev_set, recognizer, language, per_language=per_language),
         step_hook=make_step_hook(config, augment),
     )
-    recognizer.model, _ = trainer.fit_best(config.average_last)
+    recognizer.model, result = trainer.fit_best(config.average_last)
     if recognizer.tokenizer.unknown:
         unknown = dict(recognizer.tokenizer.unknown.most_common(10))
         logger.warning("characters outside the vocabulary (mapped to <unk>): %s", unknown)
-    recognizer.save(exp_dir / "model")
+    return result
+
+
+def train_recognizer(
+    recognizer: Recognizer,
+    config: AsrTrainConfig,
+    train_dir: str | Path,
+    dev_dir: str | Path,
+    exp_dir: str | Path,
+    language: str | None = None,
+) -> Recognizer:
+    """:func:`fit_recognizer`, then write the model directory to ``exp_dir/model``."""
+    fit_recognizer(recognizer, config, train_dir, dev_dir, exp_dir, language)
+    recognizer.save(Path(exp_dir) / "model")
     return recognizer
 
 
@@ -384,16 +422,61 @@ def train_asr(
     return train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir)
 
 
-def _check_one_language(data: DataDir, lang: str) -> None:
-    """An adapter learns from its own language only: other languages in utt2lang are an error."""
-    others = sorted({code for code in data.utt2lang.values() if code != lang})
+def _check_languages(data: DataDir, langs: Sequence[str]) -> None:
+    """Adapters learn from their own languages only: an utterance of another language in
+    ``utt2lang`` is an error, and so, with several languages, is one without a language or a
+    language without an utterance (its adapter would not train)."""
+    wanted = set(langs)
+    where = data.path / "utt2lang" if data.path else "utt2lang"
+    names = ",".join(langs)
+    others = sorted({code for code in data.utt2lang.values() if code not in wanted})
     if others:
-        count = sum(code != lang for code in data.utt2lang.values())
+        count = sum(code not in wanted for code in data.utt2lang.values())
         raise DataError(
-            f"{count} utterances are not {lang} but {', '.join(others)}; an adapter trains on "
-            f"its own language (speechml data subset --lang {lang})",
-            data.path / "utt2lang" if data.path else "utt2lang",
+            f"{count} utterances are not {names} but {', '.join(others)}; an adapter trains on "
+            f"its own language (speechml data subset --lang {langs[0]})",
+            where,
         )
+    if len(langs) > 1:
+        unrouted = [utt for utt in data.utts if utt not in data.utt2lang]
+        if unrouted:
+            raise DataError(
+                f"{len(unrouted)} utterances have no language (e.g. {unrouted[0]}): "
+                f"adapters of {names} route each utterance by utt2lang",
+                where,
+            )
+        absent = sorted(wanted - set(data.utt2lang.values()))
+        if absent:
+            raise DataError(f"no utterance of {', '.join(absent)}", where)
+
+
+def _adapter_recognizer(
+    config: AsrTrainConfig,
+    base_dir: str | Path,
+    langs: Sequence[str],
+    init_adapters: Mapping[str, str | Path],
+) -> Recognizer:
+    """The base of ``base_dir`` with a trainable adapter for each of ``langs`` (new, sized by
+    ``config.adapter``, or the one of ``init_adapters`` with its own size), everything else
+    frozen; each adapter's share of the model is logged."""
+    foreign = sorted(set(init_adapters) - set(langs))
+    if foreign:
+        raise ConfigError(f"initial adapters of {', '.join(foreign)}: not trained in this run")
+    torch.manual_seed(config.train.seed)
+    recognizer = Recognizer.load(base_dir)
+    present = sorted(set(langs) & set(adapter_languages(recognizer.model)))
+    if present:
+        raise ValueError(f"{base_dir} already has an adapter for {', '.join(present)}")
+    new = [lang for lang in langs if lang not in init_adapters]
+    add_adapters(recognizer.model, new, config.adapter)
+    merge_adapters(recognizer.model, init_adapters)
+    for lang, directory in sorted(init_adapters.items()):
+        logger.info("adapter %s starts from %s", lang, directory)
+    freeze_base(recognizer.model, langs)
+    for lang in langs:
+        share = adapter_percent(recognizer.model, lang)
+        logger.info("adapter %s: %.2f%% of the model", lang, share)
+    return recognizer
 
 
 def train_adapter(
@@ -416,18 +499,94 @@ def train_adapter(
     and front end come from ``base_dir``; ``config.model`` and ``config.fbank`` are not used.
     """
     for path in (train_dir, dev_dir):
-        _check_one_language(DataDir.read(path), lang)
-    torch.manual_seed(config.train.seed)
-    recognizer = Recognizer.load(base_dir)
-    if lang in adapter_languages(recognizer.model):
-        raise ValueError(f"{base_dir} already has an adapter for {lang}")
-    if init_adapter is None:
-        add_adapters(recognizer.model, [lang], config.adapter)
-    else:
-        merge_adapters(recognizer.model, {lang: init_adapter})
-        logger.info("adapter %s starts from %s", lang, init_adapter)
-    freeze_base(recognizer.model, [lang])
-    logger.info("adapter %s: %.2f%% of the model", lang, adapter_percent(recognizer.model, lang))
+        _check_languages(DataDir.read(path), [lang])
+    init = {} if init_adapter is None else {lang: init_adapter}
+    recognizer = _adapter_recognizer(config, base_dir, [lang], init)
     recognizer = train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir, language=lang)
     save_adapter(recognizer.model, lang, Path(exp_dir) / "adapter")
+    return recognizer
+
+
+def language_bests(result: TrainResult, langs: Sequence[str]) -> dict[str, CheckpointInfo]:
+    """Each language's best checkpoint by ``dev_wer_<lang>``; the last checkpoint for a
+    language that no validation scored (with a warning)."""
+    bests = {}
+    for lang in langs:
+        best = result.best_of.get(f"dev_wer_{lang}")
+        if best is None:
+            logger.warning("%s: no dev WER at any validation; its last adapter is kept", lang)
+            best = result.last
+        bests[lang] = best
+    return bests
+
+
+def train_adapters(
+    config: AsrTrainConfig,
+    base_dir: str | Path,
+    langs: Sequence[str],
+    train_dir: str | Path,
+    dev_dir: str | Path,
+    exp_dir: str | Path,
+    init_adapters: Mapping[str, str | Path] | None = None,
+) -> Recognizer:
+    """Train the adapters of several languages in one run on a frozen base model directory.
+
+    Batches mix the languages; each utterance goes through its own language's adapter (by
+    ``utt2lang``, which every utterance of ``train_dir`` and ``dev_dir`` must have, in
+    ``langs``). Each validation scores up to ``config.valid_utts`` dev utterances of every
+    language (``dev_wer_<lang>``, ``dev_cer_<lang>``), and each language's best checkpoint is
+    kept (``TrainConfig.keep_best_of``): the languages peak at different steps. The base stays
+    bit-identical. Writes, besides the trainer's files:
+
+    - ``exp_dir/adapters/<lang>/``: that language's adapter from its own best step (peft's
+      layout; ``best_step`` and its dev WER/CER in ``adapter_config.json``), for
+      ``speechml asr merge --adapters exp_dir/adapters``;
+    - ``exp_dir/best_steps.json``: ``{lang: {"step", "dev_wer", "dev_cer", "adapter"}}``;
+    - ``exp_dir/dev_wer_per_language.png``: each language's dev WER curve, its best marked;
+    - ``exp_dir/model``: the base with every adapter taken from its language's best step.
+
+    Args:
+        config: as for :func:`train_adapter`; ``train.best_mode`` must be ``min``.
+        base_dir: the frozen base model directory.
+        langs: the languages (ISO 639-3), one adapter each; one language works too.
+        train_dir, dev_dir: data dirs of those languages, mixed.
+        exp_dir: the experiment directory.
+        init_adapters: language -> adapter directory to start from (e.g. the teacher's).
+
+    Example:
+        >>> train_adapters(config, "exp/base/model", ["kat", "ell", "amh"], "data/lda_train",
+        ...                "data/lda_dev", "exp/lda")  # doctest: +SKIP
+    """
+    langs = list(langs)
+    if not langs or len(set(langs)) != len(langs):
+        raise ConfigError(f"adapter languages {','.join(langs)}: give each language once")
+    if config.train.best_mode != "min":
+        raise ConfigError("train.best_mode must be min: each language keeps its lowest dev WER")
+    for path in (train_dir, dev_dir):
+        _check_languages(DataDir.read(path), langs)
+    exp_dir = Path(exp_dir)
+    metrics = [f"dev_wer_{lang}" for lang in langs]
+    config = replace(config, train=replace(config.train, keep_best_of=metrics))
+    recognizer = _adapter_recognizer(config, base_dir, langs, init_adapters or {})
+    result = fit_recognizer(recognizer, config, train_dir, dev_dir, exp_dir, per_language=langs)
+    model, record, dirs = recognizer.model, {}, {}
+    for lang, best in language_bests(result, langs).items():
+        load_model_weights(model, best.path)
+        found = {k: best.metrics.get(f"{k}_{lang}") for k in ("dev_wer", "dev_cer")}
+        dirs[lang] = save_adapter(
+            model, lang, exp_dir / "adapters" / lang, {"best_step": best.step, **found}
+        )
+        record[lang] = {"step": best.step, **found, "adapter": f"adapters/{lang}"}
+        logger.info("adapter %s: best step %d (dev WER %s)", lang, best.step, found["dev_wer"])
+    merge_adapters(model, dirs)
+    atomic_write_text(exp_dir / BEST_STEPS, json.dumps(record, indent=1) + "\n")
+    curves = read_metrics(exp_dir / "log" / "metrics.jsonl")
+    save_curves(
+        {lang: curves.get(f"dev_wer_{lang}", []) for lang in langs},
+        {lang: entry["step"] for lang, entry in record.items()},
+        exp_dir / "dev_wer_per_language.png",
+        f"{exp_dir.name}: dev WER by language (o: best step)",
+        "dev WER %",
+    )
+    recognizer.save(exp_dir / "model")
     return recognizer

@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.asr.adapters import merge_adapters, read_adapter_config
+from speechml.asr.adapters import ADAPTER_CONFIG, merge_adapters, read_adapter_config
+from speechml.asr.confidence import CONFIDENCES, chars_per_second, confidence_report
 from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
-from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
+from speechml.asr.pseudo_label import pseudo_label, teacher_decode, write_pseudo_labels
 from speechml.asr.recognizer import TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
-from speechml.asr.train import AsrTrainConfig, check_starting_point, train_adapter, train_asr
+from speechml.asr.train import (
+    AsrTrainConfig,
+    check_starting_point,
+    train_adapter,
+    train_adapters,
+    train_asr,
+)
 from speechml.cli import add_overrides, comma_separated, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
@@ -68,10 +75,45 @@ def _tail_split(args: argparse.Namespace) -> None:
         print(f"{Path(args.out_dir) / name}: {len(part)} utterances")
 
 
+def _adapter_dirs(paths: list[str]) -> dict[str, Path]:
+    """Language -> adapter dir; a dir without ``adapter_config.json`` stands for the adapter
+    dirs inside it (a multi-language run's ``EXP/adapters``)."""
+    found: dict[str, Path] = {}
+    for path in map(Path, paths):
+        inner = (
+            []
+            if (path / ADAPTER_CONFIG).is_file() or not path.is_dir()
+            else sorted(p for p in path.iterdir() if p.is_dir())
+        )
+        for directory in inner or [path]:  # none inside: read_adapter_config names the file
+            lang = read_adapter_config(directory)["language"]
+            if lang in found:
+                raise ConfigError(f"two adapters of {lang}: {found[lang]} and {directory}")
+            found[lang] = directory
+    return found
+
+
 def _train_adapter(args: argparse.Namespace) -> None:
     config = load_config(AsrTrainConfig, args.config, args.overrides)
+    langs = args.lang.split(",")
+    init = _adapter_dirs(args.init_adapter)
     record_experiment(args.exp, config, args.argv)
-    train_adapter(config, args.model, args.lang, args.train, args.dev, args.exp, args.init_adapter)
+    if len(langs) == 1:
+        if len(init) > 1:
+            raise ConfigError(f"--init-adapter: one adapter for --lang {args.lang}")
+        start = next(iter(init.values()), None)
+        train_adapter(config, args.model, langs[0], args.train, args.dev, args.exp, start)
+    else:
+        train_adapters(config, args.model, langs, args.train, args.dev, args.exp, init)
+
+
+def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
+    """Characters a second by language for a ``length`` confidence, from ``--rates-from``."""
+    if "length" not in kinds:
+        return None
+    if rates_from is None:
+        raise ConfigError("--confidence length needs --rates-from DIR (labelled data)")
+    return chars_per_second(DataDir.read(rates_from))
 
 
 def _pseudo_label(args: argparse.Namespace) -> None:
@@ -82,15 +124,32 @@ def _pseudo_label(args: argparse.Namespace) -> None:
         args.min_confidence,
         second_pass=not args.causal_pass,
         method=args.method,
+        confidence=args.confidence,
+        rates=_rates([args.confidence], args.rates_from),
     )
     extra = DataDir.read(args.combine_with) if args.combine_with else None
     written = write_pseudo_labels(labelled, report, args.out, extra)
     print(f"{report.kept} kept, {report.dropped} dropped; {len(written)} utterances -> {args.out}")
 
 
+def _confidence_report(args: argparse.Namespace) -> None:
+    rates = _rates(args.confidence, args.rates_from)
+    data = DataDir.read(args.data)
+    result, teacher = teacher_decode(
+        Recognizer.load(args.model), data, not args.causal_pass, args.method
+    )
+    text = f"# {args.model} on {args.data}: {teacher}\n" + "".join(
+        confidence_report(result, data, args.min_confidence, kind, rates).to_text()
+        for kind in args.confidence
+    )
+    if args.out:
+        atomic_write_text(args.out, text)
+    print(text, end="")
+
+
 def _merge(args: argparse.Namespace) -> None:
     recognizer = Recognizer.load(args.model)
-    adapters = {read_adapter_config(path)["language"]: Path(path) for path in args.adapters}
+    adapters = _adapter_dirs(args.adapters)
     merge_adapters(recognizer.model, adapters)
     recognizer.save(args.out)
     print(f"{args.out}: {args.model} + adapters {', '.join(sorted(adapters))}")
@@ -98,7 +157,7 @@ def _merge(args: argparse.Namespace) -> None:
 
 def _lda_report(args: argparse.Namespace) -> None:
     text = lda_summary(
-        args.lang, args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
+        args.lang.split(","), args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
     )
     atomic_write_text(args.out, text)
     print(text)
@@ -184,8 +243,8 @@ def _decode(args: argparse.Namespace) -> None:
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, merge,
-    lda-report, decode, export, train-lm."""
+    """Add the ``asr`` verbs: tail-split, train, train-adapter, pseudo-label, confidence-report,
+    merge, lda-report, decode, export, train-lm."""
     split = verbs.add_parser(
         "tail-split",
         help="OUT_DIR/train_base (head languages + a few labelled utterances of each tail "
@@ -247,18 +306,28 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
     adapter = verbs.add_parser(
         "train-adapter",
-        help="train one language's adapter on a frozen base; writes EXP/model and EXP/adapter",
+        help="train language adapters on a frozen base; one language writes EXP/model and "
+        "EXP/adapter, several EXP/model and EXP/adapters/LANG (each from its best step)",
+        description="With --lang kat,ell,amh all adapters train in one run: mixed batches, "
+        "each utterance through its language's adapter (utt2lang), each validation scoring "
+        "every language (dev_wer_LANG), each adapter kept from its own best step "
+        "(EXP/adapters/LANG, EXP/best_steps.json, EXP/dev_wer_per_language.png).",
     )
     adapter.add_argument("--config", help="AsrTrainConfig YAML (its train, spec_augment, adapter)")
     adapter.add_argument("--model", required=True, help="the frozen base model dir")
-    adapter.add_argument("--lang", required=True, help="ISO 639-3 code of the adapter")
-    adapter.add_argument("--train", required=True, help="training data dir (utt2lang = LANG)")
+    adapter.add_argument(
+        "--lang", required=True, help="ISO 639-3 code(s) of the adapter(s), comma-separated"
+    )
+    adapter.add_argument("--train", required=True, help="training data dir (utt2lang in LANG)")
     adapter.add_argument("--dev", required=True, help="dev data dir of LANG")
     adapter.add_argument("--exp", required=True, help="experiment dir")
     adapter.add_argument(
         "--init-adapter",
         metavar="DIR",
-        help="start from this adapter of LANG (trained on the same base), e.g. the teacher's",
+        nargs="+",
+        default=[],
+        help="start from these adapters (trained on the same base), e.g. the teacher's: "
+        "adapter dirs, or dirs of them (EXP/adapters)",
     )
     add_overrides(adapter)
     adapter.set_defaults(func=_train_adapter)
@@ -284,26 +353,72 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
     )
+    label.add_argument(
+        "--confidence",
+        choices=CONFIDENCES,
+        default="symbols",
+        help="symbols: the search's (blanks included); length: mean token posterior times "
+        "the hypothesis's length against the expected (needs --rates-from)",
+    )
+    label.add_argument(
+        "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
+    )
     label.set_defaults(func=_pseudo_label)
+
+    confidence = verbs.add_parser(
+        "confidence-report",
+        help="how well a teacher's confidence predicts its errors on a labelled dev set",
+        description="Decode DATA as pseudo-label does, then report for each --confidence the "
+        "Pearson and Spearman correlation of the confidence with per-utterance CER (negative: "
+        "it predicts errors) and the kept/dropped counts (and their CER) at --min-confidence.",
+    )
+    confidence.add_argument("--model", required=True, help="the teacher model dir")
+    confidence.add_argument("--data", required=True, help="labelled dev data dir")
+    confidence.add_argument(
+        "--confidence", nargs="+", choices=CONFIDENCES, default=["symbols"], help="measures"
+    )
+    confidence.add_argument(
+        "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
+    )
+    confidence.add_argument(
+        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+    )
+    confidence.add_argument("--method", choices=["greedy", "beam", "ctc"], default="greedy")
+    confidence.add_argument(
+        "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
+    )
+    confidence.add_argument("--out", help="also write the report to this file")
+    confidence.set_defaults(func=_confidence_report)
 
     merge = verbs.add_parser(
         "merge", help="one multi-locale model: a base plus each language's adapter"
     )
     merge.add_argument("--model", required=True, help="the base model dir")
     merge.add_argument(
-        "--adapters", nargs="+", required=True, help="adapter dirs (EXP/adapter), one a language"
+        "--adapters",
+        nargs="+",
+        required=True,
+        help="adapter dirs (EXP/adapter), one a language, or dirs of them (EXP/adapters of a "
+        "multi-language run: each language from its best step)",
     )
     merge.add_argument("--out", required=True, help="the merged model dir")
     merge.set_defaults(func=_merge)
 
     report = verbs.add_parser(
-        "lda-report", help="markdown summary of an adapter run: tail WER vs base and fine-tuning"
+        "lda-report",
+        help="markdown summary of an adapter run: each tail language's WER vs base and "
+        "fine-tuning (and their mean), best steps, adapter shares, head languages",
     )
-    report.add_argument("--lang", required=True, help="the tail language")
+    report.add_argument("--lang", required=True, help="the tail language(s), comma-separated")
     report.add_argument("--base", required=True, help="exp dir of the base")
     report.add_argument("--lda", required=True, help="exp dir of the adapter run")
     report.add_argument("--merged", required=True, help="exp dir of the merged model")
-    report.add_argument("--finetune", required=True, help="exp dir of full fine-tuning")
+    report.add_argument(
+        "--finetune",
+        nargs="+",
+        required=True,
+        help="exp dir of full fine-tuning, or one per tail language in --lang's order",
+    )
     report.add_argument(
         "--pseudo-labels", nargs="*", default=[], help="pseudo-label data dirs to summarise"
     )

@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +79,9 @@ class TrainConfig:
     keep_last: int = 5  # checkpoints kept besides the best
     best_metric: str = "valid_loss"  # metric from valid_fn that picks the best checkpoint
     best_mode: Literal["min", "max"] = "min"  # whether lower or higher is better
+    keep_best_of: list[str] = field(default_factory=list)  # more metrics (same best_mode), each
+    # keeping its own best checkpoint from pruning, e.g. dev_wer_kat, dev_wer_ell: languages
+    # that peak at different steps
     seed: int = 0  # seed of initialisation, batch order and augmentation
     num_workers: int = 0  # DataLoader worker processes
 
@@ -90,6 +93,8 @@ class TrainResult:
     step: int
     last: CheckpointInfo | None
     best: CheckpointInfo | None
+    best_of: dict[str, CheckpointInfo] = field(default_factory=dict)  # keep_best_of metric ->
+    # its best checkpoint (metrics no checkpoint has are left out)
 
 
 def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
@@ -171,6 +176,14 @@ def best_checkpoint(
         return None
     sign = 1 if mode == "min" else -1
     return min(reversed(scored), key=lambda c: sign * c.metrics[metric])
+
+
+def best_checkpoints(
+    checkpoints: Sequence[CheckpointInfo], metrics: Sequence[str], mode: str
+) -> dict[str, CheckpointInfo]:
+    """Metric -> its best checkpoint (:func:`best_checkpoint`), for each metric some have."""
+    found = {metric: best_checkpoint(checkpoints, metric, mode) for metric in metrics}
+    return {metric: info for metric, info in found.items() if info is not None}
 
 
 class Trainer:
@@ -329,12 +342,10 @@ class Trainer:
                     "step %d: %s", self.step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
                 )
             save_checkpoint(self.checkpoint_dir, self.unwrapped, self._state(), self.step, metrics)
-            best = best_checkpoint(
-                list_checkpoints(self.checkpoint_dir),
-                self.config.best_metric,
-                self.config.best_mode,
-            )
-            keep = {best.path} if best else set()
+            checkpoints = list_checkpoints(self.checkpoint_dir)
+            metrics_kept = [self.config.best_metric, *self.config.keep_best_of]
+            bests = best_checkpoints(checkpoints, metrics_kept, self.config.best_mode)
+            keep = {info.path for info in bests.values()}
             prune_checkpoints(self.checkpoint_dir, self.config.keep_last, keep)
             plot_training_curves(
                 self.exp_dir / "log" / "metrics.jsonl", self.exp_dir / "training_curves.png"
@@ -426,6 +437,7 @@ class Trainer:
             step=self.step,
             last=checkpoints[-1] if checkpoints else None,
             best=best_checkpoint(checkpoints, config.best_metric, config.best_mode),
+            best_of=best_checkpoints(checkpoints, config.keep_best_of, config.best_mode),
         )
 
     def fit_best(self, average_last: int = 0) -> tuple[torch.nn.Module, TrainResult]:

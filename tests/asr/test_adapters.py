@@ -18,6 +18,8 @@ from speechml.asr.adapters import (
     adapter_percent,
     add_adapters,
     base_fingerprint,
+    base_state_dict,
+    fold_language,
     freeze_base,
     languages,
     load_adapter,
@@ -28,7 +30,7 @@ from speechml.asr.adapters import (
     save_multilingual,
     set_languages,
 )
-from speechml.asr.search import StreamingGreedyDecoder, greedy_search
+from speechml.asr.search import StreamingGreedyDecoder, greedy_search, modified_beam_search
 from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.errors import ConfigError, SpeechmlError
 
@@ -242,3 +244,86 @@ def test_removing_the_last_adapter_restores_the_plain_model():
     remove_adapter(model, "eng")
     assert not any(isinstance(m, AdaptedBlock) for m in model.modules())
     assert model.state_dict().keys() == tiny_model(second_pass=1).state_dict().keys()
+
+
+#: a per-language bias on the joiner's logits and LoRA rank 2 on its output layer, no encoder part
+JOINER = AdapterConfig(layers=[], joiner_bias=True, joiner_lora_rank=2, dropout=0.0)
+
+
+def test_joiner_parts_are_counted_and_start_as_the_identity():
+    model = tiny_model(second_pass=1).eval()
+    batch = tiny_batch()
+    base_loss, _ = model(*batch)
+    add_adapters(model, ["kat"], JOINER)
+    hidden, vocab = model.config.joiner_dim, model.config.vocab_size
+    assert adapter_parameters(model, "kat") == vocab + 2 * (hidden + vocab)
+    assert adapter_percent(model, "kat") == pytest.approx(
+        100 * (vocab + 2 * (hidden + vocab)) / tiny_model(second_pass=1).num_parameters()
+    )
+    add_adapters(model, ["eng"], AdapterConfig(bottleneck_dim=4, joiner_bias=True))
+    encoder_only = tiny_model(second_pass=1)
+    add_adapters(encoder_only, ["eng"], AdapterConfig(bottleneck_dim=4))
+    assert adapter_parameters(model, "eng") == adapter_parameters(encoder_only, "eng") + vocab
+    with languages(model, ["kat", "eng", "kat"]):
+        assert torch.equal(model(*batch)[0], base_loss)
+
+
+def train_joiner_parts(model: Transducer, codes: list[str | None], steps: int = 5) -> list[float]:
+    """A few AdamW steps on the tiny batch with only the adapters trainable; the losses."""
+    freeze_base(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    losses = []
+    with languages(model, codes):
+        for _ in range(steps):
+            loss, _ = model(*tiny_batch())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_joiner_parts_train_while_the_base_stays_bit_identical():
+    model = tiny_model(second_pass=1)
+    add_adapters(model, ["kat"], JOINER)
+    before = base_fingerprint(model)
+    base = tiny_model(second_pass=1).state_dict()
+    losses = train_joiner_parts(model, ["kat"] * 3)
+    assert losses[-1] < losses[0]
+    assert base_fingerprint(model) == before
+    trained = {n: p for n, p in model.named_parameters() if ".adapters.kat." in n}
+    assert sorted(n.rsplit(".", 1)[1] for n in trained) == ["lang_bias", "lora_a", "lora_b"]
+    assert all(p.abs().sum() > 0 for n, p in trained.items() if not n.endswith("lora_a"))
+    assert all(torch.equal(v, base[k]) for k, v in base_state_dict(model).items())
+
+
+def test_joiner_parts_route_by_row_in_greedy_and_beam_search_and_fold_exactly(tmp_path):
+    model = tiny_model(second_pass=1)
+    add_adapters(model, ["kat"], JOINER)
+    train_joiner_parts(model, ["kat"] * 3)
+    model.eval()
+    base = tiny_model(second_pass=1).eval()
+    feats, lengths, _, _ = tiny_batch()
+    codes = ["kat", None, "kat"]
+    mixed = encode(model, feats, lengths, codes)
+    with languages(model, codes):
+        greedy = greedy_search(model, mixed.causal, mixed.lengths)
+        beam = modified_beam_search(model, mixed.causal, mixed.lengths, beam=3)
+    folded = fold_language(model, "kat").eval()
+    assert adapter_languages(folded) == []
+    for i, code in enumerate(codes):
+        single = folded if code == "kat" else base
+        enc, n = mixed.causal[i : i + 1], mixed.lengths[i : i + 1]
+        assert greedy_search(single, enc, n)[0].tokens == greedy[i].tokens
+        assert modified_beam_search(single, enc, n, beam=3)[0].tokens == beam[i].tokens
+    hidden = torch.randn(4, model.config.joiner_dim)
+    with languages(model, ["kat"] * 4):
+        torch.testing.assert_close(folded.joiner.out(hidden), model.joiner.out(hidden))
+    assert not torch.allclose(folded.joiner.out(hidden), base.joiner.out(hidden))
+    out = save_adapter(model, "kat", tmp_path / "kat")
+    fresh = tiny_model(second_pass=1).eval()
+    assert load_adapter(fresh, out) == "kat"
+    with languages(fresh, ["kat"] * 4), languages(model, ["kat"] * 4):
+        assert torch.equal(fresh.joiner.out(hidden), model.joiner.out(hidden))
+    remove_adapter(fresh, "kat")
+    assert fresh.state_dict().keys() == base.state_dict().keys()

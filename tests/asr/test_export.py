@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from speechml.asr.adapters import AdapterConfig, add_adapters, languages
-from speechml.asr.export import ENCODER, OfflineEncoder, export_onnx, tokens_text
+from speechml.asr.export import ENCODER, JOINER, OfflineEncoder, export_onnx, tokens_text
 from speechml.asr.recognizer import Recognizer
 from speechml.asr.search import StreamingGreedyDecoder
 from speechml.asr.train import AsrTrainConfig, train_asr
@@ -16,7 +16,8 @@ from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
-from speechml.data.features import FbankConfig, GlobalCMVN, compute_cmvn_stats, compute_fbank
+from speechml.data.feature_store import compute_cmvn_stats
+from speechml.data.features import FbankConfig, GlobalCMVN, compute_fbank
 from speechml.data.tokenizer import train_tokenizer
 from speechml.errors import ConfigError
 from speechml.optional import import_optional
@@ -151,6 +152,28 @@ def test_lang_folds_that_adapter_into_the_encoder(exported, tmp_path):
         assert np.abs(out - expected.numpy()).max() < 1e-4
     with pytest.raises(Exception, match="no adapter for language 'ell'"):
         export_onnx(recognizer, tmp_path / "ell", lang="ell")
+
+
+def test_lang_folds_the_joiner_bias_and_lora_into_the_joiner(exported, tmp_path):
+    _, model, _ = exported
+    recognizer = Recognizer.load(model)
+    config = AdapterConfig(layers=[], joiner_bias=True, joiner_lora_rank=2)
+    add_adapters(recognizer.model, ["kat"], config)
+    with torch.no_grad():  # as if trained: the parts start as the identity
+        for name, parameter in recognizer.model.named_parameters():
+            if ".adapters.kat." in name:
+                parameter.copy_(torch.randn_like(parameter))
+    recognizer.model.eval()
+    export_onnx(recognizer, tmp_path / "kat", lang="kat")
+    session = ort.InferenceSession(str(tmp_path / "kat" / JOINER))
+    hidden = recognizer.model.config.joiner_dim
+    enc, dec = torch.randn(3, hidden), torch.randn(3, hidden)
+    out = session.run(None, {"encoder_out": enc.numpy(), "decoder_out": dec.numpy()})[0]
+    with languages(recognizer.model, ["kat"] * 3), torch.no_grad():
+        expected = recognizer.model.joiner.combine(enc, dec)
+        base = recognizer.model.joiner.out.block(torch.tanh(enc + dec))
+    assert np.abs(out - expected.numpy()).max() < 1e-4
+    assert np.abs(out - base.numpy()).max() > 1e-2
 
 
 def test_bad_tokens_and_missing_extras_are_clear_errors():

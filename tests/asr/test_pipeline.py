@@ -17,27 +17,11 @@ from speechml.asr.adapters import (
     read_adapter_config,
 )
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.train import AsrTrainConfig, train_adapter, train_asr
+from speechml.asr.train import AsrTrainConfig, train_adapter
 from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.datadir import DataDir
-from speechml.data.feature_store import compute_cmvn_stats
-from speechml.data.features import FbankConfig
-from speechml.data.tokenizer import train_tokenizer
 from speechml.errors import DataError, SpeechmlError
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir_writer, tiny_asr_config):
-    """A data dir, its tokenizer and CMVN, and a tiny model trained on it (4 steps)."""
-    root = tmp_path_factory.mktemp("asr")
-    data = data_dir_writer(root, num_utts=8, num_speakers=2, languages=("eng", "kat"))
-    texts = DataDir.read(data).text.values()
-    train_tokenizer(texts, "char", None, root / "lang")
-    compute_cmvn_stats(DataDir.read(data), FbankConfig()).save(root / "cmvn.json")
-    config = from_dict(AsrTrainConfig, tiny_asr_config())
-    recognizer = train_asr(config, data, data, root / "exp", root / "lang", root / "cmvn.json")
-    return data, root, recognizer
 
 
 def test_model_dir_round_trip_and_streaming(trained):

@@ -135,6 +135,21 @@ def test_checkpoints_are_pruned_but_best_is_kept(tmp_path):
     assert len(steps) <= 3
 
 
+def test_each_keep_best_of_metric_keeps_its_own_best_checkpoint(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=60)
+    curves = {"dev_wer_kat": [9, 5, 2, 4, 6, 7], "dev_wer_ell": [9, 8, 7, 6, 1, 3]}
+    trainer.valid_fn = lambda model: {
+        "valid_loss": 1.0,
+        **{name: values[trainer.step // 10 - 1] for name, values in curves.items()},
+    }  # scripted: kat peaks at step 30, ell at step 50, valid_loss never improves
+    trainer.config.keep_last = 1
+    trainer.config.keep_best_of = ["dev_wer_kat", "dev_wer_ell", "dev_wer_amh"]
+    result = trainer.fit()
+    assert {m: c.step for m, c in result.best_of.items()} == {"dev_wer_kat": 30, "dev_wer_ell": 50}
+    assert result.best.step == 60  # the latest among equals
+    assert [c.step for c in list_checkpoints(tmp_path / "checkpoints")] == [30, 50, 60]
+
+
 def test_average_of_checkpoints_is_elementwise_mean(tmp_path):
     make_trainer(tmp_path, max_steps=30).fit()
     checkpoints = [c.path for c in list_checkpoints(tmp_path / "checkpoints")][-2:]
