@@ -8,13 +8,13 @@
 # Installs Debian's slurm-wlm and munge when they are missing, writes a one-node configuration
 # and a munge key into a temporary directory, starts munged, slurmctld and slurmd (niced), and
 # then, in a temporary copy of egs/kat:
-#   1. runs the quick profile (eng + kat, tiny model, 2 training steps) from stage 0 to the stop
-#      stage (data 0-3, baseline decoding and scoring 10-12, data plan and base training 20-21)
-#      with --train-cmd and --decode-cmd set to run_slurm.sh with cluster options;
-#   2. runs a job array (JOB=1:3, at most 2 at a time) and checks its logs under exp/;
-#   3. runs a stage whose array job 2 of 3 fails, and checks that the stage fails with no .done
+#   1. runs a job array (JOB=1:3, at most 2 at a time) and checks its logs under exp/;
+#   2. runs a stage whose array job 2 of 3 fails, and checks that the stage fails with no .done
 #      marker;
-#   4. interrupts a run_slurm.sh and checks that it cancels its job.
+#   3. interrupts a run_slurm.sh and checks that it cancels its job;
+#   4. runs the quick profile (eng + kat, tiny model, 2 training steps) from stage 0 to the stop
+#      stage (data 0-3, baseline decoding and scoring 10-12, data plan and base training 20-21)
+#      with --train-cmd and --decode-cmd set to run_slurm.sh with cluster options.
 # Whatever happens, it stops the daemons and removes the temporary directory. Installed
 # packages stay. Re-running it is safe. The exit status is non-zero when a check failed.
 set -euo pipefail
@@ -51,15 +51,27 @@ state=$(mktemp -d /tmp/slurm_check.XXXXXX)
 chmod 755 "$state"
 daemons=()
 
-# stop: the EXIT trap; stops the daemons this script started and removes its state.
+# stop: the EXIT trap; cancels the jobs left, stops the daemons this script started (the
+# last started first, each waited for) and removes its state.
 stop() {
-  local status=$? pid_file
-  for pid_file in "${daemons[@]}"; do
-    if [[ -f $pid_file ]]; then
-      kill "$(cat "$pid_file")" 2>/dev/null || true
-    fi
+  local status=$? i j pid
+  if [[ -f $state/slurmctld.pid ]]; then
+    scancel --quiet --full --user=root 2>/dev/null || true
+    for ((i = 0; i < 60; i++)); do
+      [[ -n $(squeue --noheader 2>/dev/null) ]] || break
+      sleep 0.5
+    done
+  fi
+  for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
+    [[ -f ${daemons[i]} ]] || continue
+    pid=$(cat "${daemons[i]}")
+    kill "$pid" 2>/dev/null || continue
+    for ((j = 0; j < 100; j++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
   done
-  sleep 1
   rm -rf "$state"
   say "cluster stopped, $state removed; $( ((status == 0)) && echo "all checks passed" || echo "FAILED (exit $status)")"
 }
@@ -134,50 +146,21 @@ export SPEECHML_ROOT=$repo
 # shellcheck source=../egs/kat/path.sh
 . ./path.sh
 
-tiny=(train.max_steps=2 train.valid_every=2 train.warmup_steps=1 model.encoder.d_model=32
-  model.encoder.num_heads=2 model.encoder.ffn_dim=64 model.encoder.num_layers=1
-  model.encoder.subsampling_channels=8 model.predictor.embed_dim=16 model.predictor.output_dim=16
-  model.joiner_dim=16)
-say "1. egs/kat quick profile, stages 0-$stop_stage, every job through sbatch"
-recipe_started=$SECONDS
-nice -n 15 ./run.sh --stop-stage "$stop_stage" --nj 2 \
-  --train-cmd "run_slurm.sh --mem 2G --time 0:20:00 --cpus-per-task 1" \
-  --decode-cmd "run_slurm.sh --mem 1G --time 0:10:00" \
-  --corpus-config conf/quick.yaml --corpus-dir corpus/quick \
-  --corpus-opts "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4" \
-  --labelled 4 --min-confidence 0 --train-opts "${tiny[*]/#/--set }" 2>"$state/run.err" ||
-  {
-    tail -n 30 "$state/run.err" >&2
-    die "run.sh failed"
-  }
-grep -o '\] Stage [0-9]* ([^)]*) done in [0-9]*s' "$state/run.err" | sed 's/^\] /  /'
-slurm_outputs=$(find exp -path '*/log/slurm/*.out' | wc -l)
-job_logs=$(find exp -path '*/log/*.log' -not -path '*/slurm/*' | wc -l)
-say "   run.sh took $((SECONDS - recipe_started))s: $job_logs job logs under exp/*/log/," \
-  "$slurm_outputs Slurm outputs under exp/*/log/slurm/"
-((job_logs > 0 && slurm_outputs >= job_logs)) || die "fewer Slurm outputs than job logs"
-for entry in 3:data/.done/3.tokenizer_fbank_cmvn 11:exp/.done/11.score 21:exp/.done/21.base \
-  26:exp/.done/26.score; do
-  ((${entry%%:*} > stop_stage)) || [[ -f ${entry#*:} ]] || die "no ${entry#*:}"
-done
-for wer in exp/*/decode_*/wer; do
-  echo "  $(cat "$wer")"
-done
-
-say "2. a job array: JOB=1:3, at most 2 at a time"
-# shellcheck disable=SC2016  # the job's shell expands the Slurm variables
+say "1. a job array: JOB=1:3, at most 2 at a time"
+# (run_local.sh replaces JOB in every argument, so no variable with JOB in its name here)
+# shellcheck disable=SC2016  # the job's shell expands the Slurm variable
 run_slurm.sh --max-jobs-run 2 --time 0:05:00 JOB=1:3 exp/slurm_check/log/array.JOB.log \
-  bash -c 'echo "array task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID ran JOB on $(hostname)"; sleep 2'
+  bash -c 'echo "array task $SLURM_ARRAY_TASK_ID ran JOB on $(hostname)"; sleep 2'
 for job in 1 2 3; do
   log=exp/slurm_check/log/array.$job.log
-  grep -q "^array task $job of job [0-9]* ran $job on " "$log" || die "$log lacks its task's line"
+  grep -q "^array task $job ran $job on " "$log" || die "$log lacks its task's line"
   [[ $(tail -n 1 "$log") == "# Ended (code 0) at "* ]] || die "$log did not end with code 0"
   sed -n 3p "$log" | sed 's/^/  /'
 done
 find exp/slurm_check/log/slurm -name 'array.*' -printf '  Slurm output: %p\n' | sort
 [[ -z $(squeue --noheader) ]] || die "jobs still queued after sbatch --wait returned"
 
-say "3. a stage whose array job 2 of 3 fails"
+say "2. a stage whose array job 2 of 3 fails"
 cat >"$state/failing_stage.sh" <<'EOF'
 #!/usr/bin/env bash
 set -euo pipefail
@@ -201,7 +184,7 @@ grep -q "failed jobs: exp/slurm_check/log/fail.2.log" "$state/fail.err" ||
   die "fail.2.log does not end with code 1"
 say "   the stage failed (exit $status) and left no .done marker"
 
-say "4. an interrupted run_slurm.sh cancels its job"
+say "3. an interrupted run_slurm.sh cancels its job"
 run_slurm.sh exp/slurm_check/log/interrupted.log sleep 300 2>"$state/interrupt.err" &
 runner=$!
 wait_for "the job to be interrupted" squeue --noheader --states=RUNNING --name=interrupted
@@ -216,3 +199,31 @@ no_jobs() {
 }
 wait_for "an empty queue after the interrupt" no_jobs
 say "   exit 130, the job was cancelled, the queue is empty"
+
+tiny=(train.max_steps=2 train.valid_every=2 train.warmup_steps=1 model.encoder.d_model=32
+  model.encoder.num_heads=2 model.encoder.ffn_dim=64 model.encoder.num_layers=1
+  model.encoder.subsampling_channels=8 model.predictor.embed_dim=16 model.predictor.output_dim=16
+  model.joiner_dim=16)
+say "4. egs/kat quick profile, stages 0-$stop_stage, every job through sbatch"
+recipe_started=$SECONDS
+nice -n 15 ./run.sh --stop-stage "$stop_stage" --nj 2 \
+  --train-cmd "run_slurm.sh --mem 2G --time 0:20:00 --cpus-per-task 1" \
+  --decode-cmd "run_slurm.sh --mem 1G --time 0:10:00" \
+  --corpus-config conf/quick.yaml --corpus-dir corpus/quick \
+  --corpus-opts "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4" \
+  --labelled 4 --min-confidence 0 --train-opts "${tiny[*]/#/--set }" 2>"$state/run.err" ||
+  {
+    tail -n 30 "$state/run.err" >&2
+    die "run.sh failed"
+  }
+grep -o '\] Stage [0-9]* ([^)]*) done in [0-9]*s' "$state/run.err" | sed 's/^\] /  /'
+slurm_outputs=$(find exp -path '*/log/slurm/*.out' | wc -l)
+job_logs=$(find exp -path '*/log/*.log' -not -path '*/slurm/*' | wc -l)
+say "   run.sh took $((SECONDS - recipe_started))s: $job_logs job logs under exp/*/log/," \
+  "$slurm_outputs Slurm outputs under exp/*/log/slurm/"
+((job_logs > 0 && slurm_outputs >= job_logs)) || die "fewer Slurm outputs than job logs"
+for entry in 3:data/.done/3.tokenizer_fbank_cmvn 11:exp/.done/11.score 21:exp/.done/21.base \
+  26:exp/.done/26.score; do
+  ((${entry%%:*} > stop_stage)) || [[ -f ${entry#*:} ]] || die "no ${entry#*:}"
+done
+find exp -path '*/decode_*/wer' -exec cat {} + | sed 's/^/  /'
