@@ -187,7 +187,11 @@ say "   the stage failed (exit $status) and left no .done marker"
 say "3. an interrupted run_slurm.sh cancels its job"
 run_slurm.sh exp/slurm_check/log/interrupted.log sleep 300 2>"$state/interrupt.err" &
 runner=$!
-wait_for "the job to be interrupted" squeue --noheader --states=RUNNING --name=interrupted
+# job_running NAME: whether the job NAME runs.
+job_running() {
+  [[ -n $(squeue --noheader --states=RUNNING --name="$1") ]]
+}
+wait_for "the job to be interrupted" job_running interrupted
 kill -TERM "$runner"
 status=0
 wait "$runner" || status=$?
