@@ -230,4 +230,4 @@ for entry in 3:data/.done/3.tokenizer_fbank_cmvn 11:exp/.done/11.score 21:exp/.d
   26:exp/.done/26.score; do
   ((${entry%%:*} > stop_stage)) || [[ -f ${entry#*:} ]] || die "no ${entry#*:}"
 done
-find exp -path '*/decode_*/wer' -exec cat {} + | sed 's/^/  /'
+find exp -path '*/decode_*/wer' -exec grep -h '^%WER' {} + | sort | sed 's/^/  /'
