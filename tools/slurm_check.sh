@@ -76,6 +76,8 @@ stop() {
   say "cluster stopped, $state removed; $( ((status == 0)) && echo "all checks passed" || echo "FAILED (exit $status)")"
 }
 trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # wait_for WHAT COMMAND...: retry COMMAND for up to 30 s.
 wait_for() {
