@@ -9,8 +9,11 @@
 # has ended. Each job runs `run_local.sh` on its node (through slurm_job.sh, the batch script),
 # so the logs, the JOB substitution and the command line are the same as with run_local.sh; the
 # command and its arguments reach it as sbatch's script arguments, never through a shell.
-# Slurm's own output goes to LOGDIR/slurm/.
+# The jobs get this shell's environment (--export=ALL: PATH from path.sh) and run in this
+# directory, which the nodes must share. Slurm's own output goes to LOGDIR/slurm/
+# (NAME.JOBID.out, NAME.ARRAYJOBID_TASK.out for an array).
 # The exit status is non-zero when a job failed; the failed logs are named on stderr.
+# Interrupted (INT, TERM), it cancels the jobs it submitted (scancel) and exits with 130.
 #
 # Options (passed to sbatch as --name=value):
 #   --partition P  --gres gpu:1  --mem 16G  --time 4:00:00  --cpus-per-task N  --account A  --qos Q
@@ -50,19 +53,44 @@ fi
 (($# >= 2)) || usage
 log_template=$1
 log_dir=$(dirname "$log_template")
+name=$(basename "$log_template" .log)
 mkdir -p "$log_dir/slurm"
-sbatch_opts+=("--output=$log_dir/slurm/$(basename "$log_template" .log).%j.out")
-
-# Each node runs run_local.sh, which substitutes JOB and writes the log.
-utils=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-status=0
-sbatch --wait --parsable --job-name="$(basename "$log_template" .log)" "${sbatch_opts[@]}" \
-  "$utils/slurm_job.sh" "$utils/run_local.sh" "$job_var" "$@" >/dev/null || status=$?
-
-failed=()
+logs=()
 for ((job = first; job <= last; job++)); do
   log=$log_template
   [[ -n $job_var ]] && log=${log//$job_var/$job}
+  logs+=("$log")
+done
+rm -f "${logs[@]}" # a log left by an earlier run must not pass for this one
+output="$log_dir/slurm/$name.%j.out"
+if [[ -n $job_var ]]; then
+  name=${name//.$job_var/} # train.JOB.log: job name train, output train.ARRAYJOBID_TASK.out
+  output="$log_dir/slurm/$name.%A_%a.out"
+fi
+
+# Each node runs run_local.sh, which substitutes JOB and writes the log. sbatch runs in the
+# background so that an interrupt can cancel the job it printed the id of.
+utils=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+submitted=$(mktemp)
+sbatch_pid=""
+trap 'rm -f "$submitted"' EXIT
+cancel_jobs() {
+  local job_id
+  job_id=$(cut -d ';' -f 1 "$submitted")
+  [[ -z $job_id ]] || scancel "$job_id" || true
+  [[ -z $sbatch_pid ]] || kill "$sbatch_pid" 2>/dev/null || true
+  echo "run_slurm.sh: interrupted; cancelled Slurm job ${job_id:-(not submitted yet)}" >&2
+  exit 130
+}
+trap cancel_jobs INT TERM
+sbatch --wait --parsable --export=ALL --job-name="$name" --output="$output" "${sbatch_opts[@]}" \
+  "$utils/slurm_job.sh" "$utils/run_local.sh" "$job_var" "$@" >"$submitted" &
+sbatch_pid=$!
+status=0
+wait "$sbatch_pid" || status=$?
+
+failed=()
+for log in "${logs[@]}"; do
   [[ -f $log && $(tail -n 1 "$log") == "# Ended (code 0) at "* ]] || failed+=("$log")
 done
 if ((status != 0 || ${#failed[@]} > 0)); then

@@ -546,6 +546,8 @@ def test_run_slurm_submits_an_array_with_the_options(slurm, tmp_path: Path) -> N
     for option in ("--partition=gpu", "--gres=gpu:1", "--mem=4G", "--time=1:00:00"):
         assert option in args
     assert "--array=1-3" in args
+    assert "--export=ALL" in args  # the nodes need path.sh's PATH
+    assert "--output=exp/t/log/slurm/train.%A_%a.out" in args
     for job in (1, 2, 3):
         lines = (tmp_path / f"exp/t/log/train.{job}.log").read_text().splitlines()
         assert lines[0] == f"# echo job {job}"
@@ -563,6 +565,58 @@ def test_run_slurm_single_job_and_failure(slurm, tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "failed jobs: log/f.2.log" in failed.stderr
     assert "--array=1-2%1" in (tmp_path / "sbatch.args").read_text().split()
+
+
+def test_run_slurm_does_not_take_an_old_log_for_a_job_that_never_ran(tmp_path: Path) -> None:
+    bin_dir = fake_command(tmp_path, "sbatch", "#!/usr/bin/env bash\nexit 1\n")
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log/s.log").write_text("# true\n# Ended (code 0) at yesterday\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = run([str(UTILS / "run_slurm.sh"), "log/s.log", "true"], tmp_path, env=env)
+    assert result.returncode == 1
+    assert "sbatch exited with 1; failed jobs: log/s.log" in result.stderr
+    assert not (tmp_path / "log/s.log").exists()
+
+
+#: An sbatch --wait --parsable that prints the job id at once and then waits for the job.
+WAITING_SBATCH = """#!/usr/bin/env bash
+echo '4242;cluster'
+exec sleep 30
+"""
+
+
+def test_run_slurm_cancels_its_job_when_terminated(tmp_path: Path) -> None:
+    bin_dir = fake_command(tmp_path, "sbatch", WAITING_SBATCH)
+    (bin_dir / "scancel").write_text('#!/usr/bin/env bash\necho "$@" > scancel.args\n')
+    (bin_dir / "scancel").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    runner = subprocess.Popen(
+        [str(UTILS / "run_slurm.sh"), "JOB=1:2", "log/w.JOB.log", "true"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    sleeps = []
+    for _ in range(200):
+        sleeps = [p for p in Path("/proc").glob("[0-9]*") if is_sleep_of(p, runner.pid)]
+        if sleeps:
+            break
+        time.sleep(0.05)
+    assert sleeps, "the fake sbatch did not start"
+    runner.terminate()
+    assert runner.wait(timeout=10) == 130
+    assert (tmp_path / "scancel.args").read_text() == "4242\n"
+    assert "interrupted; cancelled Slurm job 4242" in runner.stderr.read()
+    time.sleep(0.2)
+    assert not is_running(int(sleeps[0].name))
+
+
+def is_sleep_of(proc: Path, parent: int) -> bool:
+    """Whether /proc entry ``proc`` is a ``sleep`` whose parent is process ``parent``."""
+    try:
+        stat = (proc / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+    return name == "sleep" and int(stat.rsplit(")", 1)[1].split()[1]) == parent
 
 
 @pytest.mark.parametrize("words", INJECTIONS, ids=repr)
