@@ -34,19 +34,12 @@ from scipy import stats
 
 from speechml.asr.recognizer import DecodeResult
 from speechml.data.datadir import DataDir
-from speechml.data.durations import compute_durations
+from speechml.data.durations import utterance_durations
 from speechml.errors import DataError
 from speechml.score.wer import score_wer
 
 ConfidenceKind = Literal["symbols", "length"]
 CONFIDENCES: tuple[str, ...] = ("symbols", "length")
-
-
-def durations_of(data: DataDir) -> dict[str, float]:
-    """Seconds of each utterance: ``utt2dur`` when it covers every utterance, else the audio."""
-    if data.utt2dur and all(utt in data.utt2dur for utt in data.utts):
-        return dict(data.utt2dur)
-    return compute_durations(data)
 
 
 def _chars(text: str) -> int:
@@ -62,7 +55,7 @@ def chars_per_second(data: DataDir) -> dict[str, float]:
     """
     if not data.text:
         raise DataError("no transcripts to measure characters per second on", data.path)
-    seconds = durations_of(data)
+    seconds = utterance_durations(data)
     chars: dict[str, float] = {}
     total: dict[str, float] = {}
     for utt, text in data.text.items():
@@ -104,7 +97,7 @@ def confidences(
     if kind != "length":
         raise ValueError(f"unknown confidence {kind!r} (known: {', '.join(CONFIDENCES)})")
     rates = rates or {}
-    seconds = durations_of(data)
+    seconds = utterance_durations(data)
     found = {}
     for utt, hyp in result.hypotheses.items():
         lang = data.utt2lang.get(utt, "")
@@ -182,7 +175,8 @@ def confidence_report(
         [found[u] for u in utts], [per_utt[u].score.chars.rate for u in utts]
     )
     kept = [u for u in utts if found[u] >= threshold and result.texts[u].strip()]
-    dropped = [u for u in utts if u not in set(kept)]
+    kept_set = set(kept)
+    dropped = [u for u in utts if u not in kept_set]
 
     def cer(group: list[str]) -> float | None:
         if not group:

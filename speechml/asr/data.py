@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
 from speechml.data.datadir import DataDir
-from speechml.data.durations import compute_durations
+from speechml.data.durations import utterance_durations
 from speechml.data.feature_store import DataDirFbank
 from speechml.data.features import FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer
@@ -69,7 +69,7 @@ class AsrDataset(Dataset):
                     "run `speechml data fix` or train on a subset",
                     where,
                 )
-        durations = data.utt2dur or compute_durations(data, allow_pipes=allow_pipes)
+        durations = utterance_durations(data, allow_pipes=allow_pipes)
         self.durations = [float(durations[u]) for u in self.utts]
         self._fbank = DataDirFbank(data, fbank, self.utts, allow_pipes=allow_pipes)
         self._cache: dict[int, Tensor] = {}

@@ -1,9 +1,11 @@
 """Noisy-student pseudo-labels: a teacher transcribes untranscribed audio, confident ones are kept.
 
-The teacher is usually the base model's non-causal second pass (more accurate than the streaming
-pass it will teach), searched with the transducer or read off its CTC head's best path (a
-transducer trained briefly on top of a CTC-trained encoder can lag its own CTC head: measured on
-the default corpus, 73% against 15% CER on the tail language's untranscribed audio). Each
+The teacher decodes with its best offline pass, more accurate than the streaming pass it will
+teach: a non-causal second pass when the model has one, else the full-context pass of a model
+trained with dynamic chunks (:func:`teacher_decode`); searched with the transducer or read off its
+CTC head's best path (a transducer trained briefly on top of a CTC-trained encoder can lag its own
+CTC head: measured on the default corpus, 73% against 15% CER on the tail language's
+untranscribed audio). Each
 hypothesis has a confidence (by default the geometric mean of the probabilities of the symbols
 the search chose, blanks included; or a length-aware one that predicts errors better, see
 :mod:`speechml.asr.confidence`); hypotheses below the threshold, and empty ones, are dropped. Every

@@ -63,3 +63,11 @@ def compute_durations(data: DataDir, allow_pipes: bool = False, nj: int = 1) -> 
         for utt, seconds in zip(utts, results, strict=True)
         if isinstance(seconds, float)
     }
+
+
+def utterance_durations(data: DataDir, allow_pipes: bool = False) -> dict[str, float]:
+    """Seconds of each utterance: ``utt2dur`` when it covers every utterance, else
+    :func:`compute_durations` from the audio (or ``segments``)."""
+    if data.utt2dur and all(utt in data.utt2dur for utt in data.utts):
+        return dict(data.utt2dur)
+    return compute_durations(data, allow_pipes=allow_pipes)

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from speechml.data.audio import load_utterance
 from speechml.data.datadir import DataDir
-from speechml.data.durations import compute_durations
+from speechml.data.durations import utterance_durations
 
 
 class WaveformDataset(Dataset):
@@ -36,7 +36,7 @@ class WaveformDataset(Dataset):
         self.sample_rate = sample_rate
         self.allow_pipes = allow_pipes
         self.utts = data.utts
-        durations = data.utt2dur or compute_durations(data, allow_pipes=allow_pipes)
+        durations = utterance_durations(data, allow_pipes=allow_pipes)
         self.durations = [float(durations[utt]) for utt in self.utts]
 
     def __len__(self) -> int:
