@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
-# Language-dependent adapter (LDA) stages 20-28: a frozen multilingual streaming transducer, an
-# adapter for the tail language trained with noisy-student pseudo-labels, full fine-tuning on the
-# same data and budget for comparison, the merged multi-locale model, decoding and scores.
+# Language-dependent adapter (LDA) stages 20-27: a frozen multilingual streaming transducer, one
+# adapter a tail language, all trained in one run with noisy-student pseudo-labels, each taken
+# from its own best dev step and merged into one multi-locale model; full fine-tuning of each tail
+# language on the same data for comparison; decoding and scores.
 #
-# Usage: lda.sh --lang ISO [options]   (run from an egs dir after data.sh; run.sh calls it)
-#   Stage 20  data plan: data/train_base (head languages + --labelled utterances of LANG),
-#             data/LANG_labelled, data/LANG_untranscribed (the rest of LANG, no text),
-#             data/dev_LANG, data/test_LANG
+# Usage: lda.sh --tail-langs "ISO..." [options]   (run from an egs dir after data.sh; run.sh
+#        calls it)
+#   Stage 20  data plan: data/train_base (head languages + each tail language's --labelled
+#             utterances), data/T_labelled and data/T_untranscribed (the rest of T, no text) for
+#             each tail language T, data/dev_T and data/test_T; their union over the tail
+#             languages data/tail_labelled, data/tail_untranscribed, data/dev_tail, data/test_tail
 #   Stage 21  train the multilingual base (exp/base): a streaming Conformer transducer trained
 #             in one joint stage (pruned RNN-T + auxiliary CTC) with dynamic chunks, so that one
 #             model decodes streaming and with full context; and the n-gram LMs of shallow
 #             fusion (data/lm_char, one a language, from the training transcripts)
-#   Stage 22  noisy student, for each iteration: the teacher (the base's full-context pass,
-#             then the last adapted model's; by default its transducer, see --teacher-search)
-#             pseudo-labels data/LANG_untranscribed; confident hypotheses
-#             plus data/LANG_labelled (data/LANG_pseudo_I), speed-perturbed
-#             (data/LANG_student_I), train the LANG adapter on the frozen base
-#   Stage 23  full fine-tuning of every weight of the base on the same data and steps
-#   Stage 24  merge: the base plus the LANG adapter (its best dev checkpoint), one model that
-#             routes each utterance by its language
+#   Stage 22  noisy student, for each iteration I: the teacher (the base's full-context pass, then
+#             the last iteration's model: the base with every adapter) pseudo-labels
+#             data/tail_untranscribed and reports how well its confidence predicts errors on
+#             data/dev_tail; confident hypotheses plus data/tail_labelled (data/tail_pseudo_I),
+#             speed-perturbed (data/tail_student_I), train every tail language's adapter on the
+#             frozen base in one run (each utterance through its language's adapter; from
+#             iteration 2 on, starting from the teacher's adapters): exp/lda_iterI, the last one
+#             exp/lda, each language's adapter from its own best dev step (exp/lda/adapters/T,
+#             dev_wer_per_language.png)
+#   Stage 23  full fine-tuning of every weight of the base, one model a tail language, on that
+#             language's part of the last student data (exp/finetune_T)
+#   Stage 24  merge: the base plus each language's adapter (its best dev step), one model that
+#             routes each utterance by its language (exp/lda_merged)
 #   Stage 25  decode data/test (every language): base, merged and fine-tuned, greedy with full
 #             context (test_full) and at the streaming chunk size (test, equal to streaming
 #             chunk by chunk); the base also with modified beam search, without and with the LM
-#             (test_full_beam, test_full_beam_lm); base and merged also data/test_LANG
-#             streaming, chunk by chunk
+#             (test_full_beam, test_full_beam_lm); each earlier iteration data/test_tail; base
+#             and merged each data/test_T streaming, chunk by chunk
 #   Stage 26  score every decode dir (WER/CER per language)
 #   Stage 27  the LDA summary table and RESULTS.md
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
@@ -32,14 +40,17 @@
 # Options:
 #   --stage N                first stage to run
 #   --stop-stage N           last stage to run
-#   --lang ISO               the tail language (ISO 639-3)
-#   --labelled N             labelled utterances of the tail language in the base's training data
+#   --tail-langs "T1 T2..."  the tail languages (ISO 639-3), e.g. "kat ell ara"
+#   --labelled "N1 N2..."    labelled utterances of each tail language in the base's training
+#                            data, in --tail-langs' order (one number: the same for each)
 #   --iterations N           noisy-student iterations
 #   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
+#   --confidence NAME        the pseudo-labels' confidence: symbols (the search's) or length (also
+#                            the hypothesis's length against the expected from its duration)
 #   --teacher-search NAME    how the teacher transcribes: greedy or beam (its transducer) or ctc
 #                            (its CTC head's best path)
 #   --base-config FILE       AsrTrainConfig of the base
-#   --adapter-config FILE    AsrTrainConfig of the adapter (its train, spec_augment, adapter)
+#   --adapter-config FILE    AsrTrainConfig of the adapters (its train, spec_augment, adapter)
 #   --finetune-config FILE   AsrTrainConfig of full fine-tuning (its train, spec_augment)
 #   --train-opts "OPTS"      more options of every `speechml asr train*`, e.g. "--set train.max_steps=20"
 #   --cmd "RUNNER"           job runner of the training jobs (cmd.sh's train_cmd)
@@ -50,10 +61,11 @@ set -euo pipefail
 
 stage=0
 stop_stage=100
-lang=
+tail_langs=
 labelled=300
-iterations=1
+iterations=2
 min_confidence=0.5
+confidence=length
 teacher_search=greedy
 base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
@@ -66,23 +78,42 @@ decode_cmd=run_local.sh
 # shellcheck source=utils/stage.sh
 . "$(dirname "${BASH_SOURCE[0]}")/utils/stage.sh"
 
-require_option lang "ISO 639-3 code of the tail language"
+require_option tail_langs "ISO 639-3 codes of the tail languages"
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true
+read -r -a tails <<<"$tail_langs"
+read -r -a counts <<<"$labelled"
+tail_csv=$(IFS=,; echo "${tails[*]}")
+labelled_csv=$(IFS=,; echo "${counts[*]}")
 base=exp/base
-lda=exp/lda_$lang
-finetune=exp/finetune_$lang
+lda=exp/lda
 merged=exp/lda_merged
-student=data/${lang}_student
+student=data/tail_student
+adapters=$lda/adapters  # a run of one language writes $lda/adapter
+((${#tails[@]} > 1)) || adapters=$lda/adapter
 
-if stage_begin 20 "data plan of the tail language" --signature "lang=$lang labelled=$labelled" \
+if stage_begin 20 "data plan of the tail languages" \
+  --signature "tail_langs=$tail_csv labelled=$labelled_csv" \
   data/.done/20.tail data/train data/dev data/test; then
   "${runner[@]}" exp/data_prep/log/tail_split.log \
-    speechml asr tail-split --data data/train --lang "$lang" --labelled "$labelled" --out-dir data
+    speechml asr tail-split --data data/train --lang "$tail_csv" --labelled "$labelled_csv" \
+    --out-dir data
   for x in dev test; do
-    "${runner[@]}" "exp/data_prep/log/subset_${x}_$lang.log" \
-      speechml data subset "data/$x" "data/${x}_$lang" --lang "$lang"
+    for t in "${tails[@]}"; do
+      "${runner[@]}" "exp/data_prep/log/subset_${x}_$t.log" \
+        speechml data subset "data/$x" "data/${x}_$t" --lang "$t"
+    done
+  done
+  for x in dev test; do
+    "${runner[@]}" "exp/data_prep/log/combine_${x}_tail.log" \
+      speechml data combine "data/${x}_tail" "${tails[@]/#/data/${x}_}"
+  done
+  for x in labelled untranscribed; do
+    parts=()
+    for t in "${tails[@]}"; do parts+=("data/${t}_$x"); done
+    "${runner[@]}" "exp/data_prep/log/combine_tail_$x.log" \
+      speechml data combine "data/tail_$x" "${parts[@]}"
   done
   stage_done data/.done/20.tail
 fi
@@ -99,59 +130,85 @@ if stage_begin 21 "multilingual base" --signature "$train_opts" \
 fi
 
 teacher=$base/model
+init_adapter=()
+iteration_dirs=()
 for ((i = 1; i <= iterations; i++)); do
   exp_i=$lda
   ((i == iterations)) || exp_i=${lda}_iter$i
+  ((i == iterations)) || iteration_dirs+=("$exp_i")
   if stage_begin 22 "noisy student, iteration $i of $iterations" \
-    --signature "lang=$lang min_confidence=$min_confidence teacher=$teacher_search $train_opts" \
+    --signature "tail_langs=$tail_csv min_confidence=$min_confidence confidence=$confidence \
+teacher=$teacher_search $train_opts" \
     "exp/.done/22.student_$i" \
-    "$teacher" "data/${lang}_labelled" "data/${lang}_untranscribed" "$adapter_config"; then
-    "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
-      speechml asr pseudo-label --model "$teacher" --data "data/${lang}_untranscribed" \
+    "$teacher" data/tail_labelled data/tail_untranscribed data/dev_tail "$adapter_config"; then
+    "${decoder[@]}" "$exp_i/log/confidence_report.log" \
+      speechml asr confidence-report --model "$teacher" --data data/dev_tail \
+      --confidence symbols length --rates-from data/tail_labelled \
       --min-confidence "$min_confidence" --method "$teacher_search" \
-      --combine-with "data/${lang}_labelled" \
-      --out "data/${lang}_pseudo_$i"
+      --out "$exp_i/confidence_report.txt"
+    "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
+      speechml asr pseudo-label --model "$teacher" --data data/tail_untranscribed \
+      --min-confidence "$min_confidence" --method "$teacher_search" \
+      --confidence "$confidence" --rates-from data/tail_labelled \
+      --combine-with data/tail_labelled --out "data/tail_pseudo_$i"
     "${runner[@]}" "$exp_i/log/speed_perturb.log" \
-      speechml data speed-perturb "data/${lang}_pseudo_$i" "${student}_$i"
+      speechml data speed-perturb "data/tail_pseudo_$i" "${student}_$i"
     "${runner[@]}" "$exp_i/log/train.log" \
       speechml asr train-adapter --config "$adapter_config" --model "$base/model" \
-      --lang "$lang" --train "${student}_$i" --dev "data/dev_$lang" --exp "$exp_i" "${extra[@]}"
+      --lang "$tail_csv" --train "${student}_$i" --dev data/dev_tail --exp "$exp_i" \
+      "${init_adapter[@]}" "${extra[@]}"
     stage_done "exp/.done/22.student_$i"
   fi
   teacher=$exp_i/model
+  init_adapter=(--init-adapter "$exp_i/${adapters##*/}")
 done
 
-if stage_begin 23 "full fine-tuning, same data and budget" --signature "$train_opts" \
+finetunes=()
+for t in "${tails[@]}"; do finetunes+=("exp/finetune_$t"); done
+if stage_begin 23 "full fine-tuning of each tail language, same data" --signature "$train_opts" \
   exp/.done/23.finetune \
   "$base/model" "${student}_$iterations" "$finetune_config"; then
-  "${runner[@]}" "$finetune/log/train.log" \
-    speechml asr train --config "$finetune_config" --init "$base/model" \
-    --train "${student}_$iterations" --dev "data/dev_$lang" --exp "$finetune" "${extra[@]}"
+  for t in "${tails[@]}"; do
+    "${runner[@]}" "exp/finetune_$t/log/subset.log" \
+      speechml data subset "${student}_$iterations" "data/${t}_student" --lang "$t"
+    "${runner[@]}" "exp/finetune_$t/log/train.log" \
+      speechml asr train --config "$finetune_config" --init "$base/model" \
+      --train "data/${t}_student" --dev "data/dev_$t" --exp "exp/finetune_$t" "${extra[@]}"
+  done
   stage_done exp/.done/23.finetune
 fi
 
-if stage_begin 24 "merge the adapters" exp/.done/24.merge "$base/model" "$lda/adapter"; then
+if stage_begin 24 "merge the adapters" exp/.done/24.merge "$base/model" "$adapters"; then
   "${runner[@]}" "$merged/log/merge.log" \
-    speechml asr merge --model "$base/model" --adapters "$lda/adapter" --out "$merged/model"
+    speechml asr merge --model "$base/model" --adapters "$adapters" --out "$merged/model"
   stage_done exp/.done/24.merge
 fi
 
 # system:method:test set:decode dir:options of every decoding: every language with full context
 # and at the streaming chunk size (the batched causal pass, equal to streaming); the base also
-# with beam search, without and with the LM; the tail language also streaming chunk by chunk
+# with beam search, without and with the LM; the earlier iterations the tail languages; base and
+# merged each tail language streaming chunk by chunk
 full="--chunk-size 0"
 decodes=()
-for system in "$base" "$merged" "$finetune"; do
+for system in "$base" "$merged" "${finetunes[@]}"; do
   decodes+=("$system:greedy:test:$system/decode_test_full:$full")
   decodes+=("$system:greedy:test:$system/decode_test:")
 done
 decodes+=("$base:beam:test:$base/decode_test_full_beam:$full")
 decodes+=("$base:beam:test:$base/decode_test_full_beam_lm:$full --lm data/lm_char")
-for system in "$base" "$merged"; do
-  decodes+=("$system:streaming:test_$lang:$system/decode_test_${lang}_streaming:")
+for system in "${iteration_dirs[@]}"; do
+  decodes+=("$system:greedy:test_tail:$system/decode_test_tail:")
 done
-if stage_begin 25 "decode" exp/.done/25.decode data/test "data/test_$lang" "$base/model" \
-  "$merged/model" "$finetune/model"; then
+for system in "$base" "$merged"; do
+  for t in "${tails[@]}"; do
+    decodes+=("$system:streaming:test_$t:$system/decode_test_${t}_streaming:")
+  done
+done
+models=()
+for system in "$base" "$merged" "${finetunes[@]}" "${iteration_dirs[@]}"; do
+  models+=("$system/model")
+done
+if stage_begin 25 "decode" exp/.done/25.decode data/test data/test_tail "${models[@]}"; then
   for entry in "${decodes[@]}"; do
     IFS=: read -r system method set out options <<<"$entry"
     read -r -a options <<<"$options" || true
@@ -173,8 +230,9 @@ fi
 
 if stage_begin 27 "LDA summary and RESULTS.md"; then
   "${runner[@]}" exp/results/log/lda_report.log \
-    speechml asr lda-report --lang "$lang" --base "$base" --lda "$lda" --merged "$merged" \
-    --finetune "$finetune" --pseudo-labels "data/${lang}"_pseudo_* --out exp/lda_summary.md
+    speechml asr lda-report --lang "$tail_csv" --base "$base" --lda "$lda" --merged "$merged" \
+    --finetune "${finetunes[@]}" --iterations "${iteration_dirs[@]}" \
+    --pseudo-labels data/tail_pseudo_* --out exp/lda_summary.md
   write_results "${runner[@]}"
   stage_done
 fi

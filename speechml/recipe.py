@@ -2,8 +2,10 @@
 
 The template holds ``run.sh``, ``path.sh``, ``cmd.sh``, ``conf/corpus.yaml``, ``local/`` and
 ``README.md`` with ``@@{name}`` placeholders: ``iso`` (ISO 639-3 code), ``name`` (its English
-name) and ``languages`` (the ``languages:`` lines of the corpus config: the head languages
-:data:`HEAD_LANGUAGES` plus this one). The rendered corpus config is checked like any other
+name), ``languages`` (the ``languages:`` lines of the corpus config: the head languages
+:data:`HEAD_LANGUAGES`, this one and the other tail languages :data:`TAIL_COMPANIONS`),
+``tail_langs`` and ``labelled`` (the adapter stages' tail languages and their labelled amounts,
+:data:`TAIL_LABELLED`). The rendered corpus config is checked like any other
 before anything is written. Files whose first line is a ``#!`` line are made executable (0755,
 others 0644).
 
@@ -39,6 +41,12 @@ from speechml.io import atomic_write_text
 #: the whole default list would make the base model of the default run too slow to train on
 #: 2 CPU cores within the recipe's 30-minute budget.
 HEAD_LANGUAGES = ("eng", "spa", "rus", "hin")
+#: The other tail languages of a new recipe (two more scripts), so that its adapter stages train
+#: several tail languages in one run, as the method they reproduce does.
+TAIL_COMPANIONS = ("ell", "ara")
+#: Labelled utterances of each tail language (the recipe's own first, then the companions) in
+#: the base's training data: different amounts, so that the languages peak at different steps.
+TAIL_LABELLED = (300, 150, 600)
 
 #: The files of a new egs dir, with placeholders.
 TEMPLATE_DIR = resources.files("speechml") / "recipe_template"
@@ -91,12 +99,23 @@ def language_spec(
     return LanguageSpec(code=iso, espeak=espeak, locale=locale, script=script)
 
 
+def tail_languages(lang: LanguageSpec) -> list[str]:
+    """``lang`` and the :data:`TAIL_COMPANIONS` that are neither it nor a head language."""
+    others = [x for x in TAIL_COMPANIONS if x != lang.code and x not in HEAD_LANGUAGES]
+    return [lang.code, *others]
+
+
 def corpus_languages(lang: LanguageSpec) -> list[LanguageSpec]:
-    """The :data:`HEAD_LANGUAGES` with ``lang`` in place of its entry, or added last."""
-    heads = [x for x in CorpusConfig().languages if x.code in HEAD_LANGUAGES]
+    """The :data:`HEAD_LANGUAGES` with ``lang`` in place of its entry (or added after them),
+    then the other tail languages of :func:`tail_languages`."""
+    defaults = CorpusConfig().languages
+    heads = [x for x in defaults if x.code in HEAD_LANGUAGES]
     if any(x.code == lang.code for x in heads):
-        return [lang if x.code == lang.code else x for x in heads]
-    return [*heads, lang]
+        languages = [lang if x.code == lang.code else x for x in heads]
+    else:
+        languages = [*heads, lang]
+    others = tail_languages(lang)[1:]
+    return languages + [x for code in others for x in defaults if x.code == code]
 
 
 def _language_lines(languages: list[LanguageSpec]) -> str:
@@ -131,6 +150,8 @@ def render_template(lang: LanguageSpec, out: str | Path | None = None) -> dict[P
         "iso": lang.code,
         "name": language_name(lang.code),
         "languages": _language_lines(corpus_languages(lang)),
+        "tail_langs": " ".join(tails := tail_languages(lang)),
+        "labelled": " ".join(str(n) for n in TAIL_LABELLED[: len(tails)]),
     }
     files = {
         path: _Template(text).substitute(values) for path, text in _template_files(TEMPLATE_DIR)

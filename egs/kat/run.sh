@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Georgian (kat) as a tail language: data, trivial baselines, language-dependent adapters on a
-# frozen multilingual streaming transducer, and semantic classification of speech (end to end vs
-# cascades, with kat held out), and wav2vec2 continued pretraining, on the synthesised corpus
-# or your data.
+# frozen multilingual streaming transducer (for the tail languages kat ell ara, one run, merged),
+# semantic classification of speech (end to end vs cascades, with kat held out), wav2vec2
+# continued pretraining and an audio LLM, on the synthesised corpus or your data.
 #
 # Usage: ./run.sh [options]   (from egs/kat/)
 #   e.g. ./run.sh                              everything, stages 0-54
@@ -10,6 +10,7 @@
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
 #        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
+#        ./run.sh --tail-langs kat --labelled 300   one tail language only
 #        ./run.sh --stage 30 --cls-langs eng,rus,kat   classification over three languages
 #        ./run.sh --stage 33 --stop-stage 36 --neural-trains train_heldout \
 #                 --text-config conf/cls_text_xfer.yaml   TransliCo + OFA for the held-out language
@@ -24,10 +25,15 @@
 #   --nj N                 parallel jobs inside a stage (default 2)
 #   --lang ISO             the tail language of this recipe, ISO 639-3 (default kat); the
 #                          data and baseline stages use every language of conf/corpus.yaml;
-#                          classification holds it out
-#   --labelled N           labelled tail-language utterances the base trains on (default 300)
-#   --iterations N         noisy-student iterations (default 1)
+#                          classification holds it out; wav2vec2 and the audio LLM target it
+#   --tail-langs "T1 .."   the tail languages of the adapter stages, one adapter each, trained
+#                          in one run (default "kat ell ara"; one language is possible)
+#   --labelled "N1 .."     labelled utterances of each tail language the base trains on, in
+#                          --tail-langs' order (default "300 150 600"; one number: each)
+#   --iterations N         noisy-student iterations (default 2)
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
+#   --confidence NAME      the pseudo-labels' confidence: length (default: the search's,
+#                          times the hypothesis's length against the expected) or symbols
 #   --teacher-search NAME  the teacher's search: greedy (default), beam or ctc
 #   --train-opts "OPTS"    more options of every recogniser training job, e.g.
 #                          "--set train.max_steps=20"
@@ -61,9 +67,11 @@ stage=0
 stop_stage=100
 nj=2
 lang=kat
-labelled=300
-iterations=1
+tail_langs="kat ell ara"
+labelled="300 150 600"
+iterations=2
 min_confidence=0.5
+confidence=length
 teacher_search=greedy
 train_opts=
 cls_langs=
@@ -89,8 +97,9 @@ corpus_opts=
 data.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --cmd "$train_cmd" \
   --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts"
 baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
-lda.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --labelled "$labelled" \
-  --iterations "$iterations" --min-confidence "$min_confidence" \
+lda.sh --stage "$stage" --stop-stage "$stop_stage" --tail-langs "$tail_langs" \
+  --labelled "$labelled" --iterations "$iterations" --min-confidence "$min_confidence" \
+  --confidence "$confidence" \
   --teacher-search "$teacher_search" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \

@@ -24,8 +24,13 @@ from safetensors import safe_open
 from speechml.asr.adapters import BASE_WEIGHTS, BEST_STEPS, read_adapter_config
 from speechml.asr.pseudo_label import REPORT_FILE
 from speechml.config import read_json
+from speechml.data.table import read_table
 from speechml.errors import SpeechmlError
-from speechml.score.rates import read_rates
+from speechml.score.rates import Rates, read_rates
+from speechml.score.trn import read_trn
+
+#: what the recipe's ``asr confidence-report`` of each noisy-student iteration writes in its run
+CONFIDENCE_REPORT = "confidence_report.txt"
 
 
 def parameter_count(model_dir: Path) -> int:
@@ -58,6 +63,67 @@ def _best_steps(lda: Path) -> dict[str, int]:
     return {k: int(v["step"]) for k, v in read_json(path).items()} if path.is_file() else {}
 
 
+def _confidence_lines(run_dirs: list[Path]) -> list[str]:
+    """One line per noisy-student iteration: how its teacher's confidence predicted errors."""
+    lines = []
+    for number, run in enumerate(run_dirs, 1):
+        path = run / CONFIDENCE_REPORT
+        if path.is_file():
+            text = "; ".join(path.read_text(encoding="utf-8").lstrip("# ").splitlines())
+            lines.append(f"- iteration {number}, the teacher on `data/dev_tail`: {text}")
+    return lines
+
+
+def _iteration_table(
+    langs: list[str], base: dict[str, Rates], iterations: list[Path], last: dict[str, Rates]
+) -> list[str]:
+    """Test WER of each tail language after each noisy-student iteration, and each one's gain."""
+    runs = [read_rates(run / "decode_test_tail") for run in iterations] + [last]
+    names = [f"iteration {i}" for i in range(1, len(runs) + 1)]
+    out = [
+        "",
+        "Noisy student: test WER % of each tail language after each iteration (in brackets the "
+        "relative WER reduction over the step before; the last iteration is the merged model):",
+        "",
+        f"| tail language | base | {' | '.join(names)} |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for lang in langs:
+        cells, before = [_number(base[lang].wer)], base[lang].wer
+        for run in runs:
+            after = run[lang].wer
+            known = before and after is not None
+            cells.append(
+                _number(after) + (f" ({100 * (before - after) / before:+.1f}%)" if known else "")
+            )
+            before = after
+        out.append(f"| {lang} | {' | '.join(cells)} |")
+    return out
+
+
+def _head_hypotheses(system: Path, heads: list[str]) -> dict[str, str] | None:
+    """The hypotheses of ``system/decode_test`` for the head languages' utterances; None when the
+    decode dir does not name the data dir it was scored on (so the languages are not known)."""
+    decode = system / "decode_test"
+    data_dir = read_json(decode / "score.json").get("data_dir")
+    if not data_dir or not (decode / "hyp.trn").is_file():
+        return None
+    utt2lang = read_table(Path(data_dir) / "utt2lang")
+    return {u: h for u, h in read_trn(decode / "hyp.trn").items() if utt2lang.get(u) in heads}
+
+
+def _heads_verdict(base: Path, merged: Path, heads: list[str], same_rates: bool) -> str:
+    """Whether the merged model decodes the head languages as the base: hypothesis for
+    hypothesis where the decode dirs allow, else by their WER and CER."""
+    before, after = _head_hypotheses(base, heads), _head_hypotheses(merged, heads)
+    if before is None or after is None:
+        return "identical to the base (WER and CER)" if same_rates else "**differ from the base**"
+    if before == after:
+        return f"identical to the base (the same hypothesis for each of {len(before)} utterances)"
+    changed = sum(before.get(u) != h for u, h in after.items())
+    return f"**differ from the base** ({changed} of {len(after)} hypotheses changed)"
+
+
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -74,6 +140,7 @@ def lda_summary(
     merged: str | Path,
     finetune: str | Path | Sequence[str | Path],
     pseudo_label_dirs: list[Path] | None = None,
+    iterations: Sequence[str | Path] = (),
 ) -> str:
     """The markdown section of an LDA run (see the module docstring): one row per tail
     language plus their mean, then the head languages through the merged model.
@@ -86,10 +153,13 @@ def lda_summary(
         finetune: the experiment dir of full fine-tuning, or one per tail language (in the
             order of ``langs``).
         pseudo_label_dirs: pseudo-label data dirs whose reports are summarised.
+        iterations: the adapter runs of the noisy-student iterations before the last (``lda``),
+            each with the tail languages' test set decoded into ``decode_test_tail``; each run's
+            (and ``lda``'s) ``confidence_report.txt`` is quoted where present.
 
     Each system decoded ``data/test`` into ``decode_test`` and scored it; a
     ``decode_test_<lang>_streaming`` of the base and the merged model, where present, gives
-    the streaming column.
+    the streaming columns, and their ``decode_test_full`` the full-context columns.
     """
     langs = [langs] if isinstance(langs, str) else list(langs)
     finetunes = [finetune] if isinstance(finetune, (str, Path)) else list(finetune)
@@ -107,8 +177,8 @@ def lda_summary(
     tuned = {d: read_rates(Path(d) / "decode_test") for d in dict.fromkeys(finetunes)}
     steps = _best_steps(lda)
 
-    def streaming(system: Path, lang: str) -> float | None:
-        path = system / f"decode_test_{lang}_streaming"
+    def wer_in(system: Path, decode: str, lang: str) -> float | None:
+        path = system / decode
         return read_rates(path)[lang].wer if (path / "score.json").is_file() else None
 
     title = "adapter" if len(langs) == 1 else "adapters"
@@ -124,8 +194,8 @@ def lda_summary(
         "| tail language | utts | base WER % | base CER % | LDA WER % | LDA CER % "
         "| rel. WER reduction | full FT WER % | full FT CER % | best step "
         "| adapter parameters | share of the model | base WER % streaming "
-        "| LDA WER % streaming |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| LDA WER % streaming | base WER % full context | LDA WER % full context |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     columns: list[list[float | None]] = []
     adapters = {}
@@ -135,7 +205,9 @@ def lda_summary(
         f = tuned[finetune_of[lang]][lang]
         reduction = None if not b.wer else 100 * (b.wer - a.wer) / b.wer
         row = [b.wer, b.cer, a.wer, a.cer, reduction, f.wer, f.cer]
-        row += [streaming(base, lang), streaming(merged, lang)]
+        streaming = f"decode_test_{lang}_streaming"
+        row += [wer_in(base, streaming, lang), wer_in(merged, streaming, lang)]
+        row += [wer_in(base, "decode_test_full", lang), wer_in(merged, "decode_test_full", lang)]
         columns.append(row)
         step = steps.get(lang, adapters[lang].get("best_step"))
         cells = [_number(v) for v in row[:7]]
@@ -143,18 +215,20 @@ def lda_summary(
         out.append(
             f"| {lang} | {b.utts} | {' | '.join(cells)} | {'' if step is None else step} "
             f"| {adapters[lang]['num_parameters']:,} | {adapters[lang]['percent_of_model']:.2f}% "
-            f"| {_number(row[7])} | {_number(row[8])} |"
+            f"| {' | '.join(_number(v) for v in row[7:])} |"
         )
     if len(langs) > 1:
-        means = [_mean([row[i] for row in columns]) for i in range(9)]
+        means = [_mean([row[i] for row in columns]) for i in range(11)]
         cells = [_number(v) for v in means[:7]]
         cells[4] = "" if means[4] is None else f"{means[4]:+.1f}%"
         share = _mean([adapters[lang]["percent_of_model"] for lang in langs])
         params = _mean([adapters[lang]["num_parameters"] for lang in langs])
         out.append(
             f"| **mean** | | {' | '.join(cells)} | | {params:,.0f} | {share:.2f}% "
-            f"| {_number(means[7])} | {_number(means[8])} |"
+            f"| {' | '.join(_number(v) for v in means[7:])} |"
         )
+    if iterations:
+        out += _iteration_table(langs, rates["base"], [Path(d) for d in iterations], rates["lda"])
     heads = sorted(k for k in rates["base"] if k not in ("all", *langs))
     distinct = list(dict.fromkeys(finetunes))
     tuned_names = [f"full FT {lang}" for lang in langs] if len(distinct) > 1 else ["full FT"]
@@ -171,7 +245,8 @@ def lda_summary(
             f"| {code} | {rates['base'][code].wer:.2f} | {rates['lda'][code].wer:.2f} | "
             f"{tuned_cells} |"
         )
-    unchanged = all(rates["base"][k] == rates["lda"][k] for k in heads)
+    same_rates = all(rates["base"][k] == rates["lda"][k] for k in heads)
+    verdict = _heads_verdict(base, merged, heads, same_rates)
     first = adapters[langs[0]]
     out += [
         "",
@@ -179,9 +254,9 @@ def lda_summary(
         f"{', joiner bias' if first.get('joiner_bias') else ''}"
         f"{f', joiner LoRA rank {r}' if (r := first.get('joiner_lora_rank')) else ''}; "
         f"{total:,}-parameter base (fingerprint `{first['base_model_fingerprint'][:12]}`)",
-        "- head languages through the merged model: "
-        + ("identical to the base" if unchanged else "**differ from the base**"),
+        f"- head languages through the merged model: {verdict}",
         *_pseudo_label_lines([Path(d) for d in pseudo_label_dirs or []]),
+        *_confidence_lines([*(Path(d) for d in iterations), lda]),
         "",
     ]
     return "\n".join(out)

@@ -157,7 +157,13 @@ def _merge(args: argparse.Namespace) -> None:
 
 def _lda_report(args: argparse.Namespace) -> None:
     text = lda_summary(
-        args.lang.split(","), args.base, args.lda, args.merged, args.finetune, args.pseudo_labels
+        args.lang.split(","),
+        args.base,
+        args.lda,
+        args.merged,
+        args.finetune,
+        args.pseudo_labels,
+        args.iterations,
     )
     atomic_write_text(args.out, text)
     print(text)
@@ -421,6 +427,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     report.add_argument(
         "--pseudo-labels", nargs="*", default=[], help="pseudo-label data dirs to summarise"
+    )
+    report.add_argument(
+        "--iterations",
+        nargs="*",
+        default=[],
+        help="adapter runs of the noisy-student iterations before the last, in order "
+        "(each with decode_test_tail scored)",
     )
     report.add_argument("--out", required=True, help="markdown file to write")
     report.set_defaults(func=_lda_report)

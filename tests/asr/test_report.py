@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 from speechml.asr.adapters import PEFT_TYPE
 from speechml.asr.report import lda_summary, parameter_count
 from speechml.errors import SpeechmlError
+from speechml.score.trn import write_trn
 from speechml.score.wer import score_wer
 
 REFS = {"kat-1": "ა ბ გ დ", "eng-1": "one two three four", "rus-1": "раз два три"}
@@ -118,9 +119,53 @@ def test_several_tail_languages_get_a_row_each_their_mean_and_best_steps(tmp_pat
     assert rows["rus"][4] == "33.33" and rows["rus"][6] == "+50.0%" and rows["rus"][9] == "100"
     mean = rows["**mean**"]
     assert mean[2] == "70.83" and mean[4] == "41.67" and mean[6] == "+41.7%"
-    assert mean[10:12] == ["4", "4.00%"] and mean[12:] == ["", ""]
+    assert mean[10:12] == ["4", "4.00%"] and mean[12:] == ["", "", "", ""]
     assert "| eng | 0.00 | 0.00 | 75.00 | 50.00 |" in text  # one column per fine-tuning
     assert "joiner bias" in text and "identical to the base" in text
+    write_scores(tmp_path / "base" / "decode_test_full", {**base_hyps, "kat-1": "ა ბ გ z"})
+    write_scores(tmp_path / "merged" / "decode_test_full", {**base_hyps, "kat-1": "ა ბ გ დ"})
+    write_scores(tmp_path / "iter1" / "decode_test_tail", {**base_hyps, "kat-1": "ა ბ y y"})
+    (tmp_path / "iter1" / "confidence_report.txt").write_text(
+        "confidence length: Pearson -0.500\nthreshold 0.5: 3 kept\n"
+    )
+    iterated = lda_summary(["kat", "rus"], tmp_path / "base", tmp_path / "lda",
+                           tmp_path / "merged", [tmp_path / "ft_kat", tmp_path / "ft_rus"],
+                           iterations=[tmp_path / "iter1"])  # fmt: skip
+    kat = next(line for line in iterated.splitlines() if line.startswith("| kat |"))
+    assert kat.endswith("| 25.00 | 0.00 |")  # full context: base, LDA
+    # base 75 -> iteration 1: 50 (1/3 less) -> iteration 2 (the merged model): 50
+    assert "| kat | 75.00 | 50.00 (+33.3%) | 50.00 (+0.0%) |" in iterated
+    assert "| rus | 66.67 | 66.67 (+0.0%) | 33.33 (+50.0%) |" in iterated
+    assert "iteration 1, the teacher on `data/dev_tail`: confidence length: Pearson -0.500; " \
+        "threshold 0.5: 3 kept" in iterated  # fmt: skip
     with pytest.raises(SpeechmlError, match="3 fine-tuning dirs for 2 tail languages"):
         lda_summary(["kat", "rus"], tmp_path / "base", tmp_path / "lda", tmp_path / "merged",
                     [tmp_path / "ft_kat"] * 3)  # fmt: skip
+
+
+def test_head_languages_are_compared_hypothesis_by_hypothesis(tmp_path):
+    data = tmp_path / "data" / "test"
+    data.mkdir(parents=True)
+    (data / "utt2lang").write_text("".join(f"{u} {lang}\n" for u, lang in UTT2LANG.items()))
+    (tmp_path / "base" / "model").mkdir(parents=True)
+    save_file({"a": torch.zeros(10)}, str(tmp_path / "base/model/model.safetensors"))
+    (tmp_path / "lda" / "adapter").mkdir(parents=True)
+    (tmp_path / "lda" / "adapter" / "adapter_config.json").write_text(adapter_record("kat", 1, 10))
+    base_hyps = {"kat-1": "ა x y z", "eng-1": "one two three four", "rus-1": "раз два"}
+
+    def decode(system: str, hyps: dict[str, str]) -> None:
+        decode_dir = tmp_path / system / "decode_test"
+        decode_dir.mkdir(parents=True)
+        record = score_wer(REFS, hyps, utt2lang=UTT2LANG).to_dict()
+        (decode_dir / "score.json").write_text(json.dumps({"data_dir": str(data), **record}))
+        write_trn(decode_dir / "hyp.trn", hyps)
+
+    decode("base", base_hyps)
+    decode("merged", {**base_hyps, "kat-1": "ა ბ y z"})
+    # the same WER, another hypothesis: a changed head language that the rates cannot show
+    decode("moved", {**base_hyps, "kat-1": "ა ბ y z", "rus-1": "раз три"})
+    systems = tmp_path / "base", tmp_path / "lda"
+    same = lda_summary("kat", *systems, tmp_path / "merged", tmp_path / "merged")
+    assert "identical to the base (the same hypothesis for each of 2 utterances)" in same
+    moved = lda_summary("kat", *systems, tmp_path / "moved", tmp_path / "merged")
+    assert "**differ from the base** (1 of 2 hypotheses changed)" in moved

@@ -163,12 +163,13 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     egs = tmp_path / "kat"
     shutil.copytree(EGS, egs, ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
     corpus = yaml.safe_load((egs / "conf/corpus.yaml").read_text())
-    corpus["languages"] = [x for x in corpus["languages"] if x["code"] in ("eng", "kat")]
+    corpus["languages"] = [x for x in corpus["languages"] if x["code"] in ("eng", "kat", "ell")]
     (egs / "conf/quick.yaml").write_text(yaml.safe_dump(corpus))
     quick = [
         "--corpus-config", "conf/quick.yaml", "--corpus-dir", "corpus/quick", "--corpus-opts",
         "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4",
-        "--labelled", "4", "--min-confidence", "0", "--train-opts", TINY_TRAINING,
+        "--tail-langs", "kat ell", "--labelled", "4 6", "--min-confidence", "0",
+        "--train-opts", TINY_TRAINING, "--cls-langs", "eng,kat",
         "--e2e-opts", TINY_E2E, "--text-opts", TINY_TEXT,
         "--related-lang", "eng", "--ssl-opts", TINY_SSL, "--llm-opts", TINY_LLM,
         "--lm-opts", TINY_LM, "--mix-opts", "--set examples=200",
@@ -183,7 +184,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2label", "utt2dur"):
             assert (egs / "data" / split / name).is_file(), f"data/{split}/{name}"
         langs = {line.split()[1] for line in (egs / "data" / split / "utt2lang").open()}
-        assert langs == {"eng", "kat"}
+        assert langs == {"eng", "kat", "ell"}
         validation = (egs / f"exp/data_prep/log/validate_{split}.log").read_text()
         assert "# Ended (code 0)" in validation
     assert (egs / "data/.done/2.validate").is_file()
@@ -198,23 +199,33 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert "baseline_majority_class" in results
 
     assert (egs / "exp/base/model/model.safetensors").is_file()
-    assert (egs / "exp/lda_kat/adapter/adapter_config.json").is_file()
-    assert (egs / "exp/lda_merged/model/adapters/kat/adapter_model.safetensors").is_file()
-    assert (egs / "exp/finetune_kat/model/model.safetensors").is_file()
-    assert len((egs / "data/kat_untranscribed/utt2spk").read_text().splitlines()) == 8
-    assert not (egs / "data/kat_untranscribed/text").exists()
-    for system in ("base", "lda_merged", "finetune_kat"):
+    for lang, untranscribed in (("kat", 8), ("ell", 6)):
+        assert (egs / f"exp/lda/adapters/{lang}/adapter_config.json").is_file()
+        assert (egs / f"exp/lda_iter1/adapters/{lang}/adapter_config.json").is_file()
+        assert (egs / f"exp/lda_merged/model/adapters/{lang}/adapter_model.safetensors").is_file()
+        assert (egs / f"exp/finetune_{lang}/model/model.safetensors").is_file()
+        utts = (egs / f"data/{lang}_untranscribed/utt2spk").read_text().splitlines()
+        assert len(utts) == untranscribed
+        assert not (egs / f"data/{lang}_untranscribed/text").exists()
+    assert (egs / "exp/lda/dev_wer_per_language.png").read_bytes().startswith(b"\x89PNG")
+    assert "Pearson" in (egs / "exp/lda_iter1/confidence_report.txt").read_text()
+    for system in ("base", "lda_merged", "finetune_kat", "finetune_ell"):
         for decode in ("decode_test", "decode_test_full"):
             assert (egs / f"exp/{system}/{decode}/wer").read_text().startswith("%WER ")
+    assert (egs / "exp/lda_iter1/decode_test_tail/wer").read_text().startswith("%WER ")
     for decode in ("decode_test_full_beam", "decode_test_full_beam_lm"):
         assert (egs / f"exp/base/{decode}/wer").read_text().startswith("%WER ")
     assert "LM data/lm_char" in (egs / "exp/base/decode_test_full_beam_lm/system.txt").read_text()
     for system in ("base", "lda_merged"):
-        assert (egs / f"exp/{system}/decode_test_kat_streaming/rtf").read_text().startswith("RTF ")
+        for lang in ("kat", "ell"):
+            rtf = (egs / f"exp/{system}/decode_test_{lang}_streaming/rtf").read_text()
+            assert rtf.startswith("RTF ")
     summary = (egs / "exp/lda_summary.md").read_text()
-    assert "## Language-dependent adapter: kat" in summary
+    assert "## Language-dependent adapters: kat, ell" in summary
+    assert re.search(r"^\| \*\*mean\*\* \|", summary, re.M)
+    assert "| kat | " in summary.split("Noisy student")[1]  # the iterations' table
     assert "identical to the base" in summary  # eng decodes as before through the merged model
-    assert "Language-dependent adapter: kat" in (egs / "RESULTS.md").read_text()
+    assert "Language-dependent adapters: kat, ell" in (egs / "RESULTS.md").read_text()
     check_classification_outputs(egs)
     check_continued_pretraining_outputs(egs)
     check_audio_llm_outputs(egs)
@@ -252,7 +263,7 @@ def check_continued_pretraining_outputs(egs: Path) -> None:
     for model in ("w2v_multi", "w2v_cpt_kat"):
         assert (egs / f"exp/{model}/model/preprocessor_config.json").is_file(), model
     langs = {line.split()[1] for line in (egs / "data/ssl_multi/utt2lang").open()}
-    assert langs == {"eng"}  # the stand-in never hears the target language
+    assert langs == {"eng", "ell"}  # the stand-in never hears the target language
     for system in ("w2v_ft_kat", "w2v_cpt_ft_kat", "w2v_cpt_rel_ft_kat"):
         assert (egs / f"exp/{system}/decode_test_kat/wer").read_text().startswith("%WER ")
     summary = (egs / "exp/cpt_summary.md").read_text()

@@ -15,10 +15,13 @@ from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
 from speechml.errors import ConfigError, DataError
 from speechml.recipe import (
     HEAD_LANGUAGES,
+    TAIL_COMPANIONS,
+    TAIL_LABELLED,
     corpus_languages,
     language_spec,
     render_recipe,
     render_template,
+    tail_languages,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,18 +53,30 @@ def test_language_without_iso_639_1_needs_espeak_and_locale() -> None:
 
 
 def test_corpus_languages_are_the_heads_with_the_tail_replaced_or_appended() -> None:
-    heads = list(HEAD_LANGUAGES)
-    assert set(heads) <= {lang.code for lang in CorpusConfig().languages}
-    assert [lang.code for lang in corpus_languages(language_spec("kat"))] == [*heads, "kat"]
+    heads, others = list(HEAD_LANGUAGES), list(TAIL_COMPANIONS)
+    assert set(heads + others) <= {lang.code for lang in CorpusConfig().languages}
+    kat = corpus_languages(language_spec("kat"))
+    assert [lang.code for lang in kat] == [*heads, "kat", *others]
     replaced = corpus_languages(LanguageSpec("rus", "ru", "ru", "Latn"))
-    assert [lang.code for lang in replaced] == heads
+    assert [lang.code for lang in replaced] == heads + others
     assert replaced[heads.index("rus")].script == "Latn"
+    # a companion as the recipe's language is not listed twice
+    assert [lang.code for lang in corpus_languages(language_spec("ell"))] == [*heads, "ell", "ara"]
+
+
+def test_run_sh_defaults_to_several_tail_languages_with_different_labelled_amounts() -> None:
+    run_sh = render_template(language_spec("amh"))[Path("run.sh")]
+    assert 'tail_langs="amh ell ara"' in run_sh
+    assert f'labelled="{" ".join(map(str, TAIL_LABELLED))}"' in run_sh
+    assert len(set(TAIL_LABELLED)) == len(TAIL_LABELLED)
+    assert tail_languages(language_spec("ell")) == ["ell", "ara"]
 
 
 def test_corpus_yaml_quotes_values_yaml_would_misread() -> None:
     files = render_template(language_spec("nor"))
     languages = yaml.safe_load(files[Path("conf/corpus.yaml")])["languages"]
-    assert languages[-1] == {"code": "nor", "espeak": "no", "locale": "no", "script": "Latn"}
+    nor = languages[len(HEAD_LANGUAGES)]  # after the head languages, before the other tails
+    assert nor == {"code": "nor", "espeak": "no", "locale": "no", "script": "Latn"}
 
 
 def test_invalid_corpus_entry_is_refused_before_writing(tmp_path: Path) -> None:
@@ -96,7 +111,7 @@ def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
     assert "@@" not in "".join(p.read_text() for p in amh.rglob("*") if p.is_file())
     config = load_config(CorpusConfig, amh / "conf/corpus.yaml")
     check_config(config, amh / "conf/corpus.yaml")
-    assert config.languages[-1] == LanguageSpec("amh", "am", "am", "Ethi")
+    assert config.languages[len(HEAD_LANGUAGES)] == LanguageSpec("amh", "am", "am", "Ethi")
     assert config.items_per_utt == (1, 2)  # the recipe's short utterances
     assert config.classes == CorpusConfig().classes
 

@@ -407,12 +407,16 @@ def test_baseline_runs_the_majority_class_with_utt2label(egs) -> None:
 
 
 @pytest.mark.parametrize(
-    ("script", "role"), [("lda.sh", "the tail language"), ("cls.sh", "the held-out language")]
+    ("script", "missing"),
+    [
+        ("lda.sh", "--tail-langs is required (ISO 639-3 codes of the tail languages)"),
+        ("cls.sh", "--lang is required (ISO 639-3 code of the held-out language)"),
+    ],
 )
-def test_recipes_without_their_language_stop_before_any_job(egs, script: str, role: str) -> None:
+def test_recipes_without_their_language_stop_before_any_job(egs, script: str, missing: str) -> None:
     result = egs(script)
     assert result.returncode != 0
-    assert f"error: --lang is required (ISO 639-3 code of {role})" in result.stderr
+    assert f"error: {missing}" in result.stderr
     assert result.calls == []
 
 
