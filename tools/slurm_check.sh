@@ -142,7 +142,7 @@ egs=$state/kat
 mkdir "$egs"
 (cd "$repo/egs/kat" && tar --exclude=./corpus --exclude=./data --exclude=./exp \
   --exclude=./RESULTS.md -cf - .) | tar -xf - -C "$egs"
-grep -v -E '\{code: (spa|rus|hin),' "$egs/conf/corpus.yaml" >"$egs/conf/quick.yaml"
+grep -v -E '\{code: (spa|rus|hin|ell|ara),' "$egs/conf/corpus.yaml" >"$egs/conf/quick.yaml"
 cd "$egs"
 export SPEECHML_ROOT=$repo
 # shellcheck source=../egs/kat/path.sh
@@ -217,7 +217,8 @@ nice -n 15 ./run.sh --stop-stage "$stop_stage" --nj 2 \
   --decode-cmd "run_slurm.sh --mem 1G --time 0:10:00" \
   --corpus-config conf/quick.yaml --corpus-dir corpus/quick \
   --corpus-opts "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4" \
-  --labelled 4 --min-confidence 0 --train-opts "${tiny[*]/#/--set }" 2>"$state/run.err" ||
+  --tail-langs kat --labelled 4 --min-confidence 0 --train-opts "${tiny[*]/#/--set }" \
+  2>"$state/run.err" ||
   {
     tail -n 30 "$state/run.err" >&2
     die "run.sh failed"
