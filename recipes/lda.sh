@@ -47,8 +47,10 @@
 #   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
 #   --confidence NAME        the pseudo-labels' confidence: symbols (the search's) or length (also
 #                            the hypothesis's length against the expected from its duration)
-#   --teacher-search NAME    how the teacher transcribes: greedy or beam (its transducer) or ctc
+#   --teacher-search NAME    how the teacher transcribes: beam or greedy (its transducer) or ctc
 #                            (its CTC head's best path)
+#   --teacher-lm DIR         n-gram LMs fused in the teacher's beam search (stage 21's
+#                            data/lm_char; "" for none)
 #   --base-config FILE       AsrTrainConfig of the base
 #   --adapter-config FILE    AsrTrainConfig of the adapters (its train, spec_augment, adapter)
 #   --finetune-config FILE   AsrTrainConfig of full fine-tuning (its train, spec_augment)
@@ -66,7 +68,8 @@ labelled=300
 iterations=2
 min_confidence=0.5
 confidence=length
-teacher_search=greedy
+teacher_search=beam
+teacher_lm=data/lm_char
 base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
 finetune_config=conf/finetune.yaml
@@ -90,6 +93,8 @@ base=exp/base
 lda=exp/lda
 merged=exp/lda_merged
 student=data/tail_student
+lm_option=()
+[[ -z $teacher_lm ]] || lm_option=(--lm "$teacher_lm")
 adapters=$lda/adapters  # a run of one language writes $lda/adapter
 ((${#tails[@]} > 1)) || adapters=$lda/adapter
 
@@ -138,17 +143,18 @@ for ((i = 1; i <= iterations; i++)); do
   ((i == iterations)) || iteration_dirs+=("$exp_i")
   if stage_begin 22 "noisy student, iteration $i of $iterations" \
     --signature "tail_langs=$tail_csv min_confidence=$min_confidence confidence=$confidence \
-teacher=$teacher_search $train_opts" \
+teacher=$teacher_search lm=$teacher_lm $train_opts" \
     "exp/.done/22.student_$i" \
-    "$teacher" data/tail_labelled data/tail_untranscribed data/dev_tail "$adapter_config"; then
+    "$teacher" data/tail_labelled data/tail_untranscribed data/dev_tail "$adapter_config" \
+    ${teacher_lm:+"$teacher_lm"}; then
     "${decoder[@]}" "$exp_i/log/confidence_report.log" \
       speechml asr confidence-report --model "$teacher" --data data/dev_tail \
       --confidence symbols length --rates-from data/tail_labelled \
-      --min-confidence "$min_confidence" --method "$teacher_search" \
+      --min-confidence "$min_confidence" --method "$teacher_search" "${lm_option[@]}" \
       --out "$exp_i/confidence_report.txt"
     "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
       speechml asr pseudo-label --model "$teacher" --data data/tail_untranscribed \
-      --min-confidence "$min_confidence" --method "$teacher_search" \
+      --min-confidence "$min_confidence" --method "$teacher_search" "${lm_option[@]}" \
       --confidence "$confidence" --rates-from data/tail_labelled \
       --combine-with data/tail_labelled --out "data/tail_pseudo_$i"
     "${runner[@]}" "$exp_i/log/speed_perturb.log" \

@@ -34,7 +34,9 @@
 #   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
 #   --confidence NAME      the pseudo-labels' confidence: length (default: the search's,
 #                          times the hypothesis's length against the expected) or symbols
-#   --teacher-search NAME  the teacher's search: greedy (default), beam or ctc
+#   --teacher-search NAME  the teacher's search: beam (default), greedy or ctc
+#   --teacher-lm DIR       n-gram LMs fused in the teacher's beam search (default data/lm_char,
+#                          stage 21's; "" for none)
 #   --train-opts "OPTS"    more options of every recogniser training job, e.g.
 #                          "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
@@ -72,7 +74,8 @@ labelled="300 150 600"
 iterations=2
 min_confidence=0.5
 confidence=length
-teacher_search=greedy
+teacher_search=beam
+teacher_lm=data/lm_char
 train_opts=
 cls_langs=
 e2e_opts=
@@ -100,7 +103,7 @@ baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
 lda.sh --stage "$stage" --stop-stage "$stop_stage" --tail-langs "$tail_langs" \
   --labelled "$labelled" --iterations "$iterations" --min-confidence "$min_confidence" \
   --confidence "$confidence" \
-  --teacher-search "$teacher_search" --train-opts "$train_opts" \
+  --teacher-search "$teacher_search" --teacher-lm "$teacher_lm" --train-opts "$train_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
   --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-config "$text_config" \

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from speechml.asr.confidence import ConfidenceKind, confidences
+from speechml.asr.ngram_lm import LmDir
 from speechml.asr.recognizer import DecodeResult, Recognizer, SearchMethod
 from speechml.data.datadir import DataDir
 from speechml.data.ops import combine_data_dirs, subset_data_dir
-from speechml.errors import DataError
+from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,17 @@ def teacher_decode(
     second_pass: bool = True,
     method: SearchMethod = "greedy",
     batch_size: int = 16,
+    lm: LmDir | None = None,
+    lm_weight: float = 0.3,
 ) -> tuple[DecodeResult, str]:
     """Decode ``data`` as a teacher does (see :func:`pseudo_label`); also says how, e.g.
-    ``"greedy search, second pass"``."""
+    ``"greedy search, second pass"``.
+
+    Raises:
+        ConfigError: an ``lm`` with another ``method`` than ``beam`` (it is fused in beam search).
+    """
+    if lm is not None and method != "beam":
+        raise ConfigError(f"the teacher's LM is fused in beam search: method beam, not {method}")
     encoder = teacher.model.config.encoder
     use_second = second_pass and encoder.num_second_pass_layers > 0
     use_full = second_pass and not use_second and 0 in encoder.train_chunk_sizes
@@ -83,9 +92,13 @@ def teacher_decode(
         second_pass=use_second,
         batch_size=batch_size,
         chunk_size=0 if use_full else None,
+        lm=lm,
+        lm_weight=lm_weight,
     )
     pass_name = "second pass" if use_second else "full-context pass" if use_full else "causal pass"
     search = "CTC head" if method == "ctc" else f"{method} search"
+    if lm is not None:
+        search += f" with the LM (weight {lm_weight:g})"
     return result, f"{search}, {pass_name}"
 
 
@@ -98,6 +111,8 @@ def pseudo_label(
     batch_size: int = 16,
     confidence: ConfidenceKind = "symbols",
     rates: Mapping[str, float] | None = None,
+    lm: LmDir | None = None,
+    lm_weight: float = 0.3,
 ) -> tuple[DataDir, PseudoLabelReport]:
     """Transcribe ``data`` with ``teacher`` and keep confident hypotheses as its ``text``.
 
@@ -114,6 +129,9 @@ def pseudo_label(
             length-ratio term; :mod:`speechml.asr.confidence`).
         rates: ``length``: characters a second by language, from labelled data
             (:func:`~speechml.asr.confidence.chars_per_second`).
+        lm: n-gram LMs fused in the teacher's beam search (``method="beam"``), ``lm_weight``
+            their weight: a teacher with the language's LM corrects much of what its acoustic
+            model alone gets wrong.
 
     Returns:
         The kept utterances as a data dir (``text`` = hypotheses; empty when none is kept) and
@@ -121,7 +139,9 @@ def pseudo_label(
     """
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    result, teacher_name = teacher_decode(teacher, data, second_pass, method, batch_size)
+    result, teacher_name = teacher_decode(
+        teacher, data, second_pass, method, batch_size, lm, lm_weight
+    )
     scores = confidences(result, data, confidence, rates)
     report = PseudoLabelReport(min_confidence, f"{teacher_name}; confidence {confidence}")
     for utt, value in scores.items():

@@ -107,6 +107,20 @@ def _train_adapter(args: argparse.Namespace) -> None:
         train_adapters(config, args.model, langs, args.train, args.dev, args.exp, init)
 
 
+def _add_lm_options(parser: argparse.ArgumentParser) -> None:
+    """``--lm DIR`` and ``--lm-weight X``: n-gram LMs fused in beam search."""
+    parser.add_argument(
+        "--lm", metavar="DIR", help="n-gram LM dir (train-lm) fused in beam search (--method beam)"
+    )
+    parser.add_argument(
+        "--lm-weight", type=float, default=0.3, help="weight of the LM's log-probabilities"
+    )
+
+
+def _teacher_lm(args: argparse.Namespace) -> LmDir | None:
+    return LmDir.load(args.lm) if args.lm else None
+
+
 def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
     """Characters a second by language for a ``length`` confidence, from ``--rates-from``."""
     if "length" not in kinds:
@@ -126,6 +140,8 @@ def _pseudo_label(args: argparse.Namespace) -> None:
         method=args.method,
         confidence=args.confidence,
         rates=_rates([args.confidence], args.rates_from),
+        lm=_teacher_lm(args),
+        lm_weight=args.lm_weight,
     )
     extra = DataDir.read(args.combine_with) if args.combine_with else None
     written = write_pseudo_labels(labelled, report, args.out, extra)
@@ -135,8 +151,10 @@ def _pseudo_label(args: argparse.Namespace) -> None:
 def _confidence_report(args: argparse.Namespace) -> None:
     rates = _rates(args.confidence, args.rates_from)
     data = DataDir.read(args.data)
+    model = Recognizer.load(args.model)
+    lm = _teacher_lm(args)
     result, teacher = teacher_decode(
-        Recognizer.load(args.model), data, not args.causal_pass, args.method
+        model, data, not args.causal_pass, args.method, lm=lm, lm_weight=args.lm_weight
     )
     text = f"# {args.model} on {args.data}: {teacher}\n" + "".join(
         confidence_report(result, data, args.min_confidence, kind, rates).to_text()
@@ -369,6 +387,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument(
         "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
     )
+    _add_lm_options(label)
     label.set_defaults(func=_pseudo_label)
 
     confidence = verbs.add_parser(
@@ -390,6 +409,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
     )
     confidence.add_argument("--method", choices=["greedy", "beam", "ctc"], default="greedy")
+    _add_lm_options(confidence)
     confidence.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
     )
@@ -475,12 +495,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="subtracted from the blank's log-probability before each choice (every method; "
         "positive: fewer deletions, more insertions)",
     )
-    decode.add_argument(
-        "--lm", metavar="DIR", help="n-gram LM dir (train-lm) fused in beam search (--method beam)"
-    )
-    decode.add_argument(
-        "--lm-weight", type=float, default=0.3, help="weight of the LM's log-probabilities"
-    )
+    _add_lm_options(decode)
     decode.add_argument(
         "--lm-eos",
         action=argparse.BooleanOptionalAction,

@@ -110,3 +110,25 @@ def test_lm_errors_are_one_line(model_and_data, tmp_path, capsys):
     assert decode(root, data, "bad3", "--method", "beam", "--lm", str(lm)) == 1
     err = capsys.readouterr().err
     assert "shared.safetensors: unreadable LM file" in err and err.count("\n") == 1
+
+
+def test_a_teacher_with_the_lm_pseudo_labels_and_reports_with_it(model_and_data, tmp_path):
+    root, data = model_and_data
+    lm = tmp_path / "lm"
+    train = ["asr", "train-lm", "--tokenizer", str(root / "model"), "--data", str(data)]
+    assert main([*train, "--per-language", "--order", "4", "--out", str(lm)]) == 0
+    label = ["asr", "pseudo-label", "--model", str(root / "model"), "--data", str(data),
+             "--min-confidence", "0", "--method", "beam"]  # fmt: skip
+    assert main([*label, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*label, "--lm", str(lm), "--lm-weight", "2", "--out", str(tmp_path / "lm")]) == 0
+    plain = (tmp_path / "plain" / "pseudo_label_report.txt").read_text().splitlines()
+    fused = (tmp_path / "lm" / "pseudo_label_report.txt").read_text().splitlines()
+    assert "teacher: beam search with the LM (weight 2)" in fused[0]
+    assert "with the LM" not in plain[0]
+    assert fused[1:] != plain[1:]  # the LM moved the hypotheses (and their confidences)
+    out = tmp_path / "report.txt"
+    report = ["asr", "confidence-report", "--model", str(root / "model"), "--data", str(data),
+              "--method", "beam", "--lm", str(lm), "--out", str(out)]  # fmt: skip
+    assert main(report) == 0
+    assert "beam search with the LM (weight 0.3)" in out.read_text()
+    assert main([*label[:-2], "--method", "greedy", "--lm", str(lm), "--out", "x"]) == 1
