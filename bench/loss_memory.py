@@ -44,10 +44,10 @@ import torch
 import torchaudio
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
-from tqdm import tqdm
 
 from speechml.asr.pruned_rnnt import loss_scales, pruned_transducer_loss
 from speechml.asr.transducer import Joiner, rnnt_loss_sum
+from speechml.progress import progress_bar
 
 MIB = 2**20
 #: The recipe's size (the default corpus: ~35 encoder frames and ~15 tokens an utterance, a
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     for arm in ARMS:  # lazy set-up: kernels, thread pools
         timed(warm_up, arm, device)
     rows, ratios = [], []
-    for setting in tqdm(args.settings, desc="loss memory", leave=False, file=sys.stderr):
+    for setting in progress_bar(args.settings, desc="loss memory", leave=False):
         step = LossStep(setting, *dims, args.prune_range, device)
         seconds: dict[str, list[float]] = {arm: [] for arm in ARMS}
         losses: dict[str, float] = {}

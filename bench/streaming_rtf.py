@@ -31,12 +31,12 @@ import time
 import benchlib
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from speechml.asr.recognizer import Recognizer
 from speechml.asr.search import Hypothesis, StreamingGreedyDecoder, greedy_search
 from speechml.asr.transducer import Transducer
 from speechml.data.features import FbankConfig
+from speechml.progress import progress_bar
 
 
 @torch.no_grad()
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     decode_whole(model, warm_up)
     decode_streaming(model, warm_up, chunk_frames)
     whole_seconds, latencies, matches, tokens = 0.0, [], 0, 0
-    for feats in tqdm(utterances, desc="decode", unit="utt", leave=False, file=sys.stderr):
+    for feats in progress_bar(utterances, desc="decode", unit="utt", leave=False):
         whole, seconds = decode_whole(model, feats)
         streamed, chunk_seconds = decode_streaming(model, feats, chunk_frames)
         whole_seconds += seconds

@@ -30,7 +30,6 @@ from typing import Any
 import benchlib
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from speechml.asr.data import AsrDataset, collate_asr
 from speechml.asr.train import make_loss_fn
@@ -40,6 +39,7 @@ from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig
 from speechml.data.ops import random_utts, subset_data_dir
 from speechml.data.tokenizer import texts_from_data_dirs, train_tokenizer
+from speechml.progress import progress_bar
 
 
 class SyntheticUtterances(Dataset):
@@ -177,10 +177,10 @@ def train_interleaved(arms: list[Arm], steps: int) -> None:
     other jobs slows each arm alike."""
     for arm in arms:
         arm.step(arm.warm_up)
-    bar = tqdm(range(steps), desc="train", unit="step", leave=False, file=sys.stderr)
+    bar = progress_bar(range(steps), desc="train", unit="step", leave=False)
     for index in bar:
         losses = {arm.name: f"{arm.timed_step(index):.3f}" for arm in arms}
-        bar.set_postfix(losses)
+        bar.set_postfix(**losses)
 
 
 def data_dir_dataset(
@@ -195,7 +195,7 @@ def data_dir_dataset(
         data = subset_data_dir(data, random_utts(data, max_utts, seed=seed))
     tokenizer = train_tokenizer(texts_from_data_dirs([data]), "char", None, tokenizer_dir)
     dataset = AsrDataset(data, tokenizer, fbank)
-    for index in tqdm(range(len(dataset)), desc="features", unit="utt", file=sys.stderr):
+    for index in progress_bar(range(len(dataset)), desc="features", unit="utt"):
         dataset.features(index)
     return dataset, tokenizer.vocab_size
 

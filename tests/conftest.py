@@ -14,11 +14,21 @@ prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audi
     def test_something(make_data_dir):
         path = make_data_dir(num_utts=6, languages=("eng", "kat"), utt2dur=True)
         data = DataDir.read(path)
+
+``on_terminal(args, cwd)`` runs a command with its stdout and stderr on a pseudo-terminal
+of 24 x 100 characters (as if a person ran it in a terminal) and returns what the terminal showed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
+import select
+import struct
+import subprocess
+import termios
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -92,3 +102,36 @@ def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
 def data_dir_writer() -> Callable[..., Path]:
     """:func:`write_data_dir` itself, for module- or session-scoped fixtures."""
     return write_data_dir
+
+
+def _run_on_terminal(args: Sequence[str], cwd: Path | None = None, timeout: float = 120) -> str:
+    """What ``args`` writes to a pseudo-terminal that is its stdout and stderr (``\\r\\n``
+    line ends, as a terminal gets them)."""
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # rows, columns
+    process = subprocess.Popen(
+        list(args), cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    shown, deadline = bytearray(), time.monotonic() + timeout
+    try:
+        while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = os.read(leader, 65536)
+            if not chunk:
+                break
+            shown += chunk
+    except OSError:  # EIO: every writer of the terminal has closed it
+        pass
+    finally:
+        os.close(leader)
+        if time.monotonic() > deadline:
+            process.kill()  # still running at the deadline
+    process.wait(timeout=timeout)
+    assert process.returncode == 0, shown.decode(errors="replace")[-3000:]
+    return shown.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def on_terminal() -> Callable[..., str]:
+    """Run a command on a pseudo-terminal; what it showed there (see :func:`_run_on_terminal`)."""
+    return _run_on_terminal

@@ -8,6 +8,10 @@
 # number in LOGFILE and in every argument. Each log starts with the command line and the start
 # time and ends with the time taken and the exit code. The exit status is non-zero when a job
 # failed; the failed logs are named on stderr with their last lines.
+# On a terminal (stderr is one), a single job's output also goes to the terminal as it is
+# written to its log, as `tail -f LOGFILE` would show it, and each job of a JOB=A:B range prints
+# one line when it ends. The command's own output is never a terminal, so speechml writes plain
+# progress lines (no bars) into the log.
 # The command runs as given, one argument each, with no shell in between: an argument such as
 # `;`, `|`, `$(...)` or one holding a newline reaches the command as that text and never runs
 # anything (wrap a pipeline in `bash -c '...'` yourself where you want one).
@@ -67,13 +71,26 @@ run_job() {
     echo "#$(printf ' %q' "$@")"
     echo "# Started at $(date)"
   } >"$log"
-  "$@" >>"$log" 2>&1 </dev/null || status=$?
+  if [[ $terminal == follow ]]; then
+    "$@" 2>&1 </dev/null | tee -a "$log" >&2 || status=$?
+  else
+    "$@" >>"$log" 2>&1 </dev/null || status=$?
+  fi
   {
     echo "# Accounting: time=$((SECONDS - started)) threads=1"
     echo "# Ended (code $status) at $(date)"
   } >>"$log"
+  [[ $terminal != each-end ]] ||
+    echo "run_local.sh: $log ended (code $status) after $((SECONDS - started)) s" >&2
   return "$status"
 }
+
+# What the terminal shows: nothing (stderr is not one), a single job's output, or job ends.
+terminal=""
+if [[ -t 2 ]]; then
+  terminal=each-end
+  ((first < last)) || terminal=follow
+fi
 
 # Each job in its own process group, so that an interrupt can stop the whole of it.
 set -m

@@ -35,7 +35,6 @@ from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from speechml.asr.adapters import (
     BASE_WEIGHTS,
@@ -62,6 +61,7 @@ from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
 from speechml.errors import ConfigError, ModelError, SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
+from speechml.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class Recognizer:
             batch_size=1 if method == "streaming" else batch_size,
             collate_fn=collate_asr,
         )
-        for batch in tqdm(loader, desc=f"decode ({method})", unit="batch"):
+        for batch in progress_bar(loader, desc=f"decode ({method})", unit="batch"):
             feats = batch["feats"].to(device)
             lengths = batch["feat_lengths"].to(device)
             languages = [data.utt2lang.get(u) for u in batch["utts"]]

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
 from speechml.cls.labels import utt_labels, write_predictions
 from speechml.data.datadir import DataDir
 from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError
+from speechml.progress import progress_bar
 from speechml.score.trn import read_trn
 from speechml.score.wer import shorten_ids
 
@@ -106,7 +105,7 @@ def predict_labels(predict: PredictFn, texts: Sequence[str], batch_size: int = 2
         ValueError: if ``predict`` returns a wrong number of labels.
     """
     labels: list[str] = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="classify", unit="batch"):
+    for start in progress_bar(range(0, len(texts), batch_size), desc="classify", unit="batch"):
         batch = list(texts[start : start + batch_size])
         found = list(predict(batch))
         if len(found) != len(batch):

@@ -33,7 +33,6 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions
 from speechml.cls.labels import write_predictions
@@ -43,6 +42,7 @@ from speechml.data.datadir import DataDir
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
 from speechml.model_files import load_safetensors, load_state_into
+from speechml.progress import progress_bar
 from speechml.train.checkpoint import MODEL_FILE, model_state
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class SpeechClassifier(nn.Module):
         self.eval()
         device = next(self.parameters()).device
         predicted: dict[str, str] = {}
-        for batch in tqdm(
+        for batch in progress_bar(
             self.loader(self.dataset(data, allow_pipes=allow_pipes), batch_size),
             desc="classify",
             unit="batch",

@@ -22,11 +22,11 @@ import numpy as np
 import soxr
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from speechml.data.audio import audio_duration, load_utterance, write_audio
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
+from speechml.progress import progress_bar
 
 #: rate of the audio that speed perturbation writes, Hz
 PERTURBED_SAMPLE_RATE = 16000
@@ -190,7 +190,7 @@ def speed_perturb_data_dir(
     wav_dir = (out_dir / "wav").resolve()
     wav_dir.mkdir(parents=True, exist_ok=True)
     result = DataDir()
-    for utt in tqdm(data.utts, desc="speed perturbation", unit="utt"):
+    for utt in progress_bar(data.utts, desc="speed perturbation", unit="utt"):
         if "/" in utt or utt.startswith("."):
             raise DataError("utterance id cannot be used as a file name", data.path, utt=utt)
         samples = None

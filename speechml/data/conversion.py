@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import soundfile
-from tqdm import tqdm
 
 from speechml.data.audio import write_audio
 from speechml.data.datadir import RENAMED_REPORT, SKIPPED_REPORT, DataDir
@@ -39,6 +38,7 @@ from speechml.data.ops import subset_data_dir
 from speechml.data.table import write_table
 from speechml.errors import DataError
 from speechml.io import atomic_dir, atomic_write_text
+from speechml.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def _write_output(output: ConversionOutput, tmp: Path) -> None:
     """Write one output data dir into ``tmp``: audio bytes (skipping rows whose bytes do not
     decode), the tables, ``skipped.txt`` and ``renamed.txt``."""
     report, skipped = output.report, set()
-    audio = tqdm(
+    audio = progress_bar(
         output.audio_bytes.items(),
         desc=f"writing audio {report.path.name}",
         unit="file",

@@ -31,7 +31,6 @@ import datasets
 import pycountry
 from babel import Locale
 from babel.core import get_global
-from tqdm import tqdm
 
 from speechml.data.audio import is_pipe
 from speechml.data.conversion import (
@@ -48,6 +47,7 @@ from speechml.data.datadir import DataDir, carried_table_kind, warn_left_behind
 from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_dir
+from speechml.progress import progress_bar
 from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class _HfConverter:
         output = ConversionOutput(DataDir(), ConversionReport(out_dir, split), where)
         data, report = output.data, output.report
         first_row: dict[str, int] = {}
-        rows = tqdm(dataset, desc=f"from-hf {split or out_dir.name}", unit="utt")
+        rows = progress_bar(dataset, desc=f"from-hf {split or out_dir.name}", unit="utt")
         for index, row in enumerate(rows):
             values = {table: row[column] for table, column in names.items()}
             raw_id = values.get("id", f"{split or 'utt'}-{index:06d}")
@@ -510,7 +510,7 @@ def _read_commonvoice_tsv(tsv: Path) -> Iterable[tuple[int, dict[str, str]]]:
             raise DataError(f"missing column(s) {', '.join(missing)} in the header", tsv, 1)
         wanted = (*COMMONVOICE_COLUMNS, "locale")
         index = {name: header.index(name) for name in wanted if name in header}
-        for fields in tqdm(reader, desc=f"from-commonvoice {tsv.name}", unit="utt"):
+        for fields in progress_bar(reader, desc=f"from-commonvoice {tsv.name}", unit="utt"):
             if not any(fields):
                 continue
             if len(fields) < len(header):

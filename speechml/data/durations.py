@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tqdm import tqdm
-
 from speechml.data.audio import audio_duration
 from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError, DataError
+from speechml.progress import progress_bar
 
 
 def compute_durations(data: DataDir, allow_pipes: bool = False, nj: int = 1) -> dict[str, float]:
@@ -51,7 +50,7 @@ def compute_durations(data: DataDir, allow_pipes: bool = False, nj: int = 1) -> 
     utts = data.utts
     with ThreadPoolExecutor(nj) as pool:
         results = list(
-            tqdm(pool.map(duration, utts), total=len(utts), desc="durations", unit="utt")
+            progress_bar(pool.map(duration, utts), total=len(utts), desc="durations", unit="utt")
         )
     errors = [str(result) for result in results if isinstance(result, DataError)]
     if errors:

@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from speechml.config import from_dict
 from speechml.data.audio import is_pipe, load_audio, load_utterance
@@ -52,6 +51,7 @@ from speechml.data.features import CmvnStats, FbankConfig, compute_fbank
 from speechml.data.table import read_raw_table, write_table
 from speechml.errors import AudioError, ConfigError, DataError
 from speechml.io import atomic_dir, atomic_write_text
+from speechml.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def _compute_shard(job: _ShardJob, threads: int | None = None) -> list[int]:
 def write_store(
     data: DataDir, config: FbankConfig, nj: int = 1, allow_pipes: bool = False
 ) -> StoreSummary:
-    """Compute the fbank of every utterance of ``data`` into ``DIR/fbank`` (tqdm progress).
+    """Compute the fbank of every utterance of ``data`` into ``DIR/fbank`` (with progress).
 
     A store already up to date for every utterance and ``config`` is kept as it is. Otherwise
     all is computed again, in shards of :data:`UTTS_PER_SHARD` utterances, ``nj`` processes
@@ -443,7 +443,7 @@ def _run_jobs(jobs: list[_ShardJob], nj: int, total: int) -> list[list[int]]:
     if nj == 1 or len(jobs) == 1:
         threads = torch.get_num_threads()
         try:
-            with tqdm(total=total, desc="fbank", unit="utt") as progress:
+            with progress_bar(total=total, desc="fbank", unit="utt") as progress:
                 for k, job in enumerate(jobs):
                     results[k] = _compute_shard(job, 1)
                     progress.update(len(job.utts))
@@ -454,7 +454,7 @@ def _run_jobs(jobs: list[_ShardJob], nj: int, total: int) -> list[list[int]]:
     with ProcessPoolExecutor(min(nj, len(jobs)), mp_context=context) as pool:
         futures = {pool.submit(_compute_shard, job, 1): k for k, job in enumerate(jobs)}
         try:
-            with tqdm(total=total, desc="fbank", unit="utt") as progress:
+            with progress_bar(total=total, desc="fbank", unit="utt") as progress:
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()
                     progress.update(len(jobs[futures[future]].utts))
@@ -529,7 +529,7 @@ def compute_cmvn_stats(
     max_utts: int | None = None,
     allow_pipe: bool = False,
 ) -> CmvnStats:
-    """Global CMVN statistics over the fbank features of a data dir (tqdm progress); the
+    """Global CMVN statistics over the fbank features of a data dir (with progress); the
     features are read from the dir's store where it is up to date (:class:`DataDirFbank`).
 
     Args:
@@ -555,6 +555,6 @@ def compute_cmvn_stats(
             utts = [utts[i] for i in picks]
     fbank = DataDirFbank(data, config, utts, allow_pipes=allow_pipe)
     stats = CmvnStats.zeros(config.num_mel_bins)
-    for utt in tqdm(utts, desc="cmvn stats", unit="utt"):
+    for utt in progress_bar(utts, desc="cmvn stats", unit="utt"):
         stats.accumulate(fbank(utt))
     return stats

@@ -37,8 +37,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from speechml.data.conversion import (
     ConversionOutput,
     ConversionReport,
@@ -51,6 +49,7 @@ from speechml.data.datadir import DataDir, Segment, carried_table_kind
 from speechml.data.languages import check_language_code, language_code_for
 from speechml.data.validate import SEGMENT_END_TOLERANCE
 from speechml.errors import DataError
+from speechml.progress import progress_bar
 from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ def _read_recordings(path: Path, root: Path, allow_pipes: bool) -> dict[str, _Re
     """The recordings of a RecordingSet manifest by id, each with its wav.scp entry or why not."""
     by_id: dict[str, _Recording] = {}
     by_kaldi_id: dict[str, _Recording] = {}
-    for item in tqdm(read_manifest(path), desc=f"from-lhotse {path.name}", unit="rec"):
+    for item in progress_bar(read_manifest(path), desc=f"from-lhotse {path.name}", unit="rec"):
         _check_kind(item, "sources", "recording_id", "Recording")
         recording_id = item.text("id", required=True)
         if recording_id in by_id:
@@ -371,7 +370,7 @@ class _SupervisionReader:
         supervisions: list[_Supervision] = []
         by_id: dict[str, _Supervision] = {}
         by_utt: dict[str, _Supervision] = {}
-        for item in tqdm(
+        for item in progress_bar(
             read_manifest(self.path), desc=f"from-lhotse {self.path.name}", unit="sup"
         ):
             _check_kind(item, "recording_id", "sources", "SupervisionSegment")

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Literal
 
 import soundfile
-from tqdm import tqdm
 
 from speechml.data.audio import audio_duration, is_pipe, wav_truncation
 from speechml.data.datadir import (
@@ -44,6 +43,7 @@ from speechml.data.languages import check_language_code
 from speechml.data.table import RawTable, TableLine, read_raw_table, sort_key, write_table
 from speechml.errors import AudioError, DataError
 from speechml.io import atomic_write_bytes, atomic_write_text
+from speechml.progress import progress_bar
 
 Severity = Literal["error", "warning", "info"]
 
@@ -356,7 +356,7 @@ def _open_recordings(
     """(wav.scp line, its utterances, what opening it found) for every recording used that has
     an entry (pipes only if ``allow_pipes``), in Kaldi order, with a progress bar."""
     used = [wav_scp[r] for r in sorted(users, key=sort_key) if r in wav_scp]
-    for entry in tqdm(used, desc="checking audio", unit="file"):
+    for entry in progress_bar(used, desc="checking audio", unit="file"):
         if entry.value and (allow_pipes or not is_pipe(entry.value)):
             utts = users[entry.key]
             yield entry, utts, _open_recording(entry.value, utts, segments)

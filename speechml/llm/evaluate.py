@@ -35,13 +35,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_write_text
 from speechml.llm.data import InstructionCollator, InstructionDataset
 from speechml.llm.mixture import Example
 from speechml.llm.model import AudioLlm
+from speechml.progress import progress_bar
 from speechml.score.wer import score_wer
 from speechml.text.markdown import markdown_table
 from speechml.text.normalize import TextNormalizer
@@ -115,7 +115,7 @@ def answer_examples(
     device = next(model.parameters()).device
     model.eval()
     answers: list[str] = []
-    for start in tqdm(range(0, len(dataset), batch_size), desc="answer", unit="batch"):
+    for start in progress_bar(range(0, len(dataset), batch_size), desc="answer", unit="batch"):
         batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
         moved = {k: v.to(device) for k, v in batch.items() if k != "labels"}
         with torch.no_grad():

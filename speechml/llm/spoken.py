@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from speechml.data.audio import audio_duration, load_audio, load_utterance, write_audio
 from speechml.data.corpus.synth import SynthJob, add_noise_floor, synthesize_all
 from speechml.data.datadir import DataDir
 from speechml.llm.mixture import Example
+from speechml.progress import progress_bar
 
 #: The spoken examples' data dir inside a mixture's dir (``speechml llm mixture --out``).
 SPOKEN_DIR = "spoken"
@@ -77,7 +77,7 @@ def render_spoken(
     sources: dict[str, DataDir] = {}
     data = DataDir()
     rendered = list(examples)
-    for i in tqdm(spoken, desc="spoken instructions", unit="utt"):
+    for i in progress_bar(spoken, desc="spoken instructions", unit="utt"):
         example = examples[i]
         if example.data_dir not in sources:
             sources[example.data_dir] = DataDir.read(example.data_dir)

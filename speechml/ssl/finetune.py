@@ -33,7 +33,6 @@ import torch
 from accelerate.utils import send_to_device
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 from transformers import (
     Wav2Vec2CTCTokenizer,
     Wav2Vec2ForCTC,
@@ -46,6 +45,7 @@ from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_
 from speechml.errors import DataError
 from speechml.io import atomic_dir, require_model_dir
 from speechml.model_files import from_pretrained
+from speechml.progress import progress_bar
 from speechml.score.wer import score_wer
 from speechml.ssl.pretrain import (
     feature_extractor_for,
@@ -147,7 +147,7 @@ def greedy_transcripts(
     device = next(model.parameters()).device
     texts: dict[str, str] = {}
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
-    for batch in tqdm(loader, desc="decode (ctc)", unit="batch", disable=not progress):
+    for batch in progress_bar(loader, desc="decode (ctc)", unit="batch", disable=not progress):
         batch = send_to_device(batch, device)
         logits = model(batch["inputs"], attention_mask=attention_mask_for(model, batch)).logits
         decoded = tokenizer.batch_decode(logits.argmax(dim=-1))

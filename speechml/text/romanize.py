@@ -35,12 +35,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uroman
-from tqdm import tqdm
 
 from speechml.data.datadir import DataDir
 from speechml.data.languages import check_language_code
 from speechml.data.table import sort_key
 from speechml.errors import DataError
+from speechml.progress import progress_bar
 from speechml.text.normalize import collapse_whitespace
 
 #: romanize_many shows a progress bar when it has at least this many distinct texts to romanize.
@@ -101,7 +101,7 @@ class Romanizer:
         utts: Sequence[str] | None = None,
         path: str | Path | None = None,
     ) -> list[str]:
-        """Romanize a batch, each distinct ``(text, language)`` once (tqdm bar for long ones).
+        """Romanize a batch, each distinct ``(text, language)`` once (progress shown for long ones).
 
         Args:
             texts: the texts.
@@ -133,7 +133,9 @@ class Romanizer:
             check_language_code(lang, path, utt=names[langs.index(lang)])
         todo = [key for key in first_name if key not in self._cache]
         failures: dict[tuple[str, str | None], str] = {}
-        progress = tqdm(todo, desc="romanize", unit="text", disable=len(todo) < PROGRESS_MIN_TEXTS)
+        progress = progress_bar(
+            todo, desc="romanize", unit="text", disable=len(todo) < PROGRESS_MIN_TEXTS
+        )
         for text, lang in progress:
             try:
                 self._uroman_output(text, lang, first_name[text, lang], path)

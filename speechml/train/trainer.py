@@ -4,8 +4,9 @@ accelerate chooses the device (CPU or a GPU), mixed precision and, under ``torch
 ``accelerate launch``, data parallelism (DDP; gloo on CPU). This module adds what speech recipes
 need around it: duration-bucketed batches with a resumable order, AdamW with warm-up, gradient
 clipping, atomic safetensors checkpoints, resume from the last checkpoint, best-checkpoint
-tracking by a validation metric, TensorBoard and JSON-lines logs, a tqdm bar and a PNG of the
-training curves. :meth:`Trainer.fit_best` also gives back the final model: the best checkpoint's
+tracking by a validation metric, TensorBoard and JSON-lines logs, progress (a bar on a
+terminal, a line every ``log_every`` steps in a job log: :mod:`speechml.progress`) and a PNG of
+the training curves. :meth:`Trainer.fit_best` also gives back the final model: the best checkpoint's
 weights, or the average of the last checkpoints.
 
 Example:
@@ -30,10 +31,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from speechml.data.batching import DurationBatchSampler
 from speechml.io import atomic_write_text
+from speechml.progress import progress_bar
 from speechml.train.checkpoint import (
     CheckpointInfo,
     average_checkpoints,
@@ -374,10 +375,12 @@ class Trainer:
         if len(self.sampler) == 0:
             raise ValueError("no training batch: the training set is empty or smaller than ranks")
         self.model.train()
-        bar = tqdm(
+        bar = progress_bar(
             total=config.max_steps,
             initial=self.step,
             desc=f"train {self.exp_dir.name}",
+            unit="step",
+            every=config.log_every,
             disable=not self.accelerator.is_local_main_process,
         )
         skipped, started, first_step = 0, time.monotonic(), self.step
@@ -405,8 +408,10 @@ class Trainer:
                 self.scheduler.step()
                 self.optimizer.zero_grad()
                 self.step += 1
+                bar.set_postfix(
+                    loss=f"{loss.item():.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.3g}"
+                )
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
                 if self.step % config.log_every == 0 or self.step == config.max_steps:
                     self._log(
                         {

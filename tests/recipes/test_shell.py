@@ -749,3 +749,19 @@ def is_running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_run_local_shows_a_single_jobs_output_on_a_terminal(tmp_path: Path, on_terminal) -> None:
+    command = ["bash", "-c", "echo first; sleep 0.3; echo second"]
+    shown = on_terminal([str(UTILS / "run_local.sh"), "log/t.log", *command], cwd=tmp_path)
+    assert shown.splitlines() == ["first", "second"]
+    assert (tmp_path / "log/t.log").read_text().splitlines()[2:4] == ["first", "second"]
+
+
+def test_run_local_prints_each_job_end_on_a_terminal(tmp_path: Path, on_terminal) -> None:
+    args = ["JOB=1:2", "log/e.JOB.log", "bash", "-c", "echo part JOB"]
+    shown = on_terminal([str(UTILS / "run_local.sh"), *args], cwd=tmp_path)
+    assert sorted(line.split(" after ")[0] for line in shown.splitlines()) == [
+        f"run_local.sh: log/e.{job}.log ended (code 0)" for job in (1, 2)
+    ]
+    assert "part" not in shown

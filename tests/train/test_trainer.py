@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def test_resumed_run_continues_where_it_stopped(tmp_path):
 
 
 TINY_TASK = Path(__file__).parent / "tiny_task.py"
+RUN_LOCAL = Path(__file__).parents[2] / "recipes" / "utils" / "run_local.sh"
 
 
 def tiny_run(exp: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -175,6 +177,25 @@ def test_fit_best_gives_the_best_or_the_averaged_weights(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_job_log_gets_a_line_every_log_every_steps_and_no_bar(tmp_path):
+    log = tmp_path / "log" / "train.log"
+    command = [str(RUN_LOCAL), str(log), sys.executable, str(TINY_TASK), str(tmp_path), "20"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert "\r" not in text
+    line = r"train \S+: step (\d+)/20 loss [0-9.]+ lr [0-9.e-]+ [0-9.e+]+ step/s$"
+    steps = re.findall(line, text, re.M)
+    assert steps == ["5", "10", "15", "20"]
+    assert re.findall(r"step (\d+): valid_loss=", text) == ["10", "20"]
+
+
+def test_a_terminal_gets_the_training_bar(tmp_path, on_terminal):
+    shown = on_terminal([sys.executable, str(TINY_TASK), str(tmp_path), "20"])
+    assert f"train {tmp_path.name}: 100%|" in shown and "20/20 [" in shown
+    assert "step 5/20" not in shown
+
+
 def test_ddp_on_two_cpu_processes_keeps_replicas_in_sync(tmp_path):
     script = Path(__file__).parent / "tiny_task.py"
     command = [

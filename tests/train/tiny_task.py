@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -97,6 +98,7 @@ def die_while_writing_checkpoint(step: int) -> None:
 if __name__ == "__main__":
     # tiny_task.py OUT MAX_STEPS [SECONDS_A_STEP]; TINY_DIE_IN_CHECKPOINT=STEP kills the process
     # while it writes that step's checkpoint.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     out = Path(sys.argv[1])
     trainer = make_trainer(out, max_steps=int(sys.argv[2]))
     if len(sys.argv) > 3:

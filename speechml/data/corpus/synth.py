@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import soxr
-from tqdm import tqdm
 
 from speechml.data.audio import audio_duration, write_audio
 from speechml.errors import AudioError, SpeechmlError
+from speechml.progress import progress_bar
 
 ESPEAK = "espeak-ng"
 ESPEAK_RATE = 22050  # Hz of espeak-ng's output
@@ -189,7 +189,7 @@ def synthesize_all(jobs: Sequence[SynthJob], nj: int = 1) -> list[float]:
     with ThreadPoolExecutor(max(1, nj)) as pool:
         futures = [pool.submit(synthesize_to_wav, job) for job in jobs]
         try:
-            for done in tqdm(
+            for done in progress_bar(
                 as_completed(futures), total=len(jobs), desc="synthesising", unit="utt"
             ):
                 done.result()
