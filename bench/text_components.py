@@ -40,11 +40,11 @@ from speechml.config import load_config
 from speechml.data.corpus.config import CorpusConfig
 from speechml.data.corpus.plan import plan_corpus
 from speechml.data.datadir import DataDir
+from speechml.lang.script import dominant_script
 from speechml.text.adapt import adapt_vocabulary
 from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
 from speechml.text.retrieval import transliteration_retrieval
 from speechml.text.romanize import Romanizer
-from speechml.text.script import dominant_script
 from speechml.text.vocab import VocabExpansionConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -58,6 +58,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is typing.Annotated:
+        value = _coerce(value, args[0], where)
+        for registry in (meta for meta in tp.__metadata__ if isinstance(meta, Registry)):
+            registry.check_name(value, where)
+        return value
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
@@ -108,7 +113,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -301,6 +306,10 @@ def save_config(config: Any, path: str | Path) -> None:
 class Registry(dict[str, Callable[..., Any]]):
     """Components chosen by name from a config (``encoder: conformer``).
 
+    The registry is the one list of its names: a config field typed
+    ``Annotated[str, REGISTRY]`` accepts exactly the registered names (checked by
+    :func:`from_dict`), and a CLI option takes ``choices=sorted(REGISTRY)``.
+
     Example:
         >>> encoders = Registry("encoder")
         >>> @encoders.register("identity")
@@ -322,9 +331,14 @@ class Registry(dict[str, Callable[..., Any]]):
 
         return decorate
 
-    def get_component(self, name: str) -> Callable[..., Any]:
+    def check_name(self, name: str, where: str = "") -> None:
+        """Raise :class:`ConfigError` (prefixed by ``where``) unless ``name`` is registered."""
         if name not in self:
+            prefix = f"{where}: " if where else ""
             raise ConfigError(
-                f"unknown {self.kind} {name!r} (choose one of: {', '.join(sorted(self))})"
+                f"{prefix}unknown {self.kind} {name!r} (choose one of: {', '.join(sorted(self))})"
             )
+
+    def get_component(self, name: str) -> Callable[..., Any]:
+        self.check_name(name)
         return self[name]

@@ -33,9 +33,9 @@ from babel.core import get_global, parse_locale
 from speechml.config import from_dict, parse_yaml
 from speechml.data.corpus.config import CorpusConfig, LanguageSpec, check_config
 from speechml.data.corpus.synth import check_voices
-from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError
 from speechml.io import atomic_write_text
+from speechml.lang.languages import check_language_code, language_name
 
 #: The head languages of a new recipe's corpus (four of the corpus's defaults, three scripts):
 #: the whole default list would make the base model of the default run too slow to train on

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 
@@ -34,6 +34,17 @@ class Experiment:
     encoder: Encoder = field(default_factory=Encoder)  # the encoder
     out: Path | None = None  # output dir
     shape: tuple[int, int] = (1, 2)  # a pair
+
+
+JOINERS = Registry("joiner")
+JOINERS.register("tanh")(str)
+JOINERS.register("relu")(str)
+
+
+@dataclass
+class Joiner:
+    kind: Annotated[str, JOINERS] = "tanh"  # registry name
+    width: Annotated[int, "a note that is no registry"] = 4  # joiner width
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -155,3 +166,13 @@ def test_duplicated_key_in_an_override_value_is_refused():
 def test_yaml_tags_that_build_objects_are_refused():
     with pytest.raises(ConfigError, match="invalid YAML"):
         parse_yaml("a: !!python/object/apply:os.system ['true']\n", "conf.yaml")
+
+
+def test_a_registry_typed_field_takes_the_registered_names_only():
+    assert from_dict(Joiner, {"kind": "relu", "width": 3}) == Joiner("relu", 3)
+    with pytest.raises(ConfigError, match=r"joiner: kind: unknown joiner 'sigmoid'.*relu, tanh"):
+        from_dict(Joiner, {"kind": "sigmoid"}, source="joiner")
+    with pytest.raises(ConfigError, match="expected a string"):
+        from_dict(Joiner, {"kind": 3})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        from_dict(Joiner, {"width": "wide"})

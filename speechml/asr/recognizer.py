@@ -31,7 +31,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader
@@ -55,7 +54,7 @@ from speechml.asr.search import (
     modified_beam_search,
 )
 from speechml.asr.transducer import Transducer
-from speechml.config import from_dict, read_json
+from speechml.config import Registry, from_dict, read_json
 from speechml.data.datadir import DataDir
 from speechml.data.features import CmvnStats, FbankConfig, GlobalCMVN
 from speechml.data.tokenizer import Tokenizer, load_tokenizer
@@ -69,9 +68,16 @@ FBANK_CONFIG = "fbank.json"
 CMVN_STATS = "cmvn.json"
 TOKENIZER_DIR = "tokenizer"
 
-SearchMethod = Literal["greedy", "beam", "streaming", "ctc"]
 #: the batched searches over encoder outputs, by method name
-SEARCHES = {"greedy": greedy_search, "beam": modified_beam_search, "ctc": ctc_greedy_search}
+SEARCHES = Registry("search")
+SEARCHES.register("greedy")(greedy_search)
+SEARCHES.register("beam")(modified_beam_search)
+SEARCHES.register("ctc")(ctc_greedy_search)
+#: the methods :meth:`Recognizer.decode_data_dir` takes: a batched search, or ``streaming``
+#: (chunk by chunk, one utterance at a time, the causal pass)
+METHODS = (*sorted(SEARCHES), "streaming")
+#: a name of :data:`METHODS`
+SearchMethod = str
 
 
 @dataclass
@@ -222,7 +228,7 @@ class Recognizer:
                 extra: dict = {"max_symbols": max_symbols} if method == "greedy" else {}
                 if method == "beam":
                     extra = {"beam": beam, "fusion": _fusion(lm, languages, lm_weight, lm_eos)}
-                search = SEARCHES[method]
+                search = SEARCHES.get_component(method)
                 hyps = search(self.model, enc, out.lengths, blank_penalty=blank_penalty, **extra)
             hypotheses.update(zip(batch["utts"], hyps, strict=True))
         compute = time.perf_counter() - started

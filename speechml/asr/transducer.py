@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -32,12 +32,15 @@ from speechml.asr.encoder import ConformerEncoder, EncoderConfig, EncoderOutput
 from speechml.asr.pruned_rnnt import loss_scales, pruned_transducer_loss
 from speechml.config import Registry
 
+PREDICTORS = Registry("predictor")
+TRANSDUCER_LOSSES = Registry("transducer loss")
+
 
 @dataclass
 class PredictorConfig:
     """The prediction network (the transducer's 'language model' over previous tokens)."""
 
-    kind: Literal["stateless", "lstm"] = "stateless"  # registry name
+    kind: Annotated[str, PREDICTORS] = "stateless"  # PREDICTORS name
     embed_dim: int = 256  # token embedding width
     context_size: int = 2  # stateless: previous tokens the convolution sees
     hidden_dim: int = 256  # lstm: hidden width
@@ -54,7 +57,7 @@ class TransducerConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)  # the Conformer encoder
     predictor: PredictorConfig = field(default_factory=PredictorConfig)  # the predictor
     joiner_dim: int = 256  # joiner hidden width
-    loss: Literal["full", "pruned"] = "full"  # transducer loss (TRANSDUCER_LOSSES registry)
+    loss: Annotated[str, TRANSDUCER_LOSSES] = "full"  # TRANSDUCER_LOSSES name
     prune_range: int = 5  # pruned: symbols a frame the joiner sees
     simple_loss_scale: float = 0.5  # pruned: the simple loss's weight (after any warm-up)
     lm_scale: float = 0.25  # pruned: weight of the simple loss's LM-only term
@@ -73,9 +76,6 @@ class TransducerConfig:
         """Whether only the CTC loss trains (the predictor and joiner get no gradient)."""
         return self.ctc_weight == 1.0
 
-
-PREDICTORS = Registry("predictor")
-TRANSDUCER_LOSSES = Registry("transducer loss")
 
 #: torchaudio's CPU RNN-T loss runs on one thread; batch slices run in parallel on these.
 _LOSS_THREADS = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()))

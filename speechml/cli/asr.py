@@ -11,7 +11,7 @@ from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
 from speechml.asr.pseudo_label import pseudo_label, teacher_decode, write_pseudo_labels
-from speechml.asr.recognizer import TOKENIZER_DIR, DecodeResult, Recognizer
+from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import (
@@ -367,7 +367,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     label.add_argument(
         "--method",
-        choices=["greedy", "beam", "ctc"],
+        choices=sorted(SEARCHES),
         default="greedy",
         help="the teacher's search: transducer greedy or beam, or the CTC head's best path",
     )
@@ -408,7 +408,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     confidence.add_argument(
         "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
     )
-    confidence.add_argument("--method", choices=["greedy", "beam", "ctc"], default="greedy")
+    confidence.add_argument("--method", choices=sorted(SEARCHES), default="greedy")
     _add_lm_options(confidence)
     confidence.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
@@ -476,7 +476,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     decode.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
     decode.add_argument(
         "--method",
-        choices=["greedy", "beam", "streaming", "ctc"],
+        choices=METHODS,
         default="greedy",
         help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
     )

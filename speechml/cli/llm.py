@@ -23,6 +23,7 @@ from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
+from speechml.lang.normalize import TextNormalizer
 from speechml.llm.evaluate import answer_examples, compare_systems, score_answers, write_report
 from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
 from speechml.llm.spoken import SPOKEN_DIR, render_spoken
@@ -33,7 +34,6 @@ from speechml.llm.train import (
     pretrain_lm,
     train_audio_llm,
 )
-from speechml.text.normalize import TextNormalizer
 
 
 def _pretrain_lm(args: argparse.Namespace) -> None:

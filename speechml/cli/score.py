@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 
 from speechml.errors import ConfigError
+from speechml.lang.normalize import TextNormalizer
 from speechml.score.cls import score_cls_dir
 from speechml.score.results import write_results
 from speechml.score.wer import score_decode_dir, score_text_files
-from speechml.text.normalize import TextNormalizer
 
 
 def _wer(args: argparse.Namespace) -> None:

@@ -1,7 +1,7 @@
 """The cheap strong baseline of the cascade: character n-gram TF-IDF + logistic regression.
 
 Texts are normalised as references and hypotheses are for scoring (NFC, lowercase,
-punctuation removed: :class:`~speechml.text.normalize.TextNormalizer`), turned into TF-IDF
+punctuation removed: :class:`~speechml.lang.normalize.TextNormalizer`), turned into TF-IDF
 weights of character n-grams (scikit-learn's ``TfidfVectorizer``, by default ``char_wb``
 n-grams of 1 to 4 characters), and classified by a multinomial ``LogisticRegression``.
 
@@ -40,8 +40,8 @@ from speechml.cls.predict import read_labelled_texts
 from speechml.config import from_dict, read_json, to_dict
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
+from speechml.lang.normalize import TextNormalizer
 from speechml.model_files import load_safetensors
-from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
 

@@ -33,11 +33,11 @@ from matplotlib.patches import Rectangle
 
 from speechml.cls.settings import ALL, HELD_OUT, SETTING_NAMES, data_name
 from speechml.config import read_json
-from speechml.data.languages import check_language_code
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
+from speechml.lang.languages import check_language_code
+from speechml.markdown import markdown_table
 from speechml.plots import save_heatmap, write_png
-from speechml.text.markdown import markdown_table
 
 logger = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from pathlib import Path
 
 from speechml.data.datadir import DataDir
 from speechml.data.feature_store import derive_store
-from speechml.data.languages import check_language_code, language_name
 from speechml.data.ops import subset_data_dir, utts_of_language
 from speechml.errors import ConfigError
 from speechml.io import atomic_write_text
+from speechml.lang.languages import check_language_code, language_name
 
 #: the settings, in the order they are listed and reported
 SETTING_NAMES = ("mono", "zero_shot", "multi", "held_out")

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from safetensors.torch import save_file
@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions
 from speechml.cls.labels import write_predictions
-from speechml.cls.pooling import make_pooling
+from speechml.cls.pooling import POOLINGS, make_pooling
 from speechml.config import from_dict, read_json, read_yaml, save_config
 from speechml.data.datadir import DataDir
 from speechml.errors import SpeechmlError
@@ -58,7 +58,7 @@ class SpeechClassifierConfig:
     encoder: Literal["conformer", "hf"] = "conformer"  # encoder kind (registry name)
     conformer: ConformerOptions = field(default_factory=ConformerOptions)  # conformer only
     hf: HfOptions = field(default_factory=HfOptions)  # hf only
-    pooling: Literal["mean", "attention"] = "mean"  # pooling over time (registry name)
+    pooling: Annotated[str, POOLINGS] = "mean"  # pooling over time (POOLINGS name)
     head_dropout: float = 0.1  # dropout on the pooled vector before the linear head
 
 

@@ -52,6 +52,7 @@ from speechml.config import from_dict, read_json, to_dict
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_dir
+from speechml.lang.normalize import TextNormalizer
 from speechml.model_files import from_pretrained
 from speechml.text.adapt import TextEncoderConfig, prepare_text_encoder, texts_and_langs
 from speechml.text.encoder import (
@@ -61,7 +62,6 @@ from speechml.text.encoder import (
     train_text_tokenizer,
     xlmr_config,
 )
-from speechml.text.normalize import TextNormalizer
 from speechml.train.trainer import TrainConfig, Trainer, ValidFn
 
 logger = logging.getLogger(__name__)

@@ -44,11 +44,11 @@ from speechml.data.conversion import (
     write_outputs,
 )
 from speechml.data.datadir import DataDir, carried_table_kind, warn_left_behind
-from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_dir
+from speechml.lang.languages import check_language_code, language_name
+from speechml.lang.normalize import collapse_whitespace
 from speechml.progress import progress_bar
-from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 

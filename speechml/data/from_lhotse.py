@@ -2,7 +2,7 @@
 
 What icefall and NeMo-lhotse users hold their corpora in. A supervision becomes an utterance:
 its ``text``, ``speaker``, ``language`` and ``gender`` become ``text``, ``utt2spk``,
-``utt2lang`` (mapped to ISO 639-3 by :func:`~speechml.data.languages.language_code_for`:
+``utt2lang`` (mapped to ISO 639-3 by :func:`~speechml.lang.languages.language_code_for`:
 ``en``, ``English`` and ``en-US`` are all ``eng``) and ``spk2gender``; its ``custom`` field
 ``label`` becomes ``utt2label``, any other ``custom`` field ``X`` that holds a text or a number
 the carried table ``utt2X``; its ``duration`` becomes ``utt2dur``. When every supervision
@@ -46,11 +46,11 @@ from speechml.data.conversion import (
     write_outputs,
 )
 from speechml.data.datadir import DataDir, Segment, carried_table_kind
-from speechml.data.languages import check_language_code, language_code_for
 from speechml.data.validate import SEGMENT_END_TOLERANCE
 from speechml.errors import DataError
+from speechml.lang.languages import check_language_code, language_code_for
+from speechml.lang.normalize import collapse_whitespace
 from speechml.progress import progress_bar
-from speechml.text.normalize import collapse_whitespace
 
 logger = logging.getLogger(__name__)
 

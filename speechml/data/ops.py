@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from speechml.data.datadir import DataDir, keep_keys
-from speechml.data.languages import check_language_code, language_name
 from speechml.data.table import read_raw_table, sort_key
 from speechml.errors import ConfigError, DataError
+from speechml.lang.languages import check_language_code, language_name
 
 logger = logging.getLogger(__name__)
 

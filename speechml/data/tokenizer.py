@@ -38,7 +38,7 @@ from speechml.config import Registry
 from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError, DataError, ModelError
 from speechml.io import atomic_write_bytes, atomic_write_text, reading
-from speechml.text.normalize import TextNormalizer
+from speechml.lang.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
 

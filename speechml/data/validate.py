@@ -39,10 +39,10 @@ from speechml.data.datadir import (
     parse_segment,
     warn_left_behind,
 )
-from speechml.data.languages import check_language_code
 from speechml.data.table import RawTable, TableLine, read_raw_table, sort_key, write_table
 from speechml.errors import AudioError, DataError
 from speechml.io import atomic_write_bytes, atomic_write_text
+from speechml.lang.languages import check_language_code
 from speechml.progress import progress_bar
 
 Severity = Literal["error", "warning", "info"]

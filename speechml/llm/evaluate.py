@@ -38,13 +38,13 @@ import torch
 
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_write_text
+from speechml.lang.normalize import TextNormalizer
 from speechml.llm.data import InstructionCollator, InstructionDataset
 from speechml.llm.mixture import Example
 from speechml.llm.model import AudioLlm
+from speechml.markdown import markdown_table
 from speechml.progress import progress_bar
 from speechml.score.wer import score_wer
-from speechml.text.markdown import markdown_table
-from speechml.text.normalize import TextNormalizer
 
 REPORT_JSON = "task_report.json"
 METRICS = {"asr": "WER %", "lid": "accuracy %", "cls": "accuracy %", "qa": "exact match %"}

@@ -44,9 +44,9 @@ from babel import Locale, UnknownLocaleError
 
 from speechml.config import from_dict, parse_yaml
 from speechml.data.datadir import DataDir
-from speechml.data.languages import check_language_code, language_name
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_write_text
+from speechml.lang.languages import check_language_code, language_name
 from speechml.llm.prompt import SPEECH_TOKEN
 
 #: The tasks an instruction can ask; ``spoken`` asks one of them in speech.

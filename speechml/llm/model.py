@@ -14,7 +14,7 @@ What is trained, and saved alone (:meth:`AudioLlm.save_trainable`): the projecto
 (``encoder.safetensors``). :meth:`AudioLlm.load_trainable` puts them back onto the same base.
 
 Example:
-    >>> projector = Projector(ProjectorConfig(), encoder.output_dim, 128)  # doctest: +SKIP
+    >>> projector = make_projector(ProjectorConfig(), encoder.output_dim, 128)  # doctest: +SKIP
     >>> model = AudioLlm(encoder, projector, add_lora(llm, LoraSettings()), tok)  # doctest: +SKIP
     >>> out = model(inputs, input_lengths, input_ids, attention_mask, labels)  # doctest: +SKIP
     >>> out.loss.backward()  # doctest: +SKIP

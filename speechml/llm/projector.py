@@ -12,7 +12,7 @@ Either way, an utterance of ``n`` encoder frames becomes ``ceil(n / stride) * nu
 embeddings (``num_queries`` is 1 for ``conv``): :meth:`Projector.output_lengths`.
 
 Example:
-    >>> projector = Projector(ProjectorConfig(kind="qformer", window=4, stride=4), 16, 32)
+    >>> projector = make_projector(ProjectorConfig(kind="qformer", window=4, stride=4), 16, 32)
     >>> out, lengths = projector(torch.randn(2, 10, 16), torch.tensor([10, 7]))
     >>> out.shape, lengths.tolist()
     (torch.Size([2, 3, 32]), [3, 2])
@@ -22,17 +22,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated
 
 import torch
 from torch import Tensor, nn
+
+from speechml.config import Registry
+
+#: Projector kinds: name -> :class:`Projector` subclass, built by :func:`make_projector`.
+PROJECTORS = Registry("projector")
 
 
 @dataclass
 class ProjectorConfig:
     """The projector between the speech encoder and the LLM."""
 
-    kind: Literal["qformer", "conv"] = "qformer"  # window-level Q-Former or strided convolution
+    kind: Annotated[str, PROJECTORS] = "qformer"  # PROJECTORS name: qformer (window-level
+    # Q-Former) or conv (strided convolution)
     window: int = 8  # qformer: encoder frames a window
     stride: int = 8  # frames between window starts (qformer) or the convolution's stride
     num_queries: int = 1  # qformer: learned queries (output embeddings) a window
@@ -53,6 +59,9 @@ class ProjectorConfig:
 class Projector(nn.Module):
     """Encoder frames ``(B, T, D)`` -> LLM embeddings ``(B, ceil(T / stride) * Q, E)``.
 
+    The common part of every kind: a final LayerNorm and linear layer to the LLM's width, built
+    after the kind's own layers (:meth:`build`), so that a seed gives the same weights.
+
     Args:
         config: the projector settings.
         input_dim: the encoder's output width ``D``.
@@ -62,20 +71,9 @@ class Projector(nn.Module):
     def __init__(self, config: ProjectorConfig, input_dim: int, output_dim: int) -> None:
         super().__init__()
         self.config = config
-        hidden = config.hidden_size
-        if config.kind == "conv":
-            self.conv = nn.Conv1d(input_dim, hidden, config.stride, stride=config.stride)
-        else:
-            self.input = nn.Linear(input_dim, hidden)
-            self.position = nn.Parameter(torch.randn(config.window, hidden) * 0.02)
-            self.queries = nn.Parameter(torch.randn(config.num_queries, hidden) * 0.02)
-            layer = nn.TransformerDecoderLayer(
-                hidden, config.num_heads, 4 * hidden, config.dropout, batch_first=True,
-                norm_first=True,
-            )  # fmt: skip
-            self.layers = nn.TransformerDecoder(layer, config.num_layers)
-        self.norm = nn.LayerNorm(hidden)
-        self.output = nn.Linear(hidden, output_dim)
+        self.build(input_dim)
+        self.norm = nn.LayerNorm(config.hidden_size)
+        self.output = nn.Linear(config.hidden_size, output_dim)
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """Embeddings of each utterance of ``lengths`` encoder frames."""
@@ -84,15 +82,55 @@ class Projector(nn.Module):
         )
         return windows * self.config.num_queries
 
+    def build(self, input_dim: int) -> None:
+        """Make the layers of this kind, from ``input_dim``-wide frames to ``hidden_size``."""
+        raise NotImplementedError
+
+
+def make_projector(config: ProjectorConfig, input_dim: int, output_dim: int) -> Projector:
+    """The projector of kind ``config.kind`` (a :data:`PROJECTORS` name)."""
+    return PROJECTORS.get_component(config.kind)(config, input_dim, output_dim)
+
+
+@PROJECTORS.register("conv")
+class ConvProjector(Projector):
+    """A strided convolution over ``stride`` frames, GELU, LayerNorm, linear."""
+
+    def build(self, input_dim: int) -> None:
+        config = self.config
+        self.conv = nn.Conv1d(input_dim, config.hidden_size, config.stride, stride=config.stride)
+
+    def forward(self, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Project ``(B, T, D)`` frames with ``(B,)`` valid lengths; returns embeddings, lengths."""
+        stride = self.config.stride
+        steps = frames.shape[1]
+        windows = max(1, math.ceil(steps / stride))
+        padded = nn.functional.pad(frames, (0, 0, 0, windows * stride - steps))
+        hidden = nn.functional.gelu(self.conv(padded.transpose(1, 2))).transpose(1, 2)
+        return self.output(self.norm(hidden)), self.output_lengths(lengths)
+
+
+@PROJECTORS.register("qformer")
+class QFormerProjector(Projector):
+    """The window-level Q-Former: learned queries attend to each window of frames."""
+
+    def build(self, input_dim: int) -> None:
+        config = self.config
+        hidden = config.hidden_size
+        self.input = nn.Linear(input_dim, hidden)
+        self.position = nn.Parameter(torch.randn(config.window, hidden) * 0.02)
+        self.queries = nn.Parameter(torch.randn(config.num_queries, hidden) * 0.02)
+        layer = nn.TransformerDecoderLayer(
+            hidden, config.num_heads, 4 * hidden, config.dropout, batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
+        self.layers = nn.TransformerDecoder(layer, config.num_layers)
+
     def forward(self, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Project ``(B, T, D)`` frames with ``(B,)`` valid lengths; returns embeddings, lengths."""
         batch, steps, _ = frames.shape
         stride = self.config.stride
         windows = max(1, math.ceil(steps / stride))
-        if self.config.kind == "conv":
-            padded = nn.functional.pad(frames, (0, 0, 0, windows * stride - steps))
-            hidden = nn.functional.gelu(self.conv(padded.transpose(1, 2))).transpose(1, 2)
-            return self.output(self.norm(hidden)), self.output_lengths(lengths)
         window = self.config.window
         span = (windows - 1) * stride + window
         padded = nn.functional.pad(self.input(frames), (0, 0, 0, span - steps))

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
@@ -39,7 +39,7 @@ from speechml.io import atomic_dir, require_model_dir
 from speechml.llm.data import InstructionCollator, InstructionDataset, pad_rows
 from speechml.llm.mixture import read_examples
 from speechml.llm.model import AudioLlm, LoraSettings, add_lora
-from speechml.llm.projector import Projector, ProjectorConfig
+from speechml.llm.projector import ProjectorConfig, make_projector
 from speechml.llm.prompt import IGNORE
 from speechml.llm.tiny_lm import TinyLmConfig, build_lm, train_chat_tokenizer
 from speechml.model_files import from_pretrained
@@ -72,7 +72,7 @@ class LmPretrainConfig:
 class AudioLlmConfig:
     """An audio-LLM training stage."""
 
-    encoder: Literal["conformer", "hf", "whisper"] = "conformer"  # speech encoder kind
+    encoder: Annotated[str, ENCODERS] = "conformer"  # speech encoder kind (ENCODERS name)
     conformer: ConformerOptions = field(default_factory=ConformerOptions)  # conformer only
     hf: HfOptions = field(default_factory=HfOptions)  # hf only
     whisper: WhisperOptions = field(default_factory=WhisperOptions)  # whisper only
@@ -180,7 +180,7 @@ def build_audio_llm(
     kind = ENCODERS.get_component(config.encoder)
     start = None if encoder_from is None else Path(encoder_from)
     encoder = kind.create(getattr(config, config.encoder), start, train_data)
-    projector = Projector(config.projector, encoder.output_dim, llm.config.hidden_size)
+    projector = make_projector(config.projector, encoder.output_dim, llm.config.hidden_size)
     return AudioLlm(
         encoder, projector, add_lora(llm, config.lora), tokenizer, config.freeze_encoder
     )

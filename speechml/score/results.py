@@ -25,8 +25,8 @@ from typing import Any
 from speechml.config import read_json
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
-from speechml.text.markdown import markdown_table
-from speechml.text.normalize import collapse_whitespace
+from speechml.lang.normalize import collapse_whitespace
+from speechml.markdown import markdown_table
 
 WER_HEADER = (
     "system",

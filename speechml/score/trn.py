@@ -21,7 +21,7 @@ from pathlib import Path
 from speechml.data.table import sort_key
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
-from speechml.text.normalize import collapse_whitespace
+from speechml.lang.normalize import collapse_whitespace
 
 #: ``words (utt-id)``: the id is the last parenthesised field, without spaces or parentheses.
 _TRN_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<utt>[^()\s]+)\)\s*$")

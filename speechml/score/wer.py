@@ -1,6 +1,6 @@
 """Word and character error rates with sclite-style reports, on top of jiwer.
 
-References and hypotheses are normalised alike (:class:`~speechml.text.normalize.TextNormalizer`,
+References and hypotheses are normalised alike (:class:`~speechml.lang.normalize.TextNormalizer`,
 with each utterance's language from ``utt2lang`` for its case rules), then aligned by jiwer
 (Levenshtein over words, and over characters). Totals, breakdowns per language, per speaker and
 per voice, and a per-utterance alignment come from the same alignments, so they always add up;
@@ -39,9 +39,9 @@ from speechml.data.datadir import DataDir
 from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError, shorten
 from speechml.io import atomic_write_text
+from speechml.lang.normalize import TextNormalizer
 from speechml.score.spread import Spread, group_by_voice, spread
 from speechml.score.trn import read_trn, write_trn
-from speechml.text.normalize import TextNormalizer
 
 logger = logging.getLogger(__name__)
 

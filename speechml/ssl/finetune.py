@@ -44,6 +44,7 @@ from speechml.data.ops import at_most, combine_data_dirs, random_utts, subset_da
 from speechml.data.waveform import WaveformCollator, WaveformDataset, attention_mask_for
 from speechml.errors import DataError
 from speechml.io import atomic_dir, require_model_dir
+from speechml.lang.normalize import TextNormalizer
 from speechml.model_files import from_pretrained
 from speechml.progress import progress_bar
 from speechml.score.wer import score_wer
@@ -52,7 +53,6 @@ from speechml.ssl.pretrain import (
     fit_waveforms,
     wav2vec2_training,
 )
-from speechml.text.normalize import TextNormalizer
 from speechml.train.trainer import TrainConfig
 
 logger = logging.getLogger(__name__)

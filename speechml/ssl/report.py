@@ -15,8 +15,8 @@ from pathlib import Path
 
 from speechml.config import read_json
 from speechml.errors import SpeechmlError
+from speechml.markdown import markdown_table
 from speechml.score.rates import read_rates
-from speechml.text.markdown import markdown_table
 
 
 def _records(exp_dir: Path) -> list[dict]:

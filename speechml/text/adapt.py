@@ -25,7 +25,7 @@ from typing import Literal
 
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
-from speechml.text.normalize import TextNormalizer
+from speechml.lang.normalize import TextNormalizer
 from speechml.text.pretrain import (
     TextPretrainConfig,
     load_masked_lm,

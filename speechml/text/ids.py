@@ -4,7 +4,7 @@ A model with language and script embeddings numbers its languages (ISO 639-3) an
 (ISO 15924) once, when it is built from its training data; the numbering is saved beside the
 weights (``lang_script_ids.json``) so that a reloaded model, or a later run on other data,
 gives every language the row it was trained with. A text's script is detected from its
-characters (:func:`speechml.text.script.dominant_script`) unless given.
+characters (:func:`speechml.lang.script.dominant_script`) unless given.
 
 Example:
     >>> ids = LanguageScriptIds.from_data(["eng", "rus", "eng"], ["hello", "привет", "hi"])
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speechml.config import read_json
-from speechml.data.languages import check_language_code
 from speechml.errors import DataError, SpeechmlError
 from speechml.io import atomic_write_text
-from speechml.text.script import dominant_script, is_script_code
+from speechml.lang.languages import check_language_code
+from speechml.lang.script import dominant_script, is_script_code
 
 IDS_FILE = "lang_script_ids.json"
 

@@ -8,7 +8,7 @@ corpus is romanized once.
 The language is an ISO 639-3 code, passed to uroman as ``lcode``: it changes the output where
 languages read the same letters differently (Ukrainian ``гора`` is ``hora``, Russian ``gora``;
 Persian and Arabic, Bengali...). ``None`` romanizes without a language. Codes are checked
-with :func:`speechml.data.languages.check_language_code`.
+with :func:`speechml.lang.languages.check_language_code`.
 
 uroman raises on some inputs (``AttributeError: 'Edge' object has no attribute 'value'`` for
 Chinese ``分之`` not followed by a number, e.g. ``一分之差``). Such a failure is a
@@ -37,11 +37,11 @@ from pathlib import Path
 import uroman
 
 from speechml.data.datadir import DataDir
-from speechml.data.languages import check_language_code
 from speechml.data.table import sort_key
 from speechml.errors import DataError
+from speechml.lang.languages import check_language_code
+from speechml.lang.normalize import collapse_whitespace
 from speechml.progress import progress_bar
-from speechml.text.normalize import collapse_whitespace
 
 #: romanize_many shows a progress bar when it has at least this many distinct texts to romanize.
 PROGRESS_MIN_TEXTS = 200

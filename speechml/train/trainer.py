@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
 from torch.utils.data import DataLoader, Dataset
 
+from speechml.config import Registry
 from speechml.data.batching import DurationBatchSampler
 from speechml.io import atomic_write_text
 from speechml.progress import progress_bar
@@ -58,6 +59,32 @@ ValidFn = Callable[[torch.nn.Module], dict[str, float]]
 StepHook = Callable[[torch.nn.Module, int], None]
 
 
+#: Learning-rate decays after warm-up: name -> ``(step, warmup, config) -> multiplier`` of the
+#: peak rate, for ``step >= warmup`` (steps counted from 1).
+SCHEDULES = Registry("learning-rate schedule")
+
+
+@SCHEDULES.register("inverse_sqrt")
+def _inverse_sqrt(step: int, warmup: int, config: TrainConfig) -> float:
+    return math.sqrt(warmup / step)
+
+
+@SCHEDULES.register("eden")
+def _eden(step: int, warmup: int, config: TrainConfig) -> float:
+    return ((step / config.decay_steps) ** 2 + 1) ** -0.25
+
+
+@SCHEDULES.register("cosine")
+def _cosine(step: int, warmup: int, config: TrainConfig) -> float:
+    span = max(1, config.max_steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
+
+
+@SCHEDULES.register("constant")
+def _constant(step: int, warmup: int, config: TrainConfig) -> float:
+    return 1.0
+
+
 @dataclass
 class TrainConfig:
     """Optimisation, batching and bookkeeping of a training run."""
@@ -65,7 +92,7 @@ class TrainConfig:
     max_steps: int = 2000  # optimizer steps in total (a resumed run counts on)
     lr: float = 2e-3  # peak learning rate of AdamW
     warmup_steps: int = 300  # linear warm-up from 0 to lr
-    schedule: Literal["inverse_sqrt", "cosine", "constant", "eden"] = "inverse_sqrt"  # after
+    schedule: Annotated[str, SCHEDULES] = "inverse_sqrt"  # SCHEDULES name; decay after
     # warm-up; eden (icefall's): about flat until ``decay_steps``, then falling as step^-1/2
     decay_steps: int = 2000  # eden: the step around which the rate starts to fall
     weight_decay: float = 1e-3  # AdamW weight decay
@@ -101,19 +128,11 @@ class TrainResult:
 def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
     """Multiplier of the peak learning rate at a step: warm-up, then the configured decay."""
     warmup = max(1, config.warmup_steps)
+    decay = SCHEDULES.get_component(config.schedule)
 
     def factor(step: int) -> float:
         step = step + 1
-        if step < warmup:
-            return step / warmup
-        if config.schedule == "inverse_sqrt":
-            return math.sqrt(warmup / step)
-        if config.schedule == "eden":
-            return ((step / config.decay_steps) ** 2 + 1) ** -0.25
-        if config.schedule == "cosine":
-            span = max(1, config.max_steps - warmup)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
-        return 1.0
+        return step / warmup if step < warmup else decay(step, warmup, config)
 
     return factor
 

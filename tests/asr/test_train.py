@@ -27,8 +27,8 @@ from speechml.data.feature_store import compute_cmvn_stats
 from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import load_tokenizer, train_tokenizer
 from speechml.errors import ConfigError
+from speechml.lang.script import scripts_in
 from speechml.score.trn import read_trn
-from speechml.text.script import scripts_in
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from torch import nn
 
 from speechml.errors import DataError
 from speechml.llm.model import AudioLlm, LoraSettings, add_lora
-from speechml.llm.projector import Projector, ProjectorConfig
+from speechml.llm.projector import ProjectorConfig, make_projector
 from speechml.llm.prompt import IGNORE, SPEECH_TOKEN, encode_prompt, encode_turn, splice_speech
 from speechml.llm.tiny_lm import TinyLmConfig, build_lm, train_chat_tokenizer
 
@@ -59,7 +59,7 @@ def tiny_model(tokenizer, state, kind: str = "qformer") -> AudioLlm:
     torch.manual_seed(0)
     llm = build_lm(LM_SIZES, tokenizer)
     llm.load_state_dict(state)
-    projector = Projector(
+    projector = make_projector(
         ProjectorConfig(kind=kind, window=3, stride=3, hidden_size=16, num_heads=2), 12, 32
     )
     return AudioLlm(
@@ -75,7 +75,7 @@ def tiny_model(tokenizer, state, kind: str = "qformer") -> AudioLlm:
 def test_projector_output_lengths(kind, window, stride, queries, frames, expected):
     config = ProjectorConfig(kind=kind, window=window, stride=stride, num_queries=queries,
                              hidden_size=8, num_heads=2)  # fmt: skip
-    projector = Projector(config, 5, 7).eval()
+    projector = make_projector(config, 5, 7).eval()
     lengths = torch.tensor(frames)
     out, out_lengths = projector(torch.randn(len(frames), max(frames), 5), lengths)
     assert out_lengths.tolist() == expected

@@ -15,6 +15,7 @@ import pytest
 
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
+from speechml.lang.normalize import TextNormalizer
 from speechml.score.trn import read_trn, write_trn
 from speechml.score.wer import (
     ErrorCounts,
@@ -23,7 +24,6 @@ from speechml.score.wer import (
     score_text_files,
     score_wer,
 )
-from speechml.text.normalize import TextNormalizer
 
 SCORE_LINE = re.compile(
     r"^%(WER|CER) (\d+\.\d\d) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \] (.+)$"

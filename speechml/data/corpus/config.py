@@ -23,9 +23,9 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 
 from speechml.data.corpus.text_sources import TEXT_CLASSES
-from speechml.data.languages import check_language_code
 from speechml.errors import ConfigError, DataError
-from speechml.text.script import is_script_code
+from speechml.lang.languages import check_language_code
+from speechml.lang.script import is_script_code
 
 #: The shipped default config; ``speechml corpus build --config`` defaults to it.
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")

@@ -15,8 +15,8 @@ import babel
 from speechml.data.corpus.config import SPLITS, CorpusConfig
 from speechml.data.corpus.plan import Utterance
 from speechml.data.corpus.speakers import split_speakers
-from speechml.data.languages import language_name
-from speechml.text.markdown import markdown_table
+from speechml.lang.languages import language_name
+from speechml.markdown import markdown_table
 
 
 def render_readme(

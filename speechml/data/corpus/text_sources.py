@@ -32,8 +32,8 @@ from babel.lists import format_list
 
 from speechml.config import Registry
 from speechml.errors import ConfigError
-from speechml.text.normalize import TextNormalizer
-from speechml.text.script import scripts_in
+from speechml.lang.normalize import TextNormalizer
+from speechml.lang.script import scripts_in
 
 if TYPE_CHECKING:
     from speechml.data.corpus.config import LanguageSpec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from speechml.text.normalize import TextNormalizer, collapse_whitespace, lowercase
+from speechml.lang.normalize import TextNormalizer, collapse_whitespace, lowercase
 
 
 def test_collapse_whitespace_joins_words_with_one_space() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from speechml.text.markdown import markdown_table
+from speechml.markdown import markdown_table
 
 
 def test_table_has_a_header_a_rule_and_one_line_a_row() -> None:

@@ -8,7 +8,7 @@ from speechml.config import load_config
 from speechml.data.corpus.config import DEFAULT_CONFIG, CorpusConfig
 from speechml.data.corpus.plan import plan_language
 from speechml.data.corpus.text_sources import class_items
-from speechml.text.script import char_script, dominant_script, is_script_code, scripts_in
+from speechml.lang.script import char_script, dominant_script, is_script_code, scripts_in
 
 DEFAULT = load_config(CorpusConfig, DEFAULT_CONFIG)
 

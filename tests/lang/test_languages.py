@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from speechml.data.languages import check_language_code, language_code_for, language_name
 from speechml.errors import DataError
+from speechml.lang.languages import check_language_code, language_code_for, language_name
 
 
 @pytest.mark.parametrize("code", ["kat", "eng", "yue", "swh"])
