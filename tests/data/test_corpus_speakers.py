@@ -65,10 +65,15 @@ def test_a_single_speed_and_pitch_pair_is_drawn_once():
 # --- dev and test stay as they were -------------------------------------------------------------
 
 
-def held_out_digest(config: CorpusConfig) -> str:
-    """sha256 of every dev and test utterance: id, voice, speed, pitch, label, texts."""
+#: The languages of egs/kat's corpus when its plan was digested at commit b27ea13.
+EGS_KAT_MEASURED = ("eng", "spa", "rus", "hin", "kat")
+
+
+def held_out_digest(config: CorpusConfig, codes: tuple[str, ...] | None = None) -> str:
+    """sha256 of every dev and test utterance of the languages `codes` (all when None), in
+    config order: id, voice, speed, pitch, label, texts."""
     lines = []
-    for lang in config.languages:
+    for lang in (lang for lang in config.languages if codes is None or lang.code in codes):
         for split in ("dev", "test"):
             for utt in plan_language(config, lang, split):
                 s = utt.speaker
@@ -78,17 +83,22 @@ def held_out_digest(config: CorpusConfig) -> str:
 
 
 @pytest.mark.parametrize(
-    ("path", "digest"),
+    ("path", "codes", "digest"),
     [
-        (DEFAULT_CONFIG, "ea7e62434af9c68c2e920d39b717fe33d950467afd0500699fc2aebca21cd6de"),
-        (EGS_KAT_CORPUS, "a722e9d4ff254bfd2d18d4189cc6630251b8f9e74ff3751e33f1ee32ef1c9c20"),
+        (DEFAULT_CONFIG, None, "ea7e62434af9c68c2e920d39b717fe33d950467afd0500699fc2aebca21cd6de"),
+        (
+            EGS_KAT_CORPUS,
+            EGS_KAT_MEASURED,
+            "a722e9d4ff254bfd2d18d4189cc6630251b8f9e74ff3751e33f1ee32ef1c9c20",
+        ),
     ],
 )
-def test_dev_and_test_utterances_are_those_of_the_corpora_measured_before(path, digest):
+def test_dev_and_test_utterances_are_those_of_the_corpora_measured_before(path, codes, digest):
     # Digests of the plans of commit b27ea13 (19 training variants on the dev/test grid), with
     # babel 2.18: the same utterances, voices, speeds and pitches give byte-identical audio, so
-    # test figures measured on earlier corpora stay comparable.
-    assert held_out_digest(load_config(CorpusConfig, path)) == digest
+    # test figures measured on earlier corpora stay comparable. Languages added since (egs/kat's
+    # ell and ara) are left out: adding a language must not change the others' utterances.
+    assert held_out_digest(load_config(CorpusConfig, path), codes) == digest
 
 
 # --- the default variants' audio (espeak-ng) ----------------------------------------------------
