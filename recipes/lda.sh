@@ -52,9 +52,11 @@
 #   --teacher-lm DIR         n-gram LMs fused in the teacher's beam search (stage 21's
 #                            data/lm_char; "" for none)
 #   --base-config FILE       AsrTrainConfig of the base
-#   --adapter-config FILE    AsrTrainConfig of the adapters (its train, spec_augment, adapter)
-#   --finetune-config FILE   AsrTrainConfig of full fine-tuning (its train, spec_augment)
-#   --train-opts "OPTS"      more options of every `speechml asr train*`, e.g. "--set train.max_steps=20"
+#   --adapter-config FILE    AdapterTrainConfig of the adapters
+#   --finetune-config FILE   FinetuneConfig of full fine-tuning
+#   --train-opts "OPTS"      more options of the base's training, e.g. "--set train.max_steps=20"
+#   --adapter-opts "OPTS"    more options of the adapters' and the full fine-tunings' training
+#                            (their configs have no model: e.g. "--set train.max_steps=20")
 #   --cmd "RUNNER"           job runner of the training jobs (cmd.sh's train_cmd)
 #   --decode-cmd "RUNNER"    job runner of the decoding jobs (cmd.sh's decode_cmd)
 
@@ -74,6 +76,7 @@ base_config=conf/asr_base.yaml
 adapter_config=conf/adapter.yaml
 finetune_config=conf/finetune.yaml
 train_opts=
+adapter_opts=
 cmd=run_local.sh
 decode_cmd=run_local.sh
 # shellcheck source=utils/parse_options.sh
@@ -85,6 +88,7 @@ require_option tail_langs "ISO 639-3 codes of the tail languages"
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true
+read -r -d "" -a adapter_extra <<<"$adapter_opts" || true
 read -r -a tails <<<"$tail_langs"
 read -r -a counts <<<"$labelled"
 tail_csv=$(IFS=,; echo "${tails[*]}")
@@ -143,7 +147,7 @@ for ((i = 1; i <= iterations; i++)); do
   ((i == iterations)) || iteration_dirs+=("$exp_i")
   if stage_begin 22 "noisy student, iteration $i of $iterations" \
     --signature "tail_langs=$tail_csv min_confidence=$min_confidence confidence=$confidence \
-teacher=$teacher_search lm=$teacher_lm $train_opts" \
+teacher=$teacher_search lm=$teacher_lm base=$train_opts $adapter_opts" \
     "exp/.done/22.student_$i" \
     "$teacher" data/tail_labelled data/tail_untranscribed data/dev_tail "$adapter_config" \
     ${teacher_lm:+"$teacher_lm"}; then
@@ -162,7 +166,7 @@ teacher=$teacher_search lm=$teacher_lm $train_opts" \
     "${runner[@]}" "$exp_i/log/train.log" \
       speechml asr train-adapter --config "$adapter_config" --model "$base/model" \
       --lang "$tail_csv" --train "${student}_$i" --dev data/dev_tail --exp "$exp_i" \
-      "${init_adapter[@]}" "${extra[@]}"
+      "${init_adapter[@]}" "${adapter_extra[@]}"
     stage_done "exp/.done/22.student_$i"
   fi
   teacher=$exp_i/model
@@ -171,7 +175,8 @@ done
 
 finetunes=()
 for t in "${tails[@]}"; do finetunes+=("exp/finetune_$t"); done
-if stage_begin 23 "full fine-tuning of each tail language, same data" --signature "$train_opts" \
+if stage_begin 23 "full fine-tuning of each tail language, same data" \
+  --signature "base=$train_opts $adapter_opts" \
   exp/.done/23.finetune \
   "$base/model" "${student}_$iterations" "$finetune_config"; then
   for t in "${tails[@]}"; do
@@ -179,7 +184,8 @@ if stage_begin 23 "full fine-tuning of each tail language, same data" --signatur
       speechml data subset "${student}_$iterations" "data/${t}_student" --lang "$t"
     "${runner[@]}" "exp/finetune_$t/log/train.log" \
       speechml asr train --config "$finetune_config" --init "$base/model" \
-      --train "data/${t}_student" --dev "data/dev_$t" --exp "exp/finetune_$t" "${extra[@]}"
+      --train "data/${t}_student" --dev "data/dev_$t" --exp "exp/finetune_$t" \
+      "${adapter_extra[@]}"
   done
   stage_done exp/.done/23.finetune
 fi

@@ -116,6 +116,13 @@ def _from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
+    not_used = [key for key in unknown if key in getattr(cls, "NOT_USED", {})]
+    if not_used:
+        key = not_used[0]
+        raise ConfigError(
+            f"{where + '.' if where else ''}{key}: not used by {cls.__name__} "
+            f"({cls.NOT_USED[key]}); drop it"
+        )
     if unknown:
         raise ConfigError(
             f"{where}: unknown key {unknown[0]!r} for {cls.__name__} "
@@ -139,8 +146,13 @@ def from_dict(cls: type[T], data: Mapping[str, Any], source: str = "") -> T:
         data: nested mapping of plain values (as read from YAML).
         source: where the data came from (a file name), used in error messages.
 
+    A dataclass may name keys it refuses with a reason, in a class attribute
+    ``NOT_USED: ClassVar[dict[str, str]]`` (a section that a sibling config has and this one's
+    verb takes from elsewhere, e.g. the model of a fine-tuning from the model being tuned).
+
     Raises:
-        ConfigError: on an unknown key (named, with the source) or a value of the wrong type.
+        ConfigError: on an unknown or a not-used key (named, with the source) or a value of the
+            wrong type.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source or cls.__name__}: expected a mapping at the top level")

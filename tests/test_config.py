@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pytest
 
@@ -69,6 +69,25 @@ def test_unknown_key_names_key_and_file(tmp_path):
     assert "num_layer" in str(err.value)
     assert str(path) in str(err.value)
     assert "num_layers" in str(err.value)  # the known keys are listed
+
+
+@dataclass
+class Tuning:
+    NOT_USED: ClassVar[dict[str, str]] = {"encoder": "the tuned model's is kept"}
+    name: str = "tune"  # experiment name
+
+
+def test_a_section_that_the_verb_does_not_use_is_refused_with_the_reason(tmp_path):
+    path = write(tmp_path, "name: x\nencoder:\n  num_layers: 6\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(Tuning, path)
+    assert (
+        str(err.value)
+        == f"{path}: encoder: not used by Tuning (the tuned model's is kept); drop it"
+    )
+    with pytest.raises(ConfigError, match="encoder: not used by Tuning"):
+        load_config(Tuning, None, ["encoder.num_layers=2"])
+    assert load_config(Tuning, None, ["name=y"]).name == "y"
 
 
 @pytest.mark.parametrize(

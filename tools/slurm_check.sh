@@ -206,7 +206,8 @@ no_jobs() {
 wait_for "an empty queue after the interrupt" no_jobs
 say "   exit 130, the job was cancelled, the queue is empty"
 
-tiny=(train.max_steps=2 train.valid_every=2 train.warmup_steps=1 model.encoder.d_model=32
+tiny_fit=(train.max_steps=2 train.valid_every=2 train.warmup_steps=1)
+tiny=("${tiny_fit[@]}" model.encoder.d_model=32
   model.encoder.num_heads=2 model.encoder.ffn_dim=64 model.encoder.num_layers=1
   model.encoder.subsampling_channels=8 model.predictor.embed_dim=16 model.predictor.output_dim=16
   model.joiner_dim=16)
@@ -218,6 +219,7 @@ nice -n 15 ./run.sh --stop-stage "$stop_stage" --nj 2 \
   --corpus-config conf/quick.yaml --corpus-dir corpus/quick \
   --corpus-opts "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4" \
   --tail-langs kat --labelled 4 --min-confidence 0 --train-opts "${tiny[*]/#/--set }" \
+  --adapter-opts "${tiny_fit[*]/#/--set }" \
   2>"$state/run.err" ||
   {
     tail -n 30 "$state/run.err" >&2

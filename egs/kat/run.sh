@@ -9,7 +9,7 @@
 #        ./run.sh --stage 2 --stop-stage 3     your own data in data/{train,dev,test}
 #        ./run.sh --corpus-dir corpus/quick --corpus-opts "--set utts_per_lang.train=20
 #                 --set utts_per_lang.dev=5 --set utts_per_lang.test=5"   a quick profile
-#        ./run.sh --stage 20 --train-opts "--set train.max_steps=20"   a quick adapter run
+#        ./run.sh --stage 22 --adapter-opts "--set train.max_steps=20"   a quick adapter run
 #        ./run.sh --tail-langs kat --labelled 300   one tail language only
 #        ./run.sh --stage 30 --cls-langs eng,rus,kat   classification over three languages
 #        ./run.sh --stage 33 --stop-stage 36 --neural-trains train_heldout \
@@ -37,8 +37,10 @@
 #   --teacher-search NAME  the teacher's search: beam (default), greedy or ctc
 #   --teacher-lm DIR       n-gram LMs fused in the teacher's beam search (default data/lm_char,
 #                          stage 21's; "" for none)
-#   --train-opts "OPTS"    more options of every recogniser training job, e.g.
-#                          "--set train.max_steps=20"
+#   --train-opts "OPTS"    more options of the recognisers trained from scratch or from an
+#                          encoder (the base, the romanized one), e.g. "--set train.max_steps=20"
+#   --adapter-opts "OPTS"  more options of the adapters' and the full fine-tunings' training
+#                          (no model section: the base's is kept), e.g. "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
 #   --e2e-opts "OPTS"      more options of the end-to-end classifiers' training (default none)
 #   --text-config FILE     config of the neural text classifiers (default conf/cls_text.yaml;
@@ -77,6 +79,7 @@ confidence=length
 teacher_search=beam
 teacher_lm=data/lm_char
 train_opts=
+adapter_opts=
 cls_langs=
 e2e_opts=
 text_config=conf/cls_text.yaml
@@ -104,7 +107,7 @@ lda.sh --stage "$stage" --stop-stage "$stop_stage" --tail-langs "$tail_langs" \
   --labelled "$labelled" --iterations "$iterations" --min-confidence "$min_confidence" \
   --confidence "$confidence" \
   --teacher-search "$teacher_search" --teacher-lm "$teacher_lm" --train-opts "$train_opts" \
-  --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+  --adapter-opts "$adapter_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
   --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-config "$text_config" \
   --neural-trains "$neural_trains" --text-opts "$text_opts" \

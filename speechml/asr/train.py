@@ -4,8 +4,11 @@ A fourth start: a trained recogniser's encoder and front end (fbank options, CMV
 tokenizer, with a new predictor, joiner and CTC head (:func:`encoder_initialised_recognizer`):
 e.g. a recogniser of uroman-romanized text made from a native-script one by a short fine-tune.
 
-The experiment config (:class:`AsrTrainConfig`, YAML in ``egs/<lang>/conf/``) gathers the model,
-the optimisation, the front end and augmentation. Validation decodes part of the dev set
+Each verb has its config (YAML in ``egs/<lang>/conf/``), and refuses the sections it does not
+use: :class:`AsrTrainConfig` (``train``: the model, the front end, the optimisation and
+augmentation), :class:`FinetuneConfig` (``train --init``: no model or front end, the tuned
+model's are kept) and :class:`AdapterTrainConfig` (``train-adapter``: the adapters' size and
+placement instead). Validation decodes part of the dev set
 greedily and reports ``dev_wer``/``dev_cer`` (and the loss), so the best checkpoint is the one
 with the lowest dev WER. The result is a model directory (:class:`Recognizer`) at
 ``exp_dir/model``; an adapter run also writes the adapter alone to ``exp_dir/adapter``, and a
@@ -31,7 +34,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -68,14 +71,13 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class AsrTrainConfig:
-    """Everything a transducer training run needs besides the data paths."""
+class FitConfig:
+    """What every transducer run's optimisation needs: the fields the three verbs' configs
+    share (:class:`AsrTrainConfig`, :class:`FinetuneConfig`, :class:`AdapterTrainConfig`)."""
 
-    model: TransducerConfig = field(default_factory=TransducerConfig)  # vocab_size from tokenizer
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(best_metric="dev_wer", best_mode="min")
     )  # optimisation and bookkeeping
-    fbank: FbankConfig = field(default_factory=FbankConfig)  # front end
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # masking
     use_spec_augment: bool = True  # apply SpecAugment to training batches
     spec_augment_start_step: int = 0  # masking starts at this step: a model trained from
@@ -85,7 +87,39 @@ class AsrTrainConfig:
     loss_warmup_steps: int = 0  # pruned loss (model.loss: pruned): steps in which the simple
     # loss's weight falls from 1.0 to model.simple_loss_scale and the pruned loss's rises from
     # 0.1 to 1.0 (icefall's warm-up, for training from scratch); 0: no warm-up
-    adapter: AdapterConfig = field(default_factory=AdapterConfig)  # train-adapter only
+
+
+@dataclass
+class AsrTrainConfig(FitConfig):
+    """``speechml asr train``: a transducer from scratch, or from another's encoder."""
+
+    NOT_USED: ClassVar[dict[str, str]] = {
+        "adapter": "adapters are trained by train-adapter, with an AdapterTrainConfig"
+    }
+    model: TransducerConfig = field(default_factory=TransducerConfig)  # vocab_size from tokenizer
+    fbank: FbankConfig = field(default_factory=FbankConfig)  # front end
+
+
+@dataclass
+class FinetuneConfig(FitConfig):
+    """``speechml asr train --init``: every weight of a trained model fine-tuned."""
+
+    NOT_USED: ClassVar[dict[str, str]] = {
+        "model": "the architecture is the --init model's",
+        "fbank": "the front end is the --init model's",
+        "adapter": "the --init model's adapters, if any, are fine-tuned as they are",
+    }
+
+
+@dataclass
+class AdapterTrainConfig(FitConfig):
+    """``speechml asr train-adapter``: language adapters on a frozen base."""
+
+    NOT_USED: ClassVar[dict[str, str]] = {
+        "model": "the base model's architecture is kept (--model)",
+        "fbank": "the front end is the base model's (--model)",
+    }
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)  # size and placement
 
 
 def _route(model: torch.nn.Module, batch: dict[str, Any], language: str | None) -> None:
@@ -97,7 +131,7 @@ def _route(model: torch.nn.Module, batch: dict[str, Any], language: str | None) 
 
 
 def make_step_hook(
-    config: AsrTrainConfig, augment: SpecAugment | None
+    config: FitConfig, augment: SpecAugment | None
 ) -> Callable[[torch.nn.Module, int], None]:
     """Before each step: the pruned loss's warm-up weights, and SpecAugment on from its step."""
 
@@ -197,7 +231,7 @@ def make_valid_fn(
 
 def fit_recognizer(
     recognizer: Recognizer,
-    config: AsrTrainConfig,
+    config: FitConfig,
     train_dir: str | Path,
     dev_dir: str | Path,
     exp_dir: str | Path,
@@ -250,7 +284,7 @@ def fit_recognizer(
 
 def train_recognizer(
     recognizer: Recognizer,
-    config: AsrTrainConfig,
+    config: FitConfig,
     train_dir: str | Path,
     dev_dir: str | Path,
     exp_dir: str | Path,
@@ -342,7 +376,8 @@ def check_starting_point(
     init_from: str | Path | None = None,
     init_encoder_from: str | Path | None = None,
 ) -> None:
-    """Refuse a combination of :func:`train_asr`'s starting points that would drop one of them.
+    """Refuse a combination of ``speechml asr train``'s starting points (:func:`train_asr`,
+    :func:`finetune_asr`) that would drop one of them.
 
     Raises:
         ConfigError: both ``init_from`` and ``init_encoder_from``; ``init_from`` with a tokenizer
@@ -377,25 +412,20 @@ def train_asr(
     train_dir: str | Path,
     dev_dir: str | Path,
     exp_dir: str | Path,
-    tokenizer_dir: str | Path | None = None,
+    tokenizer_dir: str | Path,
     cmvn_path: str | Path | None = None,
-    init_from: str | Path | None = None,
     init_encoder_from: str | Path | None = None,
 ) -> Recognizer:
-    """Train a transducer from scratch, from another recogniser's encoder, or fine-tune one.
+    """Train a transducer from scratch, or from another recogniser's encoder.
 
     Args:
-        config: the experiment config; ``model.vocab_size`` is taken from the tokenizer. When
-            fine-tuning, ``config.model`` and ``config.fbank`` are not used: the architecture,
-            tokenizer and front end are those of ``init_from``. From an encoder,
-            ``config.model.encoder`` and ``config.fbank`` are not used (those of
+        config: the experiment config; ``model.vocab_size`` is taken from the tokenizer. From
+            an encoder, ``config.model.encoder`` and ``config.fbank`` are not used (those of
             ``init_encoder_from`` are).
         train_dir, dev_dir: data dirs with ``text``.
         exp_dir: the experiment directory.
-        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``); needed from
-            scratch and from an encoder, not allowed with ``init_from``.
+        tokenizer_dir: a saved tokenizer (``speechml data train-tokenizer``).
         cmvn_path: CMVN statistics, or None for none; from scratch only.
-        init_from: a model directory to fine-tune (its adapters, if any, are kept and trained).
         init_encoder_from: a model directory whose encoder, fbank options and CMVN start a new
             model for ``tokenizer_dir`` (see :func:`encoder_initialised_recognizer`); every
             weight then trains.
@@ -403,22 +433,39 @@ def train_asr(
     Raises:
         ConfigError: a combination of the above that :func:`check_starting_point` refuses.
     """
-    check_starting_point(tokenizer_dir, cmvn_path, init_from, init_encoder_from)
+    check_starting_point(tokenizer_dir, cmvn_path, None, init_encoder_from)
     torch.manual_seed(config.train.seed)
-    if init_from is not None:
-        recognizer = Recognizer.load(init_from)
-        recognizer.model.requires_grad_(True)
-        logger.info("fine-tuning every weight of %s", init_from)
-    elif init_encoder_from is not None:
-        tokenizer = load_tokenizer(tokenizer_dir)
+    tokenizer = load_tokenizer(tokenizer_dir)
+    if init_encoder_from is not None:
         recognizer = encoder_initialised_recognizer(
             config.model, config.fbank, tokenizer, init_encoder_from
         )
     else:
-        tokenizer = load_tokenizer(tokenizer_dir)
         model = Transducer(replace(config.model, vocab_size=tokenizer.vocab_size))
         cmvn = CmvnStats.load(cmvn_path) if cmvn_path else None
         recognizer = Recognizer(model, tokenizer, config.fbank, cmvn)
+    return train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir)
+
+
+def finetune_asr(
+    config: FinetuneConfig,
+    init_from: str | Path,
+    train_dir: str | Path,
+    dev_dir: str | Path,
+    exp_dir: str | Path,
+) -> Recognizer:
+    """Fine-tune every weight of the model directory ``init_from`` (its adapters, if any,
+    are kept and trained); its architecture, tokenizer and front end are kept.
+
+    Example:
+        >>> config = load_config(FinetuneConfig, "conf/finetune.yaml")  # doctest: +SKIP
+        >>> finetune_asr(config, "exp/base/model", "data/kat_student", "data/dev_kat",
+        ...              "exp/finetune_kat")  # doctest: +SKIP
+    """
+    torch.manual_seed(config.train.seed)
+    recognizer = Recognizer.load(init_from)
+    recognizer.model.requires_grad_(True)
+    logger.info("fine-tuning every weight of %s", init_from)
     return train_recognizer(recognizer, config, train_dir, dev_dir, exp_dir)
 
 
@@ -451,7 +498,7 @@ def _check_languages(data: DataDir, langs: Sequence[str]) -> None:
 
 
 def _adapter_recognizer(
-    config: AsrTrainConfig,
+    config: AdapterTrainConfig,
     base_dir: str | Path,
     langs: Sequence[str],
     init_adapters: Mapping[str, str | Path],
@@ -480,7 +527,7 @@ def _adapter_recognizer(
 
 
 def train_adapter(
-    config: AsrTrainConfig,
+    config: AdapterTrainConfig,
     base_dir: str | Path,
     lang: str,
     train_dir: str | Path,
@@ -496,7 +543,7 @@ def train_adapter(
     ``train_dir`` and ``dev_dir`` must be of ``lang`` (or have no ``utt2lang``). Writes
     ``exp_dir/model`` (base + adapter, routed by ``utt2lang``) and ``exp_dir/adapter`` (the
     adapter alone, in peft's layout, with the fingerprint of its base). The model, tokenizer
-    and front end come from ``base_dir``; ``config.model`` and ``config.fbank`` are not used.
+    and front end come from ``base_dir``.
     """
     for path in (train_dir, dev_dir):
         _check_languages(DataDir.read(path), [lang])
@@ -521,7 +568,7 @@ def language_bests(result: TrainResult, langs: Sequence[str]) -> dict[str, Check
 
 
 def train_adapters(
-    config: AsrTrainConfig,
+    config: AdapterTrainConfig,
     base_dir: str | Path,
     langs: Sequence[str],
     train_dir: str | Path,

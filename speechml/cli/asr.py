@@ -15,8 +15,11 @@ from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, DecodeResu
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import (
+    AdapterTrainConfig,
     AsrTrainConfig,
+    FinetuneConfig,
     check_starting_point,
+    finetune_asr,
     train_adapter,
     train_adapters,
     train_asr,
@@ -36,18 +39,14 @@ from speechml.score.trn import write_trn
 
 def _train(args: argparse.Namespace) -> None:
     check_starting_point(args.tokenizer, args.cmvn, args.init, args.init_encoder)
+    if args.init is not None:
+        tuning = load_config(FinetuneConfig, args.config, args.overrides)
+        record_experiment(args.exp, tuning, args.argv)
+        finetune_asr(tuning, args.init, args.train, args.dev, args.exp)
+        return
     config = load_config(AsrTrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
-    train_asr(
-        config,
-        args.train,
-        args.dev,
-        args.exp,
-        args.tokenizer,
-        args.cmvn,
-        args.init,
-        args.init_encoder,
-    )
+    train_asr(config, args.train, args.dev, args.exp, args.tokenizer, args.cmvn, args.init_encoder)
 
 
 def _tail_counts(langs: str, values: list[int]) -> dict[str, int]:
@@ -94,7 +93,7 @@ def _adapter_dirs(paths: list[str]) -> dict[str, Path]:
 
 
 def _train_adapter(args: argparse.Namespace) -> None:
-    config = load_config(AsrTrainConfig, args.config, args.overrides)
+    config = load_config(AdapterTrainConfig, args.config, args.overrides)
     langs = args.lang.split(",")
     init = _adapter_dirs(args.init_adapter)
     record_experiment(args.exp, config, args.argv)
@@ -308,7 +307,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "CMVN with a new tokenizer and new predictor, joiner and CTC head (--init-encoder "
         "with --tokenizer), e.g. a recogniser of romanized text from a native-script one.",
     )
-    train.add_argument("--config", help="AsrTrainConfig YAML (default: built-in defaults)")
+    train.add_argument(
+        "--config",
+        help="AsrTrainConfig YAML, with --init a FinetuneConfig one (default: built-in defaults)",
+    )
     train.add_argument("--train", required=True, help="training data dir")
     train.add_argument("--dev", required=True, help="dev data dir (validation, best checkpoint)")
     train.add_argument("--tokenizer", help="tokenizer dir (from scratch or --init-encoder)")
@@ -337,7 +339,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "every language (dev_wer_LANG), each adapter kept from its own best step "
         "(EXP/adapters/LANG, EXP/best_steps.json, EXP/dev_wer_per_language.png).",
     )
-    adapter.add_argument("--config", help="AsrTrainConfig YAML (its train, spec_augment, adapter)")
+    adapter.add_argument("--config", help="AdapterTrainConfig YAML (default: built-in defaults)")
     adapter.add_argument("--model", required=True, help="the frozen base model dir")
     adapter.add_argument(
         "--lang", required=True, help="ISO 639-3 code(s) of the adapter(s), comma-separated"

@@ -57,6 +57,19 @@ def tiny_asr_config() -> Callable[..., dict[str, Any]]:
     return make
 
 
+@pytest.fixture(scope="session")
+def tiny_fit_config(tiny_asr_config) -> Callable[..., dict[str, Any]]:
+    """``make(max_steps=4, valid_utts=4)``: the tiny run without its model, for the configs of
+    verbs that take the model from a model dir (FinetuneConfig, AdapterTrainConfig)."""
+
+    def make(max_steps: int = 4, valid_utts: int = 4) -> dict[str, Any]:
+        config = tiny_asr_config(max_steps, valid_utts)
+        del config["model"]
+        return config
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir_writer, tiny_asr_config):
     """(data dir of 8 eng/kat utterances, root dir, recogniser): ``root/lang`` (its char

@@ -22,7 +22,7 @@ from speechml.asr.adapters import (
     read_adapter_config,
 )
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.train import AsrTrainConfig, make_loss_fn, train_adapters
+from speechml.asr.train import AdapterTrainConfig, make_loss_fn, train_adapters
 from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.datadir import DataDir
@@ -75,12 +75,12 @@ def test_a_mixed_batch_trains_each_adapter_on_its_own_utterances_only():
     assert none["kat"].abs().sum() == 0
 
 
-def run_config(tiny_asr_config, max_steps: int = 4) -> AsrTrainConfig:
+def run_config(tiny_fit_config, max_steps: int = 4) -> AdapterTrainConfig:
     """The tiny config validating (and checkpointing) every step, keeping one checkpoint."""
-    config = tiny_asr_config(max_steps=max_steps)
+    config = tiny_fit_config(max_steps=max_steps)
     config["train"].update(valid_every=1, keep_last=1, lr=0.05)
     config["adapter"] = {"bottleneck_dim": 4, "init_scale": 0.1}
-    return from_dict(AsrTrainConfig, config)
+    return from_dict(AdapterTrainConfig, config)
 
 
 #: dev WER of each language at steps 1..4 of the scripted validation: asynchronous peaks
@@ -105,12 +105,12 @@ def scripted_valid_fn(dataset, recognizer, language=None, batch_size=32, per_lan
 
 
 def test_each_language_keeps_its_adapter_from_its_own_best_step(
-    trained, tiny_asr_config, monkeypatch
+    trained, tiny_fit_config, monkeypatch
 ):
     data, root, _ = trained
     monkeypatch.setattr(asr_train, "make_valid_fn", scripted_valid_fn)
     exp = root / "scripted"
-    train_adapters(run_config(tiny_asr_config), root / "exp" / "model", LANGS, data, data, exp)
+    train_adapters(run_config(tiny_fit_config), root / "exp" / "model", LANGS, data, data, exp)
     record = json.loads((exp / "best_steps.json").read_text())
     assert {lang: entry["step"] for lang, entry in record.items()} == {"eng": 2, "kat": 4}
     assert record["kat"]["dev_wer"] == 60.0 and record["kat"]["dev_cer"] == 30.0
@@ -186,9 +186,9 @@ def test_merged_model_gives_each_language_base_plus_its_own_adapter(multi_run):
         assert all(merged_texts[u] == texts[u] for u in test.utts if test.utt2lang[u] == lang)
 
 
-def test_a_multi_language_run_refuses_what_it_cannot_route(trained, tiny_asr_config, tmp_path):
+def test_a_multi_language_run_refuses_what_it_cannot_route(trained, tiny_fit_config, tmp_path):
     data, root, _ = trained
-    config, base = run_config(tiny_asr_config), root / "exp" / "model"
+    config, base = run_config(tiny_fit_config), root / "exp" / "model"
     with pytest.raises(DataError, match="not eng,yor but kat"):
         train_adapters(config, base, ["eng", "yor"], data, data, tmp_path / "a")
     with pytest.raises(ConfigError, match="each language once"):

@@ -17,11 +17,11 @@ from speechml.asr.adapters import (
     read_adapter_config,
 )
 from speechml.asr.recognizer import Recognizer
-from speechml.asr.train import AsrTrainConfig, train_adapter
+from speechml.asr.train import AdapterTrainConfig, train_adapter
 from speechml.cli import main
 from speechml.config import from_dict
 from speechml.data.datadir import DataDir
-from speechml.errors import DataError, SpeechmlError
+from speechml.errors import ConfigError, DataError, SpeechmlError
 
 
 def test_model_dir_round_trip_and_streaming(trained):
@@ -138,10 +138,14 @@ def test_cli_train_records_config_and_resumes(trained, tiny_asr_config):
     assert min(m["step"] for m in lines[len(first) :]) > 2  # continued, not restarted
 
 
-def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained, tiny_asr_config):
+def test_adapter_training_keeps_the_base_bit_identical_and_merges(
+    trained, tiny_fit_config, tiny_asr_config
+):
     data, root, _ = trained
+    with pytest.raises(ConfigError, match="model: not used by AdapterTrainConfig"):
+        from_dict(AdapterTrainConfig, tiny_asr_config())  # the base's architecture is kept
     base = Recognizer.load(root / "exp" / "model")
-    config = from_dict(AsrTrainConfig, {**tiny_asr_config(), "adapter": {"bottleneck_dim": 4}})
+    config = from_dict(AdapterTrainConfig, {**tiny_fit_config(), "adapter": {"bottleneck_dim": 4}})
     assert main(["data", "subset", str(data), str(root / "kat"), "--lang", "kat"]) == 0
     with pytest.raises(DataError, match="not kat"):
         train_adapter(config, root / "exp" / "model", "kat", data, data, root / "lda")
@@ -179,20 +183,20 @@ def test_adapter_training_keeps_the_base_bit_identical_and_merges(trained, tiny_
     assert Recognizer.load(merged).decode_data_dir(test).texts == with_adapter
 
 
-def test_a_student_adapter_starts_from_its_teacher_adapter(trained, tiny_asr_config):
+def test_a_student_adapter_starts_from_its_teacher_adapter(trained, tiny_fit_config):
     data, root, _ = trained
     base = root / "exp" / "model"
     for lang in ("kat", "eng"):
         assert main(["data", "subset", str(data), str(root / f"only_{lang}"), "--lang", lang]) == 0
     kat = root / "only_kat"
-    teacher = {**tiny_asr_config(), "adapter": {"bottleneck_dim": 4}}
-    train_adapter(from_dict(AsrTrainConfig, teacher), base, "kat", kat, kat, root / "teacher")
+    teacher = {**tiny_fit_config(), "adapter": {"bottleneck_dim": 4}}
+    train_adapter(from_dict(AdapterTrainConfig, teacher), base, "kat", kat, kat, root / "teacher")
     # lr 0: the student's adapter must come out as the one it started from, size included
     frozen = copy.deepcopy(teacher)
     frozen["train"]["lr"] = 0.0
     frozen["adapter"]["bottleneck_dim"] = 16
     start = root / "teacher" / "adapter"
-    config = from_dict(AsrTrainConfig, frozen)
+    config = from_dict(AdapterTrainConfig, frozen)
     train_adapter(config, base, "kat", kat, kat, root / "student", init_adapter=start)
     found = load_file(root / "student" / "adapter" / ADAPTER_WEIGHTS)
     expected = load_file(start / ADAPTER_WEIGHTS)
@@ -235,7 +239,7 @@ def test_pseudo_labels_are_filtered_and_reported(trained):
     assert len(DataDir.read(root / "ctc")) == 4 + sum(x.endswith(" kept") for x in lines)
 
 
-def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained):
+def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained, capsys):
     data, root, _ = trained
     base = root / "exp" / "model"
     exp = root / "finetune"
@@ -263,6 +267,12 @@ def test_cli_fine_tuning_starts_from_the_model_and_changes_every_weight(trained)
     assert before.keys() == after.keys()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert "encoder.layers.0.qkv.weight" in changed and "joiner.out.weight" in changed
+    resized = ["asr", "train", "--init", str(base), "--train", str(data), "--dev", str(data)]
+    resized += ["--exp", str(root / "resized"), "--set", "model.joiner_dim=8"]
+    assert main(resized) == 1
+    assert "model: not used by FinetuneConfig (the architecture is the --init model's)" in (
+        capsys.readouterr().err
+    )
     assert (
         main(
             [

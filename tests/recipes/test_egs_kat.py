@@ -102,22 +102,27 @@ def run_sh(egs: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-#: A model and budget small enough for a test: the recipe's plumbing, not its accuracy.
+#: A budget small enough for a test: the recipe's plumbing, not its accuracy (the adapters and
+#: full fine-tunings, whose model is the base's).
+TINY_FIT = " ".join(
+    f"--set {x}" for x in ("train.max_steps=3", "train.valid_every=3", "train.warmup_steps=1")
+)
+#: The same for the recognisers trained from scratch, with a tiny model.
 TINY_TRAINING = " ".join(
-    f"--set {x}"
-    for x in (
-        "train.max_steps=3",
-        "train.valid_every=3",
-        "train.warmup_steps=1",
-        "model.encoder.d_model=32",
-        "model.encoder.num_heads=2",
-        "model.encoder.ffn_dim=64",
-        "model.encoder.num_layers=1",
-        "model.encoder.subsampling_channels=8",
-        "model.predictor.embed_dim=16",
-        "model.predictor.output_dim=16",
-        "model.joiner_dim=16",
-    )
+    [TINY_FIT]
+    + [
+        f"--set model.{x}"
+        for x in (
+            "encoder.d_model=32",
+            "encoder.num_heads=2",
+            "encoder.ffn_dim=64",
+            "encoder.num_layers=1",
+            "encoder.subsampling_channels=8",
+            "predictor.embed_dim=16",
+            "predictor.output_dim=16",
+            "joiner_dim=16",
+        )
+    ]
 )
 #: The end-to-end classifiers' budget (their encoder is the tiny base's).
 TINY_E2E = " ".join(
@@ -169,7 +174,7 @@ def test_run_sh_quick_profile_end_to_end(tmp_path: Path) -> None:
         "--corpus-config", "conf/quick.yaml", "--corpus-dir", "corpus/quick", "--corpus-opts",
         "--set utts_per_lang.train=12 --set utts_per_lang.dev=4 --set utts_per_lang.test=4",
         "--tail-langs", "kat ell", "--labelled", "4 6", "--min-confidence", "0",
-        "--train-opts", TINY_TRAINING, "--cls-langs", "eng,kat",
+        "--train-opts", TINY_TRAINING, "--adapter-opts", TINY_FIT, "--cls-langs", "eng,kat",
         "--e2e-opts", TINY_E2E, "--text-opts", TINY_TEXT,
         "--related-lang", "eng", "--ssl-opts", TINY_SSL, "--llm-opts", TINY_LLM,
         "--lm-opts", TINY_LM, "--mix-opts", "--set examples=200",
