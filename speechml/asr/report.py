@@ -26,6 +26,7 @@ from speechml.asr.pseudo_label import REPORT_FILE
 from speechml.config import read_json
 from speechml.data.table import read_table
 from speechml.errors import SpeechmlError
+from speechml.markdown import abbreviation_legend
 from speechml.score.rates import Rates, read_rates
 from speechml.score.trn import read_trn
 
@@ -182,14 +183,16 @@ def lda_summary(
         return read_rates(path)[lang].wer if (path / "score.json").is_file() else None
 
     title = "adapter" if len(langs) == 1 else "adapters"
-    out = [
+    heading = [
         f"## Language-dependent {title}: {', '.join(langs)} (tail language"
         f"{'' if len(langs) == 1 else 's'})",
         "",
         "Test set `data/test`; greedy search on the causal (streaming) pass with "
         "full-utterance input; `streaming` feeds features chunk by chunk through the cached "
         "encoder. LDA: the merged model (base + each language's adapter, from that language's "
-        "best dev step).",
+        "best dev step); full FT: the base fine-tuned whole on the same data and steps.",
+    ]
+    out = [
         "",
         "| tail language | utts | base WER % | base CER % | LDA WER % | LDA CER % "
         "| rel. WER reduction | full FT WER % | full FT CER % | best step "
@@ -259,4 +262,5 @@ def lda_summary(
         *_confidence_lines([*(Path(d) for d in iterations), lda]),
         "",
     ]
-    return "\n".join(out)
+    legend = abbreviation_legend("\n".join(heading + out))
+    return "\n".join([*heading, "", legend, *out])

@@ -10,10 +10,11 @@ and ``<lang>`` the test language. Per method and test language ``T``:
 - multi: ``train_all`` tested on ``T``;
 - held-out: ``train_heldout`` tested on ``T``.
 
-:func:`write_report` writes a markdown section (accuracy and macro-F1 tables, a dash where a
-score is missing), a JSON of every number beside it, and per method a heat map of the
-train-language x test-language accuracy (``<method>_zero_shot.png``; its diagonal is mono).
-A decode dir whose train or test name fits none of these is left out with a warning.
+:func:`write_report` writes a markdown section (a legend that spells out each method and
+setting, accuracy and macro-F1 tables, a dash where a score is missing), a JSON of every number
+beside it, and per method a heat map of the train-language x test-language accuracy
+(``<method>_zero_shot.png``; its diagonal is mono). A decode dir whose train or test name fits
+none of these is left out with a warning.
 
 Example:
     >>> write_report("exp/cls", "exp/cls/summary.md")  # doctest: +SKIP
@@ -43,6 +44,23 @@ logger = logging.getLogger(__name__)
 
 #: what a table shows where a score is missing
 MISSING = "-"
+#: method dir name -> the method spelled out, for the legend of the tables (the recipe's names)
+METHOD_NAMES = {
+    "ca": "cascade: the recogniser, then a character n-gram text classifier of its hypotheses",
+    "ca_rom": "romanized cascade: a recogniser of uroman-romanized text, then a character n-gram "
+    "classifier of romanized text",
+    "ca_nn": "cascade with a neural text classifier: the recogniser, then a small transformer "
+    "text classifier (from scratch, or its encoder pretrained with TransliCo and its vocabulary "
+    "expanded with OFA, as its config says)",
+    "e2e": "end to end: a speech classifier (a speech encoder, pooling over time, a linear head)",
+}
+#: setting -> what it trains and tests, for the legend of the tables
+SETTING_LEGEND = {
+    "mono": "trained and tested on the language",
+    "zero_shot": "mean over the models trained on each other language alone",
+    "multi": "trained on every language",
+    "held_out": "trained on every language but the held-out ones",
+}
 #: train dir name -> its setting, for the pooled train dirs
 POOLED_SETTINGS = {data_name("train", ALL): "multi", data_name("train", HELD_OUT): "held_out"}
 
@@ -167,13 +185,18 @@ def summary_markdown(methods: dict[str, MethodScores], exp_dir: str | Path) -> s
     (the settings each method ran in), columns the languages then their mean (over the
     languages with a score in the row)."""
     langs = _languages(methods)
+    described = [
+        f"`{m}`: {METHOD_NAMES.get(m, f'the classifiers of `{Path(exp_dir) / m}`')}"
+        for m in sorted(methods)
+    ]
+    settings = [f"{name.replace('_', '-')}: {text}" for name, text in SETTING_LEGEND.items()]
     out = [
         f"## Classification settings: `{exp_dir}`",
         "",
-        "mono: trained and tested on the language; zero-shot: mean over the models of the other "
-        "languages; multi: trained on every language; held-out: trained on every language but "
-        f"the held-out ones. `mean`: over the languages with a score in the row; `{MISSING}`: "
-        "no score.",
+        f"Methods: {'; '.join(described)}.",
+        "",
+        f"Settings: {'; '.join(settings)}. `mean`: over the languages with a score in the row; "
+        f"`{MISSING}`: no score.",
     ]
     for metric, title in (("accuracy", "Accuracy %"), ("macro_f1", "Macro-F1 %")):
         rows = []

@@ -42,12 +42,19 @@ from speechml.lang.normalize import TextNormalizer
 from speechml.llm.data import InstructionCollator, InstructionDataset
 from speechml.llm.mixture import Example
 from speechml.llm.model import AudioLlm
-from speechml.markdown import markdown_table
+from speechml.markdown import abbreviation_legend, markdown_table
 from speechml.progress import progress_bar
 from speechml.score.wer import score_wer
 
 REPORT_JSON = "task_report.json"
 METRICS = {"asr": "WER %", "lid": "accuracy %", "cls": "accuracy %", "qa": "exact match %"}
+#: task -> what it asks, for the legend of the summary
+TASK_NAMES = {
+    "asr": "speech recognition (transcribe the utterance)",
+    "lid": "language identification (name its language)",
+    "cls": "classification (name its semantic class)",
+    "qa": "a yes/no question on its content",
+}
 TASK_ORDER = list(METRICS)
 
 
@@ -216,10 +223,13 @@ def compare_systems(title: str, systems: dict[str, Path]) -> str:
         body.append([task, lang, prompt, METRICS[task.split()[-1]], *cells])
     header = [column for name in systems for column in (name, "follows %")]
     table = markdown_table(["task", "language", "prompt", "metric", *header], body)
+    tasks = "; ".join(f"`{task}`: {text}" for task, text in TASK_NAMES.items())
     note = (
-        "WER cells give the CER in brackets; every other metric is higher-is-better. `follows %`:"
-        " the answers of the kind asked (a language name, a class, yes/no, a transcript), right"
-        " or wrong."
+        f"Tasks: {tasks}; `spoken <task>`: the task asked by a spoken instruction. `language`: "
+        "the utterance's, `prompt`: the instruction's. WER cells give the CER in brackets; every"
+        " other metric is higher-is-better. `follows %`: the answers of the kind asked (a"
+        " language name, a class, yes/no, a transcript), right or wrong."
     )
     experiments = ", ".join(f"{name}: `{path}`" for name, path in systems.items())
-    return f"## {title}\n\n{note} Evaluation dirs: {experiments}.\n\n{table}\n"
+    legend = abbreviation_legend(f"{title}\n{note}\n{table}")
+    return f"## {title}\n\n{legend}\n\n{note} Evaluation dirs: {experiments}.\n\n{table}\n"

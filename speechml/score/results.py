@@ -26,7 +26,7 @@ from speechml.config import read_json
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
 from speechml.lang.normalize import collapse_whitespace
-from speechml.markdown import markdown_table
+from speechml.markdown import abbreviation_legend, markdown_table
 
 WER_HEADER = (
     "system",
@@ -52,6 +52,12 @@ CLS_HEADER = (
     "macro-F1 %",
     "utts",
     "no hyp",
+)
+#: the note under the classification table
+CLS_NOTE = (
+    "`description`: what the system is (its `system.txt`): a `speech classifier` hears the "
+    "audio (end to end); a classifier `on the texts of` a decode dir reads a recogniser's "
+    "hypotheses (a cascade). Per-language rows give the accuracy only."
 )
 
 
@@ -197,15 +203,17 @@ def write_results(
     for path in included:
         lines += ["", path.read_text(encoding="utf-8").strip()]
     if wer_rows:
-        lines += ["", "## Speech recognition (WER, CER)", "", markdown_table(WER_HEADER, wer_rows)]
+        table = markdown_table(WER_HEADER, wer_rows)
+        lines += ["", "## Speech recognition (WER, CER)", "", abbreviation_legend(table), ""]
         lines += [
+            table,
             "",
             "CER counts characters without spaces; `no hyp`: reference utterances without a "
             "hypothesis, scored as deletions; `worst voice/speaker`: the voice (or speaker) "
             "with the highest WER, from the set's `wer` file.",
         ]
     if cls_rows:
-        lines += ["", "## Classification", "", markdown_table(CLS_HEADER, cls_rows)]
+        lines += ["", "## Classification", "", markdown_table(CLS_HEADER, cls_rows), "", CLS_NOTE]
     target = egs_dir / out
     atomic_write_text(target, "\n".join(lines) + "\n")
     return target

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from speechml.config import read_json
 from speechml.errors import SpeechmlError
-from speechml.markdown import markdown_table
+from speechml.markdown import abbreviation_legend, markdown_table
 from speechml.score.rates import read_rates
 
 
@@ -65,10 +65,8 @@ def cpt_summary(
         rates = read_rates(Path(exp_dir) / f"decode_{test}_{lang}")["all"]
         rows.append([label, f"{rates.wer:.2f}", f"{rates.cer:.2f}", rates.utts, exp_dir])
     diagnostics = [pretraining_row(label, Path(d)) for label, d in pretraining.items()]
-    return "\n".join(
+    body = "\n".join(
         [
-            f"## wav2vec2 continued pretraining: {lang}",
-            "",
             f"CTC fine-tuning on the same labelled {lang} data and budget; greedy decoding of "
             f"`data/{test}_{lang}`.",
             "",
@@ -90,3 +88,5 @@ def cpt_summary(
             "",
         ]
     )
+    heading = f"## wav2vec2 continued pretraining: {lang}"
+    return f"{heading}\n\n{abbreviation_legend(body)}\n\n{body}"

@@ -115,6 +115,10 @@ def test_several_tail_languages_get_a_row_each_their_mean_and_best_steps(tmp_pat
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
             for line in text.splitlines() if line.startswith("| ")}  # fmt: skip
     assert "## Language-dependent adapters: kat, rus (tail languages)" in text
+    assert text.split("\n\n")[2] == (
+        "Abbreviations: CER: character error rate (characters without spaces); FT: fine-tuning; "
+        "LDA: language-dependent adapters; WER: word error rate."
+    )  # under the heading and its note, before the table
     assert rows["kat"][4] == "50.00" and rows["kat"][6] == "+33.3%" and rows["kat"][9] == "300"
     assert rows["rus"][4] == "33.33" and rows["rus"][6] == "+50.0%" and rows["rus"][9] == "100"
     mean = rows["**mean**"]

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from speechml.cls.report import collect_scores, write_report
+from speechml.cls.report import METHOD_NAMES, SETTING_LEGEND, collect_scores, write_report
+from speechml.cls.settings import SETTING_NAMES
 from speechml.errors import DataError
 
 #: method -> train dir -> test language -> (accuracy, macro-F1)
@@ -55,6 +56,19 @@ def test_the_tables_agree_with_hand_computed_numbers(tmp_path):
     ]
     text = (exp / "summary.md").read_text()
     assert text.startswith(f"## Classification settings: `{exp}`\n")
+    legend = text.split("\n\n")[1]
+    assert legend == (
+        "Methods: `ca`: cascade: the recogniser, then a character n-gram text classifier of its "
+        "hypotheses; `ca_nn`: cascade with a neural text classifier: the recogniser, then a small "
+        "transformer text classifier (from scratch, or its encoder pretrained with TransliCo and "
+        "its vocabulary expanded with OFA, as its config says); `e2e`: end to end: a speech "
+        "classifier (a speech encoder, pooling over time, a linear head)."
+    )  # the methods of the tables only: no ca_rom here
+    assert text.split("\n\n")[2].startswith(
+        "Settings: mono: trained and tested on the language; zero-shot: mean over the models "
+        "trained on each other language alone; multi: trained on every language; held-out: "
+        "trained on every language but the held-out ones. `mean`: "
+    )
     # zero-shot on eng = mean(train_rus, train_kat) = (0.6 + 0.4) / 2; mean column over languages
     assert table_rows(text, "Accuracy %") == [
         "| method | setting | eng | kat | rus | mean |",
@@ -109,3 +123,16 @@ def test_bad_or_missing_reports_are_errors_naming_the_file(tmp_path):
     with pytest.raises(DataError) as caught:
         collect_scores(tmp_path)
     assert str(caught.value) == f"{report}: no number 'macro_f1': rescore this decode dir"
+
+
+def test_every_setting_and_recipe_method_is_spelled_out_and_others_named_by_their_dir(tmp_path):
+    assert list(SETTING_LEGEND) == list(SETTING_NAMES)
+    assert "romanized cascade" in METHOD_NAMES["ca_rom"]
+    write_reports(tmp_path, {"ca_rom": {"train_all": {"eng": (0.5, 0.5)}},
+                             "mine": {"train_all": {"eng": (0.5, 0.5)}}})  # fmt: skip
+    write_report(tmp_path, tmp_path / "summary.md")
+    legend = (tmp_path / "summary.md").read_text().split("\n\n")[1]
+    assert legend == (
+        f"Methods: `ca_rom`: {METHOD_NAMES['ca_rom']}; `mine`: the classifiers of "
+        f"`{tmp_path / 'mine'}`."
+    )

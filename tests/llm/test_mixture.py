@@ -152,5 +152,15 @@ def test_scores_per_task_language_and_prompt(tmp_path):
     assert "| asr | kat | eng | WER % | 25.00 | 10.00 | 100.0 | 2 |" in report.read_text()
     assert len((tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) == 8
     summary = compare_systems("Toy", {"A": tmp_path / "eval"})
+    assert summary.split("\n\n")[1] == (
+        "Abbreviations: CER: character error rate (characters without spaces); "
+        "WER: word error rate."
+    )
+    assert summary.split("\n\n")[2].startswith(
+        "Tasks: `asr`: speech recognition (transcribe the utterance); `lid`: language "
+        "identification (name its language); `cls`: classification (name its semantic class); "
+        "`qa`: a yes/no question on its content; `spoken <task>`: the task asked by a spoken "
+        "instruction."
+    )
     assert "| task | language | prompt | metric | A | follows % |" in summary
     assert "| spoken qa | eng | eng | exact match % | 0.0 | 100 |" in summary

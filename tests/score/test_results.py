@@ -67,6 +67,9 @@ def test_tables_from_two_experiments_and_a_classifier(tmp_path: Path) -> None:
     assert cells[7][:4] == ["system", "description", "test set", "language"]
     assert cells[8] == ["intent", "", "test", "all", "75.00", "73.33", "4", "0"]
     assert [c[3:5] for c in cells[9:]] == [["eng", "50.00"], ["hin", "100.00"]]
+    assert "## Speech recognition (WER, CER)\n\nAbbreviations: CER: character error rate " \
+        "(characters without spaces); WER: word error rate.\n\n| system |" in text  # fmt: skip
+    assert text.endswith("(a cascade). Per-language rows give the accuracy only.\n")
 
 
 def test_output_is_deterministic_and_paths_are_relative_to_the_recipe(
