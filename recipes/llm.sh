@@ -10,10 +10,11 @@
 #   Stage 50  instruction mixtures (speechml llm mixture, --mix-config): training from
 #             data/train_base (the head languages and LANG's labelled utterances) English-only
 #             (data/llm/train_eng) and English + LANG (data/llm/train_eng_LANG); dev and test
-#             from data/dev and data/test, English and LANG, prompts in both languages, every
-#             text task equally often and spoken instructions as often as all of them, read
-#             by the voice variants of the corpus's dev and test speakers; each mixture's
-#             spoken instructions are synthesised into its data dir spoken/
+#             from data/dev and data/test (--dev-mix-config, --test-mix-config: English and
+#             LANG, prompts in both languages, every text task equally often and spoken
+#             instructions as often as all of them, read by the voice variants of the corpus's
+#             dev and test speakers); each mixture's spoken instructions are synthesised into
+#             its data dir spoken/
 #   Stage 51  the tiny LLM and its chat tokenizer pretrained on data/train_base's transcripts
 #             (exp/llm_lm; skipped with --llm-model)
 #   Stage 52  for each mixture: projector alignment on its ASR examples
@@ -32,6 +33,8 @@
 #   --encoder-from DIR     the speech encoder: a recogniser dir (conformer), or a transformers
 #                          dir with --llm-opts "--set encoder=hf|whisper" (default exp/base/model)
 #   --mix-config FILE      MixtureConfig of the training mixtures (its prompts, weights)
+#   --dev-mix-config FILE  MixtureConfig of the dev set (from data/dev)
+#   --test-mix-config FILE MixtureConfig of the test set (from data/test)
 #   --mix-opts "OPTS"      more options of every `speechml llm mixture` (after the stage's
 #                          own, e.g. "--set examples=200" for a quick run)
 #   --lm-config FILE       LmPretrainConfig of the tiny LLM
@@ -51,6 +54,8 @@ lang=
 llm_model=
 encoder_from=exp/base/model
 mix_config=conf/llm_mix.yaml
+dev_mix_config=conf/llm_mix_dev.yaml
+test_mix_config=conf/llm_mix_test.yaml
 lm_config=conf/llm_lm.yaml
 llm_config=conf/llm.yaml
 llm_opts=
@@ -74,7 +79,7 @@ llm=${llm_model:-exp/llm_lm/model}
 mixtures=("eng:--set language_weights.$lang=0" "eng_$lang:")
 
 if stage_begin 50 "instruction mixtures" --signature "lang=$lang${mix_opts:+ $mix_opts}" exp/.done/50.llm_mix \
-  data/train_base data/dev data/test "$mix_config"; then
+  data/train_base data/dev data/test "$mix_config" "$dev_mix_config" "$test_mix_config"; then
   for entry in "${mixtures[@]}"; do
     IFS=: read -r name options <<<"$entry"
     read -r -a sets <<<"$options" || true
@@ -82,14 +87,12 @@ if stage_begin 50 "instruction mixtures" --signature "lang=$lang${mix_opts:+ $mi
       speechml llm mixture --config "$mix_config" --data data/train_base --nj "$nj" \
       --out "data/llm/train_$name" "${sets[@]}" "${mix_extra[@]}"
   done
-  # split:examples:voice variants of the spoken instructions (the corpus's dev and test ones)
-  for entry in "dev:200:m6,f4,klatt4,quincy" "test:1200:m7,f5,klatt5,max"; do
-    IFS=: read -r split examples variants <<<"$entry"
+  for split in dev test; do
+    config=$dev_mix_config
+    [[ $split == dev ]] || config=$test_mix_config
     "${runner[@]}" "exp/llm_lm/log/mixture_$split.log" \
-      speechml llm mixture --config "$mix_config" --data "data/$split" --out "data/llm/$split" \
-      --nj "$nj" --set "examples=$examples" --set seed=1 --set "spoken_variants=[$variants]" \
-      --set "task_weights={asr: 1, lid: 1, cls: 1, qa: 1, spoken: 4}" \
-      --set "language_weights={eng: 1, $lang: 1}" "${mix_extra[@]}"
+      speechml llm mixture --config "$config" --data "data/$split" --out "data/llm/$split" \
+      --nj "$nj" "${mix_extra[@]}"
   done
   stage_done exp/.done/50.llm_mix
 fi

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from speechml.asr.train import AsrTrainConfig
+from speechml.asr.train import AdapterTrainConfig, AsrTrainConfig, FinetuneConfig
 from speechml.cls.ngram import NgramConfig
 from speechml.cls.text_model import TextClassifierConfig
 from speechml.cls.train_e2e import E2eConfig
@@ -52,7 +52,7 @@ def test_egs_kat_corpus_config_loads() -> None:
 
 #: the config class of each file of egs/kat/conf: a new file must be added here to be loaded
 CONFIG_CLASSES = {
-    "adapter.yaml": AsrTrainConfig,
+    "adapter.yaml": AdapterTrainConfig,
     "asr_base.yaml": AsrTrainConfig,
     "asr_rom.yaml": AsrTrainConfig,
     "cls_e2e.yaml": E2eConfig,
@@ -60,10 +60,12 @@ CONFIG_CLASSES = {
     "cls_text.yaml": TextClassifierConfig,
     "cls_text_xfer.yaml": TextClassifierConfig,
     "corpus.yaml": CorpusConfig,
-    "finetune.yaml": AsrTrainConfig,
+    "finetune.yaml": FinetuneConfig,
     "llm.yaml": AudioLlmConfig,
     "llm_lm.yaml": LmPretrainConfig,
     "llm_mix.yaml": MixtureConfig,
+    "llm_mix_dev.yaml": MixtureConfig,
+    "llm_mix_test.yaml": MixtureConfig,
     "w2v_cpt.yaml": PretrainConfig,
     "w2v_ctc.yaml": CtcConfig,
     "w2v_pretrain.yaml": PretrainConfig,

@@ -99,7 +99,8 @@ def test_new_lang_renders_the_egs_dir(amh: Path) -> None:
         "README.md", "cmd.sh", "conf/adapter.yaml", "conf/asr_base.yaml",
         "conf/asr_rom.yaml", "conf/cls_e2e.yaml", "conf/cls_ngram.yaml", "conf/cls_text.yaml",
         "conf/cls_text_xfer.yaml", "conf/corpus.yaml", "conf/finetune.yaml", "conf/llm.yaml",
-        "conf/llm_lm.yaml", "conf/llm_mix.yaml", "conf/w2v_cpt.yaml", "conf/w2v_ctc.yaml",
+        "conf/llm_lm.yaml", "conf/llm_mix.yaml", "conf/llm_mix_dev.yaml",
+        "conf/llm_mix_test.yaml", "conf/w2v_cpt.yaml", "conf/w2v_ctc.yaml",
         "conf/w2v_pretrain.yaml",
         "local/README.md", "path.sh", "run.sh",
     ]  # fmt: skip
