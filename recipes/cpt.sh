@@ -5,7 +5,7 @@
 # Offline, no XLS-R can be downloaded: stage 40 pretrains a small multilingual wav2vec2 on the
 # other languages' audio as its stand-in; --init-model takes a real XLS-R or MMS dir instead.
 #
-# Usage: cpt.sh --lang ISO [options]   (run from an egs dir after lda.sh's stage 20)
+# Usage: cpt.sh --lang ISO [options]   (run from an egs dir after data.sh's stage 4)
 #   Stage 40  the stand-in for XLS-R: pretrain on the audio of every language but LANG
 #             (data/ssl_multi, exp/w2v_multi); skipped with --init-model
 #   Stage 41  continued pretraining on LANG's audio, untranscribed and labelled

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Data stages 0-3: corpus, Kaldi data dirs data/{train,dev,test}, validation, tokenizer and CMVN.
+# Data stages 0-4: corpus, Kaldi data dirs data/{train,dev,test}, validation, tokenizer and CMVN,
+# and the data plan of the tail languages.
 #
 # Usage: data.sh [options]   (run from an egs dir, after path.sh; egs/<lang>/run.sh calls it)
 #   Stage 0  build the synthesised corpus: speechml corpus build (conf/corpus.yaml -> corpus/);
@@ -12,6 +13,12 @@
 #   Stage 3  character tokenizer data/lang_char, fbank features stored once in
 #            data/{train,dev,test}/fbank/ (every later stage reads them), and feature
 #            statistics data/train/cmvn.json
+#   Stage 4  data plan of the tail languages (--tail-langs): data/train_base (the head languages
+#            + each tail language's --labelled utterances), data/T_labelled and
+#            data/T_untranscribed (the rest of T, no text) for each tail language T, data/dev_T
+#            and data/test_T; their unions over the tail languages data/tail_labelled,
+#            data/tail_untranscribed, data/dev_tail, data/test_tail (every capability recipe
+#            reads these)
 # Only the stages in [--stage, --stop-stage] run; a stage whose .done marker is newer than its
 # inputs (and, for stage 1, names the same corpus) reuses its outputs. Logs are in
 # exp/data_prep/log/.
@@ -25,6 +32,9 @@
 #   --corpus-dir DIR       where the corpus is built
 #   --corpus-opts "OPTS"   more options of `speechml corpus build`, e.g.
 #                          "--set utts_per_lang.train=20" for a quick profile
+#   --tail-langs "T1 T2.." the tail languages (ISO 639-3) of stage 4, e.g. "kat ell ara"
+#   --labelled "N1 N2.."   labelled utterances of each tail language in the base's training
+#                          data, in --tail-langs' order (one number: the same for each)
 
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -36,6 +46,8 @@ cmd=run_local.sh
 corpus_config=conf/corpus.yaml
 corpus_dir=corpus/default
 corpus_opts=
+tail_langs=
+labelled=300
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "${BASH_SOURCE[0]}")/utils/parse_options.sh"
 # shellcheck source=utils/stage.sh
@@ -44,6 +56,10 @@ corpus_opts=
 read -r -d "" -a runner <<<"$cmd" || true
 read -r -d "" -a corpus_args <<<"$corpus_opts" || true
 splits=(train dev test)
+read -r -a tails <<<"$tail_langs"
+read -r -a counts <<<"$labelled"
+tail_csv=$(IFS=,; echo "${tails[*]}")
+labelled_csv=$(IFS=,; echo "${counts[*]}")
 logs=exp/data_prep/log
 
 if stage_begin 0 "build the corpus"; then
@@ -118,4 +134,30 @@ if stage_begin 3 "tokenizer, features and feature statistics" data/.done/3.token
   "${runner[@]}" "$logs/compute_cmvn.log" \
     speechml data compute-cmvn data/train --out data/train/cmvn.json
   stage_done data/.done/3.tokenizer_fbank_cmvn
+fi
+
+if stage_begin 4 "data plan of the tail languages" \
+  --signature "tail_langs=$tail_csv labelled=$labelled_csv" \
+  data/.done/4.tail data/.done/3.tokenizer_fbank_cmvn data/train data/dev data/test; then
+  require_option tail_langs "ISO 639-3 codes of the tail languages"
+  "${runner[@]}" "$logs/tail_split.log" \
+    speechml asr tail-split --data data/train --lang "$tail_csv" --labelled "$labelled_csv" \
+    --out-dir data
+  for x in dev test; do
+    for t in "${tails[@]}"; do
+      "${runner[@]}" "$logs/subset_${x}_$t.log" \
+        speechml data subset "data/$x" "data/${x}_$t" --lang "$t"
+    done
+  done
+  for x in dev test; do
+    "${runner[@]}" "$logs/combine_${x}_tail.log" \
+      speechml data combine "data/${x}_tail" "${tails[@]/#/data/${x}_}"
+  done
+  for x in labelled untranscribed; do
+    parts=()
+    for t in "${tails[@]}"; do parts+=("data/${t}_$x"); done
+    "${runner[@]}" "$logs/combine_tail_$x.log" \
+      speechml data combine "data/tail_$x" "${parts[@]}"
+  done
+  stage_done data/.done/4.tail
 fi

@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# Language-dependent adapter (LDA) stages 20-27: a frozen multilingual streaming transducer, one
+# Language-dependent adapter (LDA) stages 21-27: a frozen multilingual streaming transducer, one
 # adapter a tail language, all trained in one run with noisy-student pseudo-labels, each taken
 # from its own best dev step and merged into one multi-locale model; full fine-tuning of each tail
 # language on the same data for comparison; decoding and scores.
 #
-# Usage: lda.sh --tail-langs "ISO..." [options]   (run from an egs dir after data.sh; run.sh
-#        calls it)
-#   Stage 20  data plan: data/train_base (head languages + each tail language's --labelled
-#             utterances), data/T_labelled and data/T_untranscribed (the rest of T, no text) for
-#             each tail language T, data/dev_T and data/test_T; their union over the tail
-#             languages data/tail_labelled, data/tail_untranscribed, data/dev_tail, data/test_tail
+# Usage: lda.sh --tail-langs "ISO..." [options]   (run from an egs dir after data.sh, whose
+#        stage 4 wrote the data plan of the same tail languages; run.sh calls both)
 #   Stage 21  train the multilingual base (exp/base): a streaming Conformer transducer trained
 #             in one joint stage (pruned RNN-T + auxiliary CTC) with dynamic chunks, so that one
 #             model decodes streaming and with full context; and the n-gram LMs of shallow
@@ -41,10 +37,9 @@
 #   --stage N                first stage to run
 #   --stop-stage N           last stage to run
 #   --tail-langs "T1 T2..."  the tail languages (ISO 639-3), e.g. "kat ell ara"
-#   --labelled "N1 N2..."    labelled utterances of each tail language in the base's training
-#                            data, in --tail-langs' order (one number: the same for each)
 #   --iterations N           noisy-student iterations
-#   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1)
+#   --min-confidence X       keep pseudo-labels whose confidence is at least X (0-1; default
+#                            `speechml asr pseudo-label`'s)
 #   --confidence NAME        the pseudo-labels' confidence: symbols (the search's) or length (also
 #                            the hypothesis's length against the expected from its duration)
 #   --teacher-search NAME    how the teacher transcribes: beam or greedy (its transducer) or ctc
@@ -66,9 +61,8 @@ set -euo pipefail
 stage=0
 stop_stage=100
 tail_langs=
-labelled=300
 iterations=2
-min_confidence=0.5
+min_confidence=
 confidence=length
 teacher_search=beam
 teacher_lm=data/lm_char
@@ -90,42 +84,17 @@ read -r -d "" -a decoder <<<"$decode_cmd" || true
 read -r -d "" -a extra <<<"$train_opts" || true
 read -r -d "" -a adapter_extra <<<"$adapter_opts" || true
 read -r -a tails <<<"$tail_langs"
-read -r -a counts <<<"$labelled"
 tail_csv=$(IFS=,; echo "${tails[*]}")
-labelled_csv=$(IFS=,; echo "${counts[*]}")
 base=exp/base
 lda=exp/lda
 merged=exp/lda_merged
 student=data/tail_student
 lm_option=()
 [[ -z $teacher_lm ]] || lm_option=(--lm "$teacher_lm")
+threshold=()
+[[ -z $min_confidence ]] || threshold=(--min-confidence "$min_confidence")
 adapters=$lda/adapters  # a run of one language writes $lda/adapter
 ((${#tails[@]} > 1)) || adapters=$lda/adapter
-
-if stage_begin 20 "data plan of the tail languages" \
-  --signature "tail_langs=$tail_csv labelled=$labelled_csv" \
-  data/.done/20.tail data/train data/dev data/test; then
-  "${runner[@]}" exp/data_prep/log/tail_split.log \
-    speechml asr tail-split --data data/train --lang "$tail_csv" --labelled "$labelled_csv" \
-    --out-dir data
-  for x in dev test; do
-    for t in "${tails[@]}"; do
-      "${runner[@]}" "exp/data_prep/log/subset_${x}_$t.log" \
-        speechml data subset "data/$x" "data/${x}_$t" --lang "$t"
-    done
-  done
-  for x in dev test; do
-    "${runner[@]}" "exp/data_prep/log/combine_${x}_tail.log" \
-      speechml data combine "data/${x}_tail" "${tails[@]/#/data/${x}_}"
-  done
-  for x in labelled untranscribed; do
-    parts=()
-    for t in "${tails[@]}"; do parts+=("data/${t}_$x"); done
-    "${runner[@]}" "exp/data_prep/log/combine_tail_$x.log" \
-      speechml data combine "data/tail_$x" "${parts[@]}"
-  done
-  stage_done data/.done/20.tail
-fi
 
 if stage_begin 21 "multilingual base" --signature "$train_opts" \
   exp/.done/21.base data/train_base data/dev data/lang_char data/train/cmvn.json "$base_config"; then
@@ -154,11 +123,11 @@ teacher=$teacher_search lm=$teacher_lm base=$train_opts $adapter_opts" \
     "${decoder[@]}" "$exp_i/log/confidence_report.log" \
       speechml asr confidence-report --model "$teacher" --data data/dev_tail \
       --confidence symbols length --rates-from data/tail_labelled \
-      --min-confidence "$min_confidence" --method "$teacher_search" "${lm_option[@]}" \
+      "${threshold[@]}" --method "$teacher_search" "${lm_option[@]}" \
       --out "$exp_i/confidence_report.txt"
     "${decoder[@]}" "$exp_i/log/pseudo_label.log" \
       speechml asr pseudo-label --model "$teacher" --data data/tail_untranscribed \
-      --min-confidence "$min_confidence" --method "$teacher_search" "${lm_option[@]}" \
+      "${threshold[@]}" --method "$teacher_search" "${lm_option[@]}" \
       --confidence "$confidence" --rates-from data/tail_labelled \
       --combine-with data/tail_labelled --out "data/tail_pseudo_$i"
     "${runner[@]}" "$exp_i/log/speed_perturb.log" \

@@ -10,7 +10,12 @@ from speechml.asr.confidence import CONFIDENCES, chars_per_second, confidence_re
 from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
-from speechml.asr.pseudo_label import pseudo_label, teacher_decode, write_pseudo_labels
+from speechml.asr.pseudo_label import (
+    DEFAULT_MIN_CONFIDENCE,
+    pseudo_label,
+    teacher_decode,
+    write_pseudo_labels,
+)
 from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, DecodeResult, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
@@ -365,7 +370,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     label.add_argument("--data", required=True, help="untranscribed data dir")
     label.add_argument("--out", required=True, help="output data dir (+ pseudo_label_report.txt)")
     label.add_argument(
-        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+        "--min-confidence",
+        type=in_range(0, 1, float),
+        default=DEFAULT_MIN_CONFIDENCE,
+        help="threshold in [0, 1] (default %(default)s)",
     )
     label.add_argument(
         "--method",
@@ -408,7 +416,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--rates-from", metavar="DIR", help="labelled data dir: characters a second by language"
     )
     confidence.add_argument(
-        "--min-confidence", type=in_range(0, 1, float), default=0.5, help="threshold in [0, 1]"
+        "--min-confidence",
+        type=in_range(0, 1, float),
+        default=DEFAULT_MIN_CONFIDENCE,
+        help="threshold in [0, 1] (default %(default)s)",
     )
     confidence.add_argument("--method", choices=sorted(SEARCHES), default="greedy")
     _add_lm_options(confidence)

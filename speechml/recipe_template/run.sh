@@ -16,7 +16,7 @@
 #                 --text-config conf/cls_text_xfer.yaml   TransliCo + OFA for the held-out language
 #        ./run.sh --stage 40 --init-model /path/to/xls-r   continued pretraining of XLS-R
 #        ./run.sh --stage 50 --llm-model /path/to/qwen2   the audio LLM on a real LLM
-# Stages 0-3 are recipes/data.sh, 10-12 recipes/baseline.sh, 20-27 recipes/lda.sh, 30-36
+# Stages 0-4 are recipes/data.sh, 10-12 recipes/baseline.sh, 21-27 recipes/lda.sh, 30-36
 # recipes/cls.sh, 40-45 recipes/cpt.sh, 50-54 recipes/llm.sh; README.md says what each does.
 #
 # Options:
@@ -31,7 +31,8 @@
 #   --labelled "N1 .."     labelled utterances of each tail language the base trains on, in
 #                          --tail-langs' order (default "@@{labelled}"; one number: each)
 #   --iterations N         noisy-student iterations (default 2)
-#   --min-confidence X     keep pseudo-labels with at least this confidence (default 0.5)
+#   --min-confidence X     keep pseudo-labels with at least this confidence (default that of
+#                          `speechml asr pseudo-label`)
 #   --confidence NAME      the pseudo-labels' confidence: length (default: the search's,
 #                          times the hypothesis's length against the expected) or symbols
 #   --teacher-search NAME  the teacher's search: beam (default), greedy or ctc
@@ -74,7 +75,7 @@ lang=@@{iso}
 tail_langs="@@{tail_langs}"
 labelled="@@{labelled}"
 iterations=2
-min_confidence=0.5
+min_confidence=
 confidence=length
 teacher_search=beam
 teacher_lm=data/lm_char
@@ -101,11 +102,11 @@ corpus_opts=
 . parse_options.sh
 
 data.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --cmd "$train_cmd" \
-  --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts"
+  --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts" \
+  --tail-langs "$tail_langs" --labelled "$labelled"
 baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
 lda.sh --stage "$stage" --stop-stage "$stop_stage" --tail-langs "$tail_langs" \
-  --labelled "$labelled" --iterations "$iterations" --min-confidence "$min_confidence" \
-  --confidence "$confidence" \
+  --iterations "$iterations" --min-confidence "$min_confidence" --confidence "$confidence" \
   --teacher-search "$teacher_search" --teacher-lm "$teacher_lm" --train-opts "$train_opts" \
   --adapter-opts "$adapter_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \

@@ -420,6 +420,16 @@ def test_recipes_without_their_language_stop_before_any_job(egs, script: str, mi
     assert result.calls == []
 
 
+def test_the_data_plan_stage_needs_the_tail_languages(egs) -> None:
+    result = egs("data.sh", "--stage", "4")
+    assert result.returncode != 0
+    assert "error: --tail-langs is required (ISO 639-3 codes of the tail languages)" in (
+        result.stderr
+    )
+    assert "Stage 4 (data plan of the tail languages) failed" in result.stderr
+    assert result.calls == []
+
+
 def run_local(tmp_path: Path, *args: str):
     return run([str(UTILS / "run_local.sh"), *args], tmp_path)
 
