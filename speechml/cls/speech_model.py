@@ -208,8 +208,10 @@ def classify_data_dir(
     out_dir: str | Path,
     batch_size: int = 16,
     allow_pipes: bool = False,
+    system: str | None = None,
 ) -> dict[str, str]:
-    """Classify every utterance of ``data_dir`` and write ``out_dir/utt2label`` (sorted, atomic).
+    """Classify every utterance of ``data_dir`` and write ``out_dir/utt2label`` (sorted, atomic)
+    and, given ``system`` (one line describing the classifier), ``out_dir/system.txt``.
 
     The classifier directory ``model_dir`` is loaded on a GPU if there is one; the labels are
     written by :func:`speechml.cls.labels.write_predictions`.
@@ -226,4 +228,5 @@ def classify_data_dir(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     classifier = SpeechClassifier.load(model_dir, device)
     data = DataDir.read(data_dir)
-    return write_predictions(data, classifier.classify(data, batch_size, allow_pipes), out_dir)
+    predicted = classifier.classify(data, batch_size, allow_pipes)
+    return write_predictions(data, predicted, out_dir, system)
