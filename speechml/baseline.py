@@ -7,6 +7,8 @@
 
 Ties are broken deterministically: the value first in byte order wins. A test utterance whose
 language has no training data gets the global choice (and a warning says so).
+:func:`write_transcript_baseline` and :func:`write_label_baseline` write a decode dir
+(:mod:`speechml.score.decode_dir`) that ``speechml score`` scores like a model's.
 
 Example:
     >>> majority = fit_majority({"a": "yes", "b": "yes", "c": "no"})
@@ -22,10 +24,12 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from speechml.data.datadir import DataDir
 from speechml.data.table import sort_key
 from speechml.errors import DataError
+from speechml.score.decode_dir import write_labels, write_transcripts
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +128,43 @@ def label_baseline(train: DataDir, per_language: bool = False) -> MajorityBaseli
     if per_language and not train.utt2lang:
         raise DataError("has no utt2lang; a per-language baseline needs it", train.path)
     return fit_majority(train.utt2label, train.utt2lang if per_language else None)
+
+
+def _predict(
+    baseline: MajorityBaseline, data_dir: str | Path, out_dir: str | Path, what: str
+) -> tuple[dict[str, str], str]:
+    """The prediction for every utterance of ``data_dir``, and the system line (logged)."""
+    predictions = baseline.predict(DataDir.read(data_dir))
+    system = baseline.describe(what)
+    logger.info("%s: %d utterances -> %s", system, len(predictions), out_dir)
+    return predictions, system
+
+
+def write_transcript_baseline(
+    train_dir: str | Path, data_dir: str | Path, out_dir: str | Path
+) -> dict[str, str]:
+    """Write the decode dir ``out_dir`` (``hyp.trn``, ``system.txt``) of the transcript
+    baseline of ``train_dir`` on ``data_dir``; return utt -> transcript.
+
+    Raises:
+        DataError: if a data dir is bad or ``train_dir`` has no transcripts.
+    """
+    baseline = transcript_baseline(DataDir.read(train_dir))
+    predictions, system = _predict(baseline, data_dir, out_dir, "training transcript")
+    write_transcripts(out_dir, predictions, system)
+    return predictions
+
+
+def write_label_baseline(
+    train_dir: str | Path, data_dir: str | Path, out_dir: str | Path, per_language: bool = False
+) -> dict[str, str]:
+    """Write the decode dir ``out_dir`` (``utt2label``, ``system.txt``) of the label baseline
+    of ``train_dir`` on ``data_dir``; return utt -> label.
+
+    Raises:
+        DataError: if a data dir is bad or lacks what :func:`label_baseline` needs.
+    """
+    baseline = label_baseline(DataDir.read(train_dir), per_language=per_language)
+    predictions, system = _predict(baseline, data_dir, out_dir, "training label")
+    write_labels(out_dir, predictions, system)
+    return predictions

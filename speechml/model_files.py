@@ -1,4 +1,5 @@
-"""Reading model files that a user gives by path, safely, with one-line errors.
+"""Reading model files that a user gives by path, safely, with one-line errors; writing
+safetensors state dicts.
 
 A model directory, checkpoint, adapter or pretrained transformers directory may be missing,
 truncated, corrupt, of the wrong kind or made for another model. Whatever the library
@@ -13,6 +14,7 @@ Example:
     >>> state = load_safetensors("exp/base/model/model.safetensors")  # doctest: +SKIP
     >>> load_state_into(model, state, "exp/base/model/model.safetensors")  # doctest: +SKIP
     >>> lm = from_pretrained(AutoModelForCausalLM.from_pretrained, "exp/lm")  # doctest: +SKIP
+    >>> save_safetensors(model, "exp/base/model/model.safetensors")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import Any, Literal, TypeVar
 import torch
 from safetensors.numpy import load_file as load_numpy_file
 from safetensors.torch import load_file as load_torch_file
+from safetensors.torch import save_file as save_torch_file
 
 from speechml.errors import ModelError, shorten
-from speechml.io import READ_ERRORS, one_line, reading
+from speechml.io import READ_ERRORS, atomic_path, one_line, reading
 
 T = TypeVar("T")
 
@@ -49,6 +52,28 @@ def load_safetensors(path: str | Path, framework: Literal["pt", "numpy"] = "pt")
     with reading(path, "weights"):
         load = load_torch_file if framework == "pt" else load_numpy_file
         return load(str(path))
+
+
+def save_safetensors(state: Mapping[str, torch.Tensor] | torch.nn.Module, path: str | Path) -> Path:
+    """Write a state dict (or a module's) to the safetensors file ``path``, atomically.
+
+    Each tensor is saved as a detached, contiguous CPU copy of its own, so tensors that share
+    storage (tied weights, views), which safetensors refuses, are saved too; they load back
+    as separate tensors of the same values. Read the file with :func:`load_safetensors`.
+
+    Returns:
+        ``path``.
+    """
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    tensors = {
+        name: tensor.detach().cpu().clone(memory_format=torch.contiguous_format)
+        for name, tensor in state.items()
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_torch_file(tensors, str(tmp))
+    return path
 
 
 def load_weights_only(path: str | Path) -> Any:

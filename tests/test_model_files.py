@@ -28,6 +28,7 @@ from speechml.model_files import (
     load_safetensors,
     load_state_into,
     load_weights_only,
+    save_safetensors,
 )
 from speechml.ssl.finetune import transcribe_data_dir
 from speechml.train.checkpoint import (
@@ -278,6 +279,34 @@ def test_weights_path_that_is_missing_or_a_directory(tmp_path: Path) -> None:
         load_safetensors(tmp_path / "none.safetensors")
     with pytest.raises(ModelError, match="not a file"):
         load_safetensors(tmp_path)
+
+
+class TiedLm(torch.nn.Module):
+    """An embedding whose output layer shares its weight (tied weights share storage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(5, 3)
+        self.out = torch.nn.Linear(3, 5, bias=False)
+        self.out.weight = self.embed.weight
+
+
+def test_tensors_that_share_storage_are_saved_and_load_back(tmp_path: Path) -> None:
+    base = torch.arange(12.0).reshape(3, 4)
+    state = {"whole": base, "rows": base[1:], "transposed": base.t(), "again": base}
+    path = save_safetensors(state, tmp_path / "views.safetensors")
+    loaded = load_safetensors(path)
+    assert set(loaded) == set(state)
+    for name, tensor in state.items():
+        assert torch.equal(loaded[name], tensor), name
+
+    torch.manual_seed(0)
+    model, copy = TiedLm(), TiedLm()
+    save_safetensors(model, tmp_path / "tied.safetensors")
+    load_state_into(copy, load_safetensors(tmp_path / "tied.safetensors"), "tied.safetensors")
+    assert torch.equal(copy.embed.weight, model.embed.weight)
+    assert torch.equal(copy.out.weight, model.embed.weight)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tied.safetensors", "views.safetensors"]
 
 
 def test_transformers_directories_never_go_online_and_fail_in_one_line(tmp_path: Path) -> None:

@@ -51,14 +51,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from speechml.asr.transducer import Transducer, TransducerConfig
 from speechml.config import from_dict, read_json, to_dict
 from speechml.errors import ConfigError, ModelError, SpeechmlError
-from speechml.io import atomic_dir, atomic_path, atomic_write_text
-from speechml.model_files import load_safetensors, load_state_into
+from speechml.io import atomic_dir, atomic_write_text
+from speechml.model_files import load_safetensors, load_state_into, save_safetensors
 
 PEFT_TYPE = "SPEECHML_BOTTLENECK"  # adapter_config.json's peft_type
 ADAPTER_CONFIG = "adapter_config.json"
@@ -502,10 +501,6 @@ def base_fingerprint(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _cpu_state(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-
-
 def save_adapter(
     model: Transducer,
     lang: str,
@@ -539,8 +534,7 @@ def save_adapter(
         "percent_of_model": round(adapter_percent(model, lang), 4),
         **(extra or {}),
     }
-    with atomic_path(out_dir / ADAPTER_WEIGHTS) as tmp:
-        save_file(_cpu_state(tensors), str(tmp))
+    save_safetensors(tensors, out_dir / ADAPTER_WEIGHTS)
     atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(record, indent=1) + "\n")
     return out_dir
 
@@ -637,8 +631,7 @@ def save_multilingual(model: Transducer, out_dir: str | Path) -> Path:
     with atomic_dir(out_dir / ADAPTERS_DIR) as staging:
         for lang in adapter_languages(model):
             save_adapter(model, lang, staging / lang)
-        with atomic_path(out_dir / BASE_WEIGHTS) as tmp:
-            save_file(_cpu_state(base_state_dict(model)), str(tmp))
+        save_safetensors(base_state_dict(model), out_dir / BASE_WEIGHTS)
         config = json.dumps(to_dict(model.config), indent=1) + "\n"
         atomic_write_text(out_dir / MODEL_CONFIG, config)
     return out_dir

@@ -27,8 +27,8 @@ from speechml.config import read_json
 from speechml.data.table import read_table
 from speechml.errors import SpeechmlError
 from speechml.markdown import abbreviation_legend
+from speechml.score.decode_dir import read_transcripts, transcripts_path
 from speechml.score.rates import Rates, read_rates
-from speechml.score.trn import read_trn
 
 #: what the recipe's ``asr confidence-report`` of each noisy-student iteration writes in its run
 CONFIDENCE_REPORT = "confidence_report.txt"
@@ -107,10 +107,10 @@ def _head_hypotheses(system: Path, heads: list[str]) -> dict[str, str] | None:
     decode dir does not name the data dir it was scored on (so the languages are not known)."""
     decode = system / "decode_test"
     data_dir = read_json(decode / "score.json").get("data_dir")
-    if not data_dir or not (decode / "hyp.trn").is_file():
+    if not data_dir or not transcripts_path(decode).is_file():
         return None
     utt2lang = read_table(Path(data_dir) / "utt2lang")
-    return {u: h for u, h in read_trn(decode / "hyp.trn").items() if utt2lang.get(u) in heads}
+    return {u: h for u, h in read_transcripts(decode).items() if utt2lang.get(u) in heads}
 
 
 def _heads_verdict(base: Path, merged: Path, heads: list[str], same_rates: bool) -> str:

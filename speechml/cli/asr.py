@@ -7,16 +7,16 @@ from pathlib import Path
 
 from speechml.asr.adapters import ADAPTER_CONFIG, merge_adapters, read_adapter_config
 from speechml.asr.confidence import CONFIDENCES, chars_per_second, confidence_report
+from speechml.asr.decode import DecodeOptions, decode_to_dir
 from speechml.asr.export import export_onnx
 from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
-from speechml.asr.onnx_stream import OnnxTransducer, decode_data_dir_onnx
 from speechml.asr.pseudo_label import (
     DEFAULT_MIN_CONFIDENCE,
     pseudo_label,
     teacher_decode,
     write_pseudo_labels,
 )
-from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, DecodeResult, Recognizer
+from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, Recognizer
 from speechml.asr.report import lda_summary
 from speechml.asr.tail import tail_split
 from speechml.asr.train import (
@@ -33,13 +33,12 @@ from speechml.cli import add_overrides, comma_separated, in_range
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
 from speechml.data.feature_store import derive_store
-from speechml.data.table import write_table
 from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
 from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
-from speechml.score.trn import write_trn
+from speechml.score.decode_dir import HYP_FILE
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -210,64 +209,31 @@ def _export(args: argparse.Namespace) -> None:
     print(f"{args.out}: {', '.join(f.name for f in files)}")
 
 
-def _decode_onnx(args: argparse.Namespace) -> DecodeResult:
-    """``decode --onnx``: streaming greedy search of an export dir with onnxruntime."""
-    if args.method != "streaming" or args.second_pass or args.lm or args.chunk_size is not None:
+def _decode(args: argparse.Namespace) -> None:
+    if (args.model is None) == (args.onnx is None):
+        raise ConfigError("give --model DIR or --onnx DIR (an export dir), not both")
+    if args.onnx and (
+        args.method != "streaming" or args.second_pass or args.lm or args.chunk_size is not None
+    ):
         raise ConfigError(
             "--onnx decodes the streaming encoder at its exported chunk size: "
             "--method streaming, no LM, no --chunk-size"
         )
-    model = OnnxTransducer(args.onnx, int8=args.int8)
-    data = DataDir.read(args.data)
-    return decode_data_dir_onnx(model, data, args.max_symbols, args.blank_penalty, args.allow_pipes)
-
-
-def _decode(args: argparse.Namespace) -> None:
-    if (args.model is None) == (args.onnx is None):
-        raise ConfigError("give --model DIR or --onnx DIR (an export dir), not both")
-    if args.onnx:
-        lm, result = None, _decode_onnx(args)
-    else:
-        lm = LmDir.load(args.lm) if args.lm else None
-        result = Recognizer.load(args.model).decode_data_dir(
-            DataDir.read(args.data),
-            method=args.method,
-            second_pass=args.second_pass,
-            beam=args.beam,
-            batch_size=args.batch_size,
-            allow_pipes=args.allow_pipes,
-            blank_penalty=args.blank_penalty,
-            lm=lm,
-            lm_weight=args.lm_weight,
-            lm_eos=args.lm_eos,
-            max_symbols=args.max_symbols,
-            chunk_size=args.chunk_size,
-        )
-    out = Path(args.out)
-    write_trn(out / "hyp.trn", result.texts)
-    write_table(
-        out / "confidence", {u: f"{h.confidence:.4f}" for u, h in result.hypotheses.items()}
+    options = DecodeOptions(
+        method=args.method,
+        second_pass=args.second_pass,
+        beam=args.beam,
+        batch_size=args.batch_size,
+        allow_pipes=args.allow_pipes,
+        blank_penalty=args.blank_penalty,
+        lm=args.lm,
+        lm_weight=args.lm_weight,
+        lm_eos=args.lm_eos,
+        max_symbols=args.max_symbols,
+        chunk_size=args.chunk_size,
+        int8=args.int8,
     )
-    pass_name = "second pass" if args.second_pass else "causal pass"
-    if args.chunk_size is not None:
-        pass_name += ", full context" if args.chunk_size == 0 else f", chunks of {args.chunk_size}"
-    search = f"beam {args.beam}" if args.method == "beam" else args.method
-    if args.blank_penalty:
-        search += f", blank penalty {args.blank_penalty:g}"
-    if args.onnx:
-        search += f", onnxruntime{' int8' if args.int8 else ''}"
-    if lm is not None:
-        search += f", LM {args.lm} (weight {args.lm_weight:g}{'' if args.lm_eos else ', no </s>'})"
-    atomic_write_text(
-        out / "system.txt",
-        f"transducer {Path(args.model or args.onnx).parent.name}: {search}, {pass_name}\n",
-    )
-    line = (
-        f"RTF {result.rtf:.4f} ({result.compute_seconds:.1f} s for {result.audio_seconds:.1f} s "
-        f"of audio, {search}, {pass_name}) {out}"
-    )
-    atomic_write_text(out / "rtf", line + "\n")
-    print(line)
+    print(decode_to_dir(args.data, args.out, args.model, args.onnx, options))
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -471,7 +437,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     report.add_argument("--out", required=True, help="markdown file to write")
     report.set_defaults(func=_lda_report)
 
-    decode = verbs.add_parser("decode", help="decode a data dir into DECODE_DIR/hyp.trn")
+    decode = verbs.add_parser("decode", help=f"decode a data dir into DECODE_DIR/{HYP_FILE}")
     decode.add_argument("--model", help="model dir (EXP/model); or --onnx")
     decode.add_argument(
         "--onnx",

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
-from speechml.baseline import MajorityBaseline, label_baseline, transcript_baseline
-from speechml.data.datadir import DataDir
-from speechml.data.table import write_table
-from speechml.io import atomic_write_text
-from speechml.score.trn import write_trn
-
-logger = logging.getLogger(__name__)
-
-#: The file of a decode dir that says which system wrote it.
-SYSTEM_FILE = "system.txt"
+from speechml.baseline import write_label_baseline, write_transcript_baseline
+from speechml.score.decode_dir import HYP_FILE, LABELS_FILE
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -23,14 +13,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
     asr = verbs.add_parser(
         "asr",
         help="most frequent training transcript (per language) for every utterance",
-        description="Write DECODE_DIR/hyp.trn holding, for every utterance of --data, the most "
-        "frequent transcript of --train (per language when utt2lang is present).",
+        description=f"Write DECODE_DIR/{HYP_FILE} holding, for every utterance of --data, the "
+        "most frequent transcript of --train (per language when utt2lang is present).",
     )
     cls = verbs.add_parser(
         "cls",
         help="majority training label for every utterance",
-        description="Write DECODE_DIR/utt2label holding, for every utterance of --data, the "
-        "most frequent label of --train.",
+        description=f"Write DECODE_DIR/{LABELS_FILE} holding, for every utterance of --data, "
+        "the most frequent label of --train.",
     )
     for parser in (asr, cls):
         parser.add_argument("--train", required=True, metavar="DIR", help="training data dir")
@@ -43,22 +33,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     cls.set_defaults(func=run_cls)
 
 
-def _decode(baseline: MajorityBaseline, args: argparse.Namespace, what: str) -> dict[str, str]:
-    """Predict for every utterance of ``--data`` and write the system line."""
-    predictions = baseline.predict(DataDir.read(args.data))
-    system = baseline.describe(what)
-    atomic_write_text(Path(args.out) / SYSTEM_FILE, system + "\n")
-    logger.info("%s: %d utterances -> %s", system, len(predictions), args.out)
-    return predictions
-
-
 def run_asr(args: argparse.Namespace) -> None:
     """Handler of ``speechml baseline asr``."""
-    baseline = transcript_baseline(DataDir.read(args.train))
-    write_trn(Path(args.out) / "hyp.trn", _decode(baseline, args, "training transcript"))
+    write_transcript_baseline(args.train, args.data, args.out)
 
 
 def run_cls(args: argparse.Namespace) -> None:
     """Handler of ``speechml baseline cls``."""
-    baseline = label_baseline(DataDir.read(args.train), per_language=args.per_language)
-    write_table(Path(args.out) / "utt2label", _decode(baseline, args, "training label"))
+    write_label_baseline(args.train, args.data, args.out, args.per_language)

@@ -25,45 +25,20 @@ import argparse
 import logging
 from pathlib import Path
 
-import torch
-
 from speechml.cli import add_overrides
-from speechml.cli.baseline import SYSTEM_FILE
-from speechml.cls import ngram, speech_model, text_model
-from speechml.cls.ngram import NgramClassifier, NgramConfig, train_ngram
-from speechml.cls.predict import predict_data_dir
+from speechml.cls.classify import classify_data_dirs, model_kind
+from speechml.cls.ngram import NgramConfig, train_ngram
 from speechml.cls.report import write_report
 from speechml.cls.settings import SETTINGS_FILE, write_settings
-from speechml.cls.speech_model import classify_data_dir
-from speechml.cls.text_model import TextClassifier, TextClassifierConfig, train_text_classifier
+from speechml.cls.text_model import TextClassifierConfig, train_text_classifier
 from speechml.cls.train_e2e import E2eConfig, train_e2e
 from speechml.config import load_config
 from speechml.data.datadir import DataDir
-from speechml.errors import ConfigError, SpeechmlError
+from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
-from speechml.io import atomic_write_text
+from speechml.score.decode_dir import HYP_FILE, LABELS_FILE, labels_path
 
 logger = logging.getLogger(__name__)
-
-#: model kind -> the file that marks its directory
-MODEL_MARKERS = {
-    "n-gram": ngram.CONFIG_FILE,
-    "text": text_model.CLASSIFIER_FILE,
-    "speech": speech_model.LABELS_FILE,
-}
-
-
-def model_kind(model_dir: Path) -> str:
-    """``n-gram``, ``text`` or ``speech``: the kind of classifier in ``model_dir``.
-
-    Raises:
-        SpeechmlError: if ``model_dir`` holds none of the three (naming it and their files).
-    """
-    for kind, marker in MODEL_MARKERS.items():
-        if (model_dir / marker).is_file():
-            return kind
-    markers = ", ".join(MODEL_MARKERS.values())
-    raise SpeechmlError(f"{model_dir}: not a classifier model dir (it has none of {markers})")
 
 
 def _train_ngram(args: argparse.Namespace) -> None:
@@ -100,18 +75,9 @@ def _predict(args: argparse.Namespace) -> None:
         )
     if kind == "speech" and args.text_source:
         raise ConfigError(f"--text-source is for text classifiers; {model_dir} hears audio")
-    if kind == "n-gram":
-        classifier = NgramClassifier.load(model_dir)
-    elif kind != "speech":
-        classifier = TextClassifier.load(model_dir, "cuda" if torch.cuda.is_available() else "cpu")
-    for data, out, source in zip(args.data, args.out, sources, strict=True):
-        if kind == "speech":
-            predicted = classify_data_dir(model_dir, data, out, allow_pipes=args.allow_pipes)
-        else:
-            predicted = predict_data_dir(classifier.predict, data, out, source)
-        texts = "" if source is None else f" on the texts of {source}"
-        atomic_write_text(Path(out) / SYSTEM_FILE, f"{kind} classifier {model_dir}{texts}\n")
-        print(f"{kind} classifier: {len(predicted)} utterances -> {Path(out) / 'utt2label'}")
+    written = classify_data_dirs(model_dir, args.data, args.out, sources, args.allow_pipes)
+    for out, predicted in zip(args.out, written, strict=True):
+        print(f"{kind} classifier: {len(predicted)} utterances -> {labels_path(out)}")
 
 
 def _settings(args: argparse.Namespace) -> None:
@@ -151,7 +117,7 @@ def _add_text_source(
         metavar="SRC",
         nargs="+" if per_data_dir else None,
         help=f"{what} other texts than DATA/text{', one SRC per data dir' if per_data_dir else ''}"
-        ": an ASR decode dir (its hyp.trn), a .trn file or a Kaldi text table with a text for "
+        f": an ASR decode dir (its {HYP_FILE}), a .trn file or a Kaldi text table with a text for "
         "every utterance",
     )
 
@@ -216,7 +182,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
     predict = verbs.add_parser(
         "predict",
-        help="classify every utterance of a data dir into OUT/utt2label (for speechml score cls)",
+        help=f"classify every utterance of a data dir into OUT/{LABELS_FILE} (for speechml "
+        "score cls)",
     )
     predict.add_argument(
         "--model", required=True, help="a classifier model dir (EXP/model), of any kind"

@@ -15,6 +15,7 @@ import argparse
 from speechml.errors import ConfigError
 from speechml.lang.normalize import TextNormalizer
 from speechml.score.cls import score_cls_dir
+from speechml.score.decode_dir import HYP_FILE
 from speechml.score.results import write_results
 from speechml.score.wer import score_decode_dir, score_text_files
 
@@ -59,7 +60,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "wer",
         help="WER, CER of a decode dir against a data dir, or of two Kaldi text files",
         description=(
-            "With --data and --decode-dir: score DECODE_DIR/hyp.trn against DATA/text; write "
+            f"With --data and --decode-dir: score DECODE_DIR/{HYP_FILE} against DATA/text; write "
             "wer, wer_per_lang, wer_per_spk, wer_per_voice, per_utt, ref.trn and score.json "
             "into the decode dir and print the wer file: the %%WER and %%CER lines, the median "
             "and worst speakers and voices. With REF HYP (two Kaldi text files, 'utt-id "
@@ -73,7 +74,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     wer.add_argument("ref", nargs="?", metavar="REF", help="reference text file")
     wer.add_argument("hyp", nargs="?", metavar="HYP", help="hypothesis text file")
     wer.add_argument("--data", metavar="DIR", help="Kaldi data dir with text (and utt2lang)")
-    wer.add_argument("--decode-dir", metavar="DIR", help="decode dir holding hyp.trn")
+    wer.add_argument("--decode-dir", metavar="DIR", help=f"decode dir holding {HYP_FILE}")
     wer.add_argument(
         "--lang", metavar="L", help="REF HYP: the language (ISO 639-3) of every utterance"
     )

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from speechml.cli import add_overrides, in_range, labelled_dirs
 from speechml.config import load_config
-from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
-from speechml.score.trn import write_trn
-from speechml.ssl.finetune import CtcConfig, train_ctc, transcribe_data_dir
+from speechml.score.decode_dir import HYP_FILE, transcripts_path
+from speechml.ssl.finetune import CtcConfig, decode_to_dir, train_ctc
 from speechml.ssl.pretrain import PretrainConfig, pretrain
 from speechml.ssl.report import cpt_summary
 
@@ -30,11 +28,8 @@ def _finetune(args: argparse.Namespace) -> None:
 
 
 def _decode(args: argparse.Namespace) -> None:
-    texts = transcribe_data_dir(args.model, DataDir.read(args.data), args.batch_size)
-    out = Path(args.out)
-    write_trn(out / "hyp.trn", texts)
-    atomic_write_text(out / "system.txt", f"wav2vec2 CTC {Path(args.model).parent.name}: greedy\n")
-    print(f"{len(texts)} utterances -> {out / 'hyp.trn'}")
+    texts = decode_to_dir(args.model, args.data, args.out, args.batch_size)
+    print(f"{len(texts)} utterances -> {transcripts_path(args.out)}")
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -77,7 +72,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     add_overrides(fine)
     fine.set_defaults(func=_finetune)
 
-    decode = verbs.add_parser("decode", help="greedy CTC transcripts into DECODE_DIR/hyp.trn")
+    decode = verbs.add_parser("decode", help=f"greedy CTC transcripts into DECODE_DIR/{HYP_FILE}")
     decode.add_argument("--model", required=True, help="model dir (EXP/model of finetune)")
     decode.add_argument("--data", required=True, help="data dir to decode")
     decode.add_argument("--out", required=True, help="decode dir")

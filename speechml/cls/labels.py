@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from speechml.data.datadir import DataDir
-from speechml.data.table import write_table
 from speechml.errors import DataError
+from speechml.score.decode_dir import write_labels
 from speechml.score.wer import shorten_ids
 
 UTT2LABEL = "utt2label"
@@ -54,7 +54,10 @@ def utt_labels(data: DataDir, min_classes: int = 1) -> dict[str, str]:
 
 
 def write_predictions(
-    data: DataDir, predicted: Mapping[str, str], out_dir: str | Path
+    data: DataDir,
+    predicted: Mapping[str, str],
+    out_dir: str | Path,
+    system: str | None = None,
 ) -> dict[str, str]:
     """Write ``out_dir/utt2label`` (atomically, sorted): the predicted label of every utterance.
 
@@ -62,6 +65,8 @@ def write_predictions(
         data: the classified data dir.
         predicted: utt -> predicted label, for exactly the utterances of ``data``.
         out_dir: the decode dir (created if needed).
+        system: one line describing the classifier, for ``out_dir/system.txt``
+            (:func:`speechml.score.decode_dir.write_labels`).
 
     Returns:
         the labels written, in Kaldi order.
@@ -81,5 +86,5 @@ def write_predictions(
     if empty:
         raise ValueError(f"the classifier gave an empty label to {shorten_ids(empty)}")
     labels = {utt: predicted[utt] for utt in data.utts}
-    write_table(Path(out_dir) / UTT2LABEL, labels)
+    write_labels(out_dir, labels, system)
     return labels

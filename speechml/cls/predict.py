@@ -22,13 +22,12 @@ from speechml.data.datadir import DataDir
 from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError
 from speechml.progress import progress_bar
+from speechml.score.decode_dir import HYP_FILE
 from speechml.score.trn import read_trn
 from speechml.score.wer import shorten_ids
 
 #: ``predict(texts) -> labels``: one label per text, in order.
 PredictFn = Callable[[list[str]], list[str]]
-
-HYP_FILE = "hyp.trn"  # the hypotheses in a decode dir
 
 
 def _text_file(source: Path) -> Path:
@@ -120,6 +119,7 @@ def predict_data_dir(
     out_dir: str | Path,
     text_source: str | Path | None = None,
     batch_size: int = 256,
+    system: str | None = None,
 ) -> dict[str, str]:
     """Classify every utterance of ``data_dir`` and write ``out_dir/utt2label``.
 
@@ -130,6 +130,7 @@ def predict_data_dir(
         text_source: None for the reference ``text``; else a decode dir (``hyp.trn``), a
             ``.trn`` file or a ``text`` table holding a text for every utterance.
         batch_size: texts given to ``predict`` at once.
+        system: one line describing the classifier, for ``out_dir/system.txt``.
 
     Returns:
         utt -> predicted label, for every utterance of ``data_dir``.
@@ -141,4 +142,4 @@ def predict_data_dir(
     data = DataDir.read(data_dir)
     texts = read_texts(data, text_source)
     labels = predict_labels(predict, list(texts.values()), batch_size)
-    return write_predictions(data, dict(zip(texts, labels, strict=True)), out_dir)
+    return write_predictions(data, dict(zip(texts, labels, strict=True)), out_dir, system)

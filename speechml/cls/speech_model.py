@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -41,9 +40,9 @@ from speechml.config import from_dict, read_json, read_yaml, save_config
 from speechml.data.datadir import DataDir
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, atomic_write_text
-from speechml.model_files import load_safetensors, load_state_into
+from speechml.model_files import load_safetensors, load_state_into, save_safetensors
 from speechml.progress import progress_bar
-from speechml.train.checkpoint import MODEL_FILE, model_state
+from speechml.train.checkpoint import MODEL_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +171,7 @@ class SpeechClassifier(nn.Module):
             save_config(self.config, tmp / CONFIG_FILE)
             labels = json.dumps({"labels": self.labels}, ensure_ascii=False, indent=1)
             atomic_write_text(tmp / LABELS_FILE, labels + "\n")
-            save_file(model_state(self), str(tmp / MODEL_FILE))
+            save_safetensors(self, tmp / MODEL_FILE)
             self.encoder.save_files(tmp)
         return directory
 
@@ -209,8 +208,10 @@ def classify_data_dir(
     out_dir: str | Path,
     batch_size: int = 16,
     allow_pipes: bool = False,
+    system: str | None = None,
 ) -> dict[str, str]:
-    """Classify every utterance of ``data_dir`` and write ``out_dir/utt2label`` (sorted, atomic).
+    """Classify every utterance of ``data_dir`` and write ``out_dir/utt2label`` (sorted, atomic)
+    and, given ``system`` (one line describing the classifier), ``out_dir/system.txt``.
 
     The classifier directory ``model_dir`` is loaded on a GPU if there is one; the labels are
     written by :func:`speechml.cls.labels.write_predictions`.
@@ -227,4 +228,5 @@ def classify_data_dir(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     classifier = SpeechClassifier.load(model_dir, device)
     data = DataDir.read(data_dir)
-    return write_predictions(data, classifier.classify(data, batch_size, allow_pipes), out_dir)
+    predicted = classifier.classify(data, batch_size, allow_pipes)
+    return write_predictions(data, predicted, out_dir, system)

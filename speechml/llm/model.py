@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from peft.utils import load_peft_weights
-from safetensors.torch import save_file
 from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -37,7 +36,7 @@ from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir, reading
 from speechml.llm.projector import Projector
 from speechml.llm.prompt import speech_token_id, splice_speech
-from speechml.model_files import load_safetensors, load_state_into
+from speechml.model_files import load_safetensors, load_state_into, save_safetensors
 
 PROJECTOR_FILE = "projector.safetensors"
 ENCODER_FILE = "encoder.safetensors"
@@ -176,10 +175,10 @@ class AudioLlm(nn.Module):
         if not isinstance(self.llm, PeftModel):
             raise SpeechmlError("the LLM has no LoRA adapter to save")
         with atomic_dir(directory) as tmp:
-            save_file(_cpu_state(self.projector), str(tmp / PROJECTOR_FILE))
+            save_safetensors(self.projector, tmp / PROJECTOR_FILE)
             self.llm.save_pretrained(tmp)
             if not self.freeze_encoder:
-                save_file(_cpu_state(self.encoder), str(tmp / ENCODER_FILE))
+                save_safetensors(self.encoder, tmp / ENCODER_FILE)
         return Path(directory)
 
     def load_trainable(self, directory: str | Path) -> None:
@@ -205,7 +204,3 @@ class AudioLlm(nn.Module):
         missing = [key for key in result.unexpected_keys if "lora" in key]
         if missing:
             raise SpeechmlError(f"{directory}: adapter weights the model lacks: {missing[:3]}")
-
-
-def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
-    return {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}

@@ -28,6 +28,7 @@ from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
 from speechml.plots import save_heatmap
+from speechml.score.decode_dir import labels_path
 from speechml.score.wer import group_utts, match_hypotheses, read_references, shorten_ids
 
 #: The confusion-matrix column of utterances that have no prediction.
@@ -251,7 +252,7 @@ def score_cls_dir(data_dir: str | Path, decode_dir: str | Path) -> ClsReport:
         DataError: if either ``utt2label`` is missing or malformed, or the ids do not match.
     """
     data, refs = read_references(data_dir, "utt2label")
-    hyp_path = Path(decode_dir) / "utt2label"
+    hyp_path = labels_path(decode_dir)
     report = score_classification(
         refs, read_table(hyp_path), data.utt2lang or None, hyp_path, data_dir
     )

@@ -25,8 +25,8 @@ from typing import Any
 from speechml.config import read_json
 from speechml.errors import DataError
 from speechml.io import atomic_write_text
-from speechml.lang.normalize import collapse_whitespace
 from speechml.markdown import abbreviation_legend, markdown_table
+from speechml.score.decode_dir import SYSTEM_FILE, read_system
 
 WER_HEADER = (
     "system",
@@ -55,7 +55,7 @@ CLS_HEADER = (
 )
 #: the note under the classification table
 CLS_NOTE = (
-    "`description`: what the system is (its `system.txt`): a `speech classifier` hears the "
+    f"`description`: what the system is (its `{SYSTEM_FILE}`): a `speech classifier` hears the "
     "audio (end to end); a classifier `on the texts of` a decode dir reads a recogniser's "
     "hypotheses (a cascade). Per-language rows give the accuracy only."
 )
@@ -69,13 +69,6 @@ def _field(record: dict[str, Any], path: Path, *keys: str) -> Any:
             raise DataError(f"missing key {'.'.join(keys)!r}: rescore this decode dir", path)
         value = value[key]
     return value
-
-
-def _description(decode_dir: Path) -> str:
-    system_txt = decode_dir / "system.txt"
-    if not system_txt.is_file():
-        return ""
-    return collapse_whitespace(system_txt.read_text(encoding="utf-8"))
 
 
 def _rate(value: float | None) -> str:
@@ -178,7 +171,7 @@ def write_results(
     wer_rows: list[list[object]] = []
     cls_rows: list[list[object]] = []
     for system, decode_name, path in found:
-        where = [system, _description(path.parent), decode_name.removeprefix("decode_")]
+        where = [system, read_system(path.parent), decode_name.removeprefix("decode_")]
         record = read_json(path)
         if path.name == "score.json":
             wer_rows += _wer_rows(record, path, where)

@@ -40,6 +40,7 @@ from speechml.data.table import read_table, sort_key
 from speechml.errors import DataError, shorten
 from speechml.io import atomic_write_text
 from speechml.lang.normalize import TextNormalizer
+from speechml.score.decode_dir import transcripts_path
 from speechml.score.spread import Spread, group_by_voice, spread
 from speechml.score.trn import read_trn, write_trn
 
@@ -445,7 +446,7 @@ def score_decode_dir(
     """
     data, refs = read_references(data_dir, "text")
     decode_dir = Path(decode_dir)
-    hyp_path = decode_dir / "hyp.trn"
+    hyp_path = transcripts_path(decode_dir)
     report = score_wer(
         refs,
         read_trn(hyp_path),

@@ -47,6 +47,7 @@ from speechml.io import atomic_dir, require_model_dir
 from speechml.lang.normalize import TextNormalizer
 from speechml.model_files import from_pretrained
 from speechml.progress import progress_bar
+from speechml.score.decode_dir import write_transcripts
 from speechml.score.wer import score_wer
 from speechml.ssl.pretrain import (
     feature_extractor_for,
@@ -263,3 +264,17 @@ def transcribe_data_dir(
     return greedy_transcripts(
         model, processor.tokenizer, dataset, WaveformCollator(extractor), batch_size, True
     )
+
+
+def decode_to_dir(
+    model_dir: str | Path, data_dir: str | Path, out_dir: str | Path, batch_size: int = 8
+) -> dict[str, str]:
+    """Write the decode dir ``out_dir`` (``hyp.trn``, ``system.txt``) of the greedy CTC
+    transcripts of ``data_dir`` by ``model_dir`` (:func:`transcribe_data_dir`); return them.
+
+    Example:
+        >>> decode_to_dir("exp/ctc/model", "data/test", "exp/ctc/decode_test")  # doctest: +SKIP
+    """
+    texts = transcribe_data_dir(model_dir, DataDir.read(data_dir), batch_size)
+    write_transcripts(out_dir, texts, f"wav2vec2 CTC {Path(model_dir).parent.name}: greedy")
+    return texts

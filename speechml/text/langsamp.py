@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForMaskedLM, PreTrainedModel
 from transformers.modeling_outputs import MaskedLMOutput
 
 from speechml.errors import SpeechmlError
 from speechml.io import atomic_dir
+from speechml.model_files import load_safetensors, save_safetensors
 from speechml.plots import save_heatmap
 from speechml.text.ids import LanguageScriptIds
 
@@ -126,14 +126,14 @@ class LangSampForMaskedLM(nn.Module):
         """Write the masked LM, the two tables and the id map into ``directory``, atomically."""
         directory = Path(directory)
         tables = {
-            "language_embeddings": self.language_embeddings.weight.detach().cpu().contiguous(),
-            "script_embeddings": self.script_embeddings.weight.detach().cpu().contiguous(),
+            "language_embeddings": self.language_embeddings.weight,
+            "script_embeddings": self.script_embeddings.weight,
         }
         with atomic_dir(directory) as tmp:
             self.mlm.save_pretrained(tmp)
             if tokenizer is not None:
                 tokenizer.save_pretrained(tmp)
-            save_file(tables, str(tmp / EMBEDDINGS_FILE))
+            save_safetensors(tables, tmp / EMBEDDINGS_FILE)
             self.ids.save(tmp)
         return directory
 
@@ -157,7 +157,7 @@ class LangSampForMaskedLM(nn.Module):
         except (OSError, ValueError) as err:
             raise SpeechmlError(f"{directory}: cannot load the masked LM: {err}") from None
         model = cls(mlm, ids)
-        tables = load_file(str(path))
+        tables = load_safetensors(path)
         try:
             model.language_embeddings.weight.data.copy_(tables["language_embeddings"])
             model.script_embeddings.weight.data.copy_(tables["script_embeddings"])

@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from speechml.errors import ModelError, SpeechmlError
 from speechml.io import atomic_dir, reading
-from speechml.model_files import load_safetensors, load_state_into, load_weights_only
+from speechml.model_files import (
+    load_safetensors,
+    load_state_into,
+    load_weights_only,
+    save_safetensors,
+)
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
@@ -39,11 +43,6 @@ class CheckpointInfo:
     metrics: dict[str, float]
 
 
-def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A state dict safe for safetensors: contiguous CPU tensors, shared storage cloned."""
-    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-
-
 def save_checkpoint(
     directory: Path,
     model: torch.nn.Module,
@@ -54,7 +53,7 @@ def save_checkpoint(
     """Write ``directory/step-XXXXXX`` atomically and return its path."""
     final = directory / f"step-{step:06d}"
     with atomic_dir(final) as tmp:
-        save_file(model_state(model), str(tmp / MODEL_FILE))
+        save_safetensors(model, tmp / MODEL_FILE)
         torch.save(trainer_state, tmp / STATE_FILE)
         meta = {"step": step, "metrics": metrics or {}}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -117,7 +116,7 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
     """Element-wise mean of the float tensors of several checkpoints (others from the last).
 
     Example:
-        ``save_file(average_checkpoints(last_five), "exp/x/model_avg.safetensors")``
+        ``save_safetensors(average_checkpoints(last_five), "exp/x/model_avg.safetensors")``
     """
     if not paths:
         raise SpeechmlError("no checkpoints to average")

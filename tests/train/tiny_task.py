@@ -84,15 +84,15 @@ def make_trainer(exp_dir: Path, max_steps: int, freeze: bool = False) -> Trainer
 
 def die_while_writing_checkpoint(step: int) -> None:
     """Make the process kill itself (SIGKILL) half-way through writing checkpoint ``step``."""
-    save_file = checkpoint.save_file
+    save_safetensors = checkpoint.save_safetensors
 
-    def dying_save_file(tensors, filename: str) -> None:
-        if f"step-{step:06d}" in filename:
-            Path(filename).write_bytes(b"half a safetensors file")
+    def dying_save_safetensors(state, path: Path) -> Path:
+        if f"step-{step:06d}" in str(path):
+            Path(path).write_bytes(b"half a safetensors file")
             os.kill(os.getpid(), signal.SIGKILL)
-        save_file(tensors, filename)
+        return save_safetensors(state, path)
 
-    checkpoint.save_file = dying_save_file
+    checkpoint.save_safetensors = dying_save_safetensors
 
 
 if __name__ == "__main__":
