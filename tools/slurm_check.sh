@@ -13,7 +13,7 @@
 #      marker;
 #   3. interrupts a run_slurm.sh and checks that it cancels its job;
 #   4. runs the quick profile (eng + kat, tiny model, 2 training steps) from stage 0 to the stop
-#      stage (data 0-3, baseline decoding and scoring 10-12, data plan and base training 20-21)
+#      stage (data 0-3 and the data plan 4, baseline decoding and scoring 10-12, base training 21)
 #      with --train-cmd and --decode-cmd set to run_slurm.sh with cluster options.
 # Whatever happens, it stops the daemons and removes the temporary directory. Installed
 # packages stay. Re-running it is safe. The exit status is non-zero when a check failed.
