@@ -15,6 +15,9 @@ prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audi
         path = make_data_dir(num_utts=6, languages=("eng", "kat"), utt2dur=True)
         data = DataDir.read(path)
 
+``tiny_asr_config(max_steps=4, valid_utts=4)`` returns a fresh ``AsrTrainConfig`` dict of a tiny
+transducer and a short run (the ASR tests and the doctest world build their models from it).
+
 ``on_terminal(args, cwd)`` runs a command with its stdout and stderr on a pseudo-terminal
 of 24 x 100 characters (as if a person ran it in a terminal) and returns what the terminal showed.
 """
