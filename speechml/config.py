@@ -244,7 +244,7 @@ def parse_yaml(text: str, source: str) -> Any:
             ``conf/train.yaml:7: duplicated key 'lr' (first on line 3)``.
 
     Example:
-        >>> parse_yaml("a: 1\nb: [2, 3]\n", "conf.yaml")
+        >>> parse_yaml("a: 1\\nb: [2, 3]\\n", "conf.yaml")
         {'a': 1, 'b': [2, 3]}
     """
     try:

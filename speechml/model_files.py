@@ -11,10 +11,13 @@ weights are read with safetensors or ``torch.load(weights_only=True)``, transfor
 directories with ``local_files_only=True`` and ``trust_remote_code=False``.
 
 Example:
-    >>> state = load_safetensors("exp/base/model/model.safetensors")  # doctest: +SKIP
-    >>> load_state_into(model, state, "exp/base/model/model.safetensors")  # doctest: +SKIP
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> model = Recognizer.load("exp/base/model").model
+    >>> state = load_safetensors("exp/base/model/model.safetensors")
+    >>> load_state_into(model, state, "exp/base/model/model.safetensors")
     >>> lm = from_pretrained(AutoModelForCausalLM.from_pretrained, "exp/lm")  # doctest: +SKIP
-    >>> save_safetensors(model, "exp/base/model/model.safetensors")  # doctest: +SKIP
+    >>> save_safetensors(model, "exp/base/model/model.safetensors")
+    PosixPath('exp/base/model/model.safetensors')
 """
 
 from __future__ import annotations

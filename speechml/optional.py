@@ -1,7 +1,7 @@
 """Import an optional extra (``pip install 'speechml[EXTRA]'``) with a clear error if it is missing.
 
 Example:
-    >>> ort = import_optional("onnxruntime", "deploy")  # doctest: +SKIP
+    >>> ort = import_optional("onnxruntime", "deploy")
 """
 
 from __future__ import annotations

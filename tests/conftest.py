@@ -15,12 +15,16 @@ prefix, as Kaldi wants), its audio a sine of ``200 + 50 * i`` Hz in ``<dir>/audi
         path = make_data_dir(num_utts=6, languages=("eng", "kat"), utt2dur=True)
         data = DataDir.read(path)
 
+``tiny_asr_config(max_steps=4, valid_utts=4)`` returns a fresh ``AsrTrainConfig`` dict of a tiny
+transducer and a short run (the ASR tests and the doctest world build their models from it).
+
 ``on_terminal(args, cwd)`` runs a command with its stdout and stderr on a pseudo-terminal
 of 24 x 100 characters (as if a person ran it in a terminal) and returns what the terminal showed.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import functools
 import os
@@ -31,6 +35,7 @@ import termios
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,6 +107,48 @@ def make_data_dir(tmp_path: Path) -> Callable[..., Path]:
 def data_dir_writer() -> Callable[..., Path]:
     """:func:`write_data_dir` itself, for module- or session-scoped fixtures."""
     return write_data_dir
+
+
+#: A tiny transducer and a short run: seconds on a CPU.
+_TINY_ASR: dict[str, Any] = {
+    "model": {
+        "encoder": {
+            "d_model": 32,
+            "num_heads": 2,
+            "ffn_dim": 64,
+            "num_layers": 2,
+            "num_second_pass_layers": 1,
+            "conv_kernel": 5,
+            "subsampling_channels": 8,
+            "chunk_size": 4,
+            "left_chunks": 2,
+        },
+        "predictor": {"embed_dim": 16, "output_dim": 16},
+        "joiner_dim": 16,
+    },
+    "train": {
+        "max_steps": 4,
+        "valid_every": 2,
+        "warmup_steps": 2,
+        "max_batch_size": 4,
+        "log_every": 1,
+        "best_metric": "dev_wer",
+    },
+    "valid_utts": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_asr_config() -> Callable[..., dict[str, Any]]:
+    """``make(max_steps=4, valid_utts=4)``: a fresh AsrTrainConfig dict of a tiny model."""
+
+    def make(max_steps: int = 4, valid_utts: int = 4) -> dict[str, Any]:
+        config = copy.deepcopy(_TINY_ASR)
+        config["train"]["max_steps"] = max_steps
+        config["valid_utts"] = valid_utts
+        return config
+
+    return make
 
 
 def _run_on_terminal(args: Sequence[str], cwd: Path | None = None, timeout: float = 120) -> str:

@@ -5,10 +5,12 @@ up to date, else computed from the audio; either way once per utterance, then ke
 (a few hundred MB for tens of thousands of short utterances), so later epochs cost nothing.
 
 Example:
-    >>> train = DataDir.read("data/train")  # doctest: +SKIP
-    >>> dataset = AsrDataset(train, tokenizer, FbankConfig(), cmvn)  # doctest: +SKIP
-    >>> batch = collate_asr([dataset[0], dataset[1]])  # doctest: +SKIP
-    >>> batch["feats"].shape  # (B, T, 80)  # doctest: +SKIP
+    >>> from speechml.data.tokenizer import load_tokenizer
+    >>> train, tokenizer = DataDir.read("data/train"), load_tokenizer("data/lang_char")
+    >>> dataset = AsrDataset(train, tokenizer, FbankConfig(), cmvn=None)
+    >>> batch = collate_asr([dataset[0], dataset[1]])
+    >>> batch["feats"].shape  # (B, T, 80): two utterances of 0.5 s
+    torch.Size([2, 48, 80])
 """
 
 from __future__ import annotations

@@ -9,10 +9,16 @@ each choice. Modified beam search (at most one symbol a frame, as in icefall) se
 utterances of a batch together and can fuse an n-gram LM a utterance (:class:`ShallowFusion`).
 
 Example:
-    >>> out = model.encoder(feats, lengths)  # doctest: +SKIP
-    >>> hyps = greedy_search(model, out.causal, out.lengths)  # doctest: +SKIP
-    >>> hyps[0].tokens, round(hyps[0].confidence, 2)  # doctest: +SKIP
-    ([5, 9, 3], 0.93)
+    >>> import torch
+    >>> from speechml.asr.encoder import EncoderConfig
+    >>> from speechml.asr.transducer import Transducer, TransducerConfig
+    >>> encoder = EncoderConfig(d_model=32, num_heads=2, ffn_dim=64, num_layers=2, chunk_size=4)
+    >>> model = Transducer(TransducerConfig(vocab_size=30, encoder=encoder)).eval()
+    >>> feats, lengths = torch.randn(2, 100, 80), torch.tensor([100, 60])  # (B, T, F) fbank
+    >>> out = model.encoder(feats, lengths)
+    >>> hyps = greedy_search(model, out.causal, out.lengths)
+    >>> len(hyps), all(0.0 < hyp.confidence <= 1.0 for hyp in hyps)
+    (2, True)
 """
 
 from __future__ import annotations
@@ -401,10 +407,20 @@ class StreamingGreedyDecoder:
     """Decode one stream chunk by chunk: features in, tokens so far out.
 
     Example:
-        >>> decoder = StreamingGreedyDecoder(model)  # doctest: +SKIP
-        >>> for chunk in feature_chunks:  # each (1, 4 * chunk_size, F)
-        ...     partial = decoder.accept(chunk)
+        >>> import torch
+        >>> from speechml.asr.encoder import EncoderConfig
+        >>> from speechml.asr.transducer import Transducer, TransducerConfig
+        >>> encoder = EncoderConfig(d_model=32, num_heads=2, ffn_dim=64, num_layers=2, chunk_size=4)
+        >>> model = Transducer(TransducerConfig(vocab_size=30, encoder=encoder)).eval()
+        >>> feats, lengths = torch.randn(2, 100, 80), torch.tensor([100, 60])  # (B, T, F) fbank
+        >>> decoder = StreamingGreedyDecoder(model)
+        >>> step = 4 * encoder.chunk_size  # feature frames a chunk
+        >>> for start in range(0, 100, step):
+        ...     partial = decoder.accept(feats[:1, start : start + step])  # tokens so far
         >>> final = decoder.finish()
+        >>> out = model.encoder(feats, lengths)  # the whole batch at once: the same tokens
+        >>> final.tokens == greedy_search(model, out.causal, out.lengths)[0].tokens
+        True
     """
 
     def __init__(

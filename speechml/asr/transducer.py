@@ -14,7 +14,7 @@ predictor dominates the encoder and emits fluent words of the wrong language.
 
 Example:
     >>> config = TransducerConfig(vocab_size=30)
-    >>> model = Transducer(config)  # doctest: +SKIP
+    >>> model = Transducer(config)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ same batches; under data parallelism each rank takes every ``world_size``-th bat
 get the same number of batches.
 
 Example:
-    >>> sampler = DurationBatchSampler([1.0, 3.0, 1.1, 2.9], max_seconds=6.0, max_batch_size=8)
+    >>> sampler = DurationBatchSampler([1.0, 3.0, 1.1, 2.9], max_seconds=6.0, num_buckets=2)
     >>> sorted(sorted(b) for b in sampler)
     [[0, 2], [1, 3]]
 """

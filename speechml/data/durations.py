@@ -1,9 +1,11 @@
 """Utterance durations (``utt2dur``) from audio headers or ``segments``, without decoding.
 
 Example:
-    >>> data = DataDir.read("data/train")  # doctest: +SKIP
-    >>> data.utt2dur = compute_durations(data, nj=4)  # doctest: +SKIP
-    >>> data.write("data/train")  # doctest: +SKIP
+    >>> data = DataDir.read("data/train")
+    >>> data.utt2dur = compute_durations(data, nj=2)
+    >>> data.utt2dur["spk1-utt000"]
+    0.5
+    >>> data.write("data/train")
 """
 
 from __future__ import annotations

@@ -6,10 +6,14 @@
 :class:`GlobalCMVN` applies them to ``(T, F)`` or ``(B, T, F)`` features.
 
 Example:
-    >>> stats = CmvnStats.zeros(80); stats.accumulate(compute_fbank(samples))  # doctest: +SKIP
-    >>> stats.save("exp/cmvn.safetensors")  # doctest: +SKIP
-    >>> cmvn = GlobalCMVN(CmvnStats.load("exp/cmvn.safetensors"))  # doctest: +SKIP
-    >>> normed = cmvn(compute_fbank(samples))  # (T, 80), ~0 mean, ~1 std  # doctest: +SKIP
+    >>> from speechml.data.audio import load_audio
+    >>> samples = load_audio("clip.wav", sample_rate=16000)
+    >>> stats = CmvnStats.zeros(80); stats.accumulate(compute_fbank(samples))
+    >>> stats.save("exp/cmvn.safetensors")
+    >>> cmvn = GlobalCMVN(CmvnStats.load("exp/cmvn.safetensors"))
+    >>> normed = cmvn(compute_fbank(samples))  # (T, 80), ~0 mean, ~1 std
+    >>> normed.shape, round(normed.mean().item(), 3)
+    (torch.Size([98, 80]), 0.0)
 """
 
 from __future__ import annotations

@@ -8,9 +8,13 @@ recordings kept; the files that are not carried travel in ``left_behind``, for t
 ``DataDir.write``.
 
 Example:
-    >>> data = DataDir.read("data/all")  # doctest: +SKIP
-    >>> parts = split_by_speaker(data, {"train": 0.8, "dev": 0.2}, seed=0)  # doctest: +SKIP
-    >>> small = subset_data_dir(data, random_utts(data, 100, seed=1))  # doctest: +SKIP
+    >>> data = DataDir.read("data/train")  # 8 utterances of 2 speakers
+    >>> parts = split_by_speaker(data, {"train": 0.5, "dev": 0.5}, seed=0)
+    >>> sorted(len(part.utt2spk) for part in parts.values())
+    [4, 4]
+    >>> small = subset_data_dir(data, random_utts(data, 3, seed=1))
+    >>> len(small.wav_scp)
+    3
 """
 
 from __future__ import annotations

@@ -10,10 +10,20 @@ into ``fix_report.txt``. The other Kaldi tables (``spk2gender``, ``utt2uniq``...
 and kept, restricted to the utterances, speakers and recordings kept.
 
 Example:
-    >>> for problem in validate_data_dir("data/train"):  # doctest: +SKIP
+    >>> lines = Path("data/train/text").read_text().splitlines()
+    >>> lines[2] = lines[2].split()[0]  # spk1-utt004 loses its transcript
+    >>> _ = Path("data/train/text").write_text("\\n".join(lines) + "\\n")
+    >>> for problem in validate_data_dir("data/train"):
     ...     print(problem.severity, problem)
-    error data/train/text:3: utterance u1: empty transcript
-    >>> print(fix_data_dir("data/train").to_text())  # doctest: +SKIP
+    error data/train/text:3: utterance spk1-utt004: empty transcript
+    >>> print(fix_data_dir("data/train").to_text())
+    # speechml data fix data/train -> data/train
+    kept 7 utterances, dropped 1
+    audio: not opened (with --check-audio, ...)
+    changed wav.scp:3: removed recording 'spk1-utt004', used by no kept utterance
+    changed spk2utt: regenerated from utt2spk
+    dropped spk1-utt004: text:3: empty transcript
+    <BLANKLINE>
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ Scoring writes its reports beside them (:func:`speechml.score.wer.score_decode_d
 :func:`speechml.score.cls.score_cls_dir`). Each file is written atomically.
 
 Example:
-    >>> write_transcripts("exp/b/decode_test", {"u1": "hello"}, "baseline")  # doctest: +SKIP
+    >>> write_transcripts("exp/b/decode_test", {"u1": "hello"}, "baseline")
     PosixPath('exp/b/decode_test/hyp.trn')
-    >>> read_transcripts("exp/b/decode_test"), read_system("exp/b/decode_test")  # doctest: +SKIP
+    >>> read_transcripts("exp/b/decode_test"), read_system("exp/b/decode_test")
     ({'u1': 'hello'}, 'baseline')
 """
 
