@@ -10,10 +10,8 @@ utterances of a batch together and can fuse an n-gram LM a utterance (:class:`Sh
 
 Example:
     >>> import torch
-    >>> from speechml.asr.encoder import EncoderConfig
-    >>> from speechml.asr.transducer import Transducer, TransducerConfig
-    >>> encoder = EncoderConfig(d_model=32, num_heads=2, ffn_dim=64, num_layers=2, chunk_size=4)
-    >>> model = Transducer(TransducerConfig(vocab_size=30, encoder=encoder)).eval()
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> model = Recognizer.load("exp/base/model").model  # a recogniser dir (asr train)
     >>> feats, lengths = torch.randn(2, 100, 80), torch.tensor([100, 60])  # (B, T, F) fbank
     >>> out = model.encoder(feats, lengths)
     >>> hyps = greedy_search(model, out.causal, out.lengths)
@@ -408,13 +406,11 @@ class StreamingGreedyDecoder:
 
     Example:
         >>> import torch
-        >>> from speechml.asr.encoder import EncoderConfig
-        >>> from speechml.asr.transducer import Transducer, TransducerConfig
-        >>> encoder = EncoderConfig(d_model=32, num_heads=2, ffn_dim=64, num_layers=2, chunk_size=4)
-        >>> model = Transducer(TransducerConfig(vocab_size=30, encoder=encoder)).eval()
+        >>> from speechml.asr.recognizer import Recognizer
+        >>> model = Recognizer.load("exp/base/model").model  # a recogniser dir (asr train)
         >>> feats, lengths = torch.randn(2, 100, 80), torch.tensor([100, 60])  # (B, T, F) fbank
         >>> decoder = StreamingGreedyDecoder(model)
-        >>> step = 4 * encoder.chunk_size  # feature frames a chunk
+        >>> step = 4 * model.config.encoder.chunk_size  # feature frames a chunk
         >>> for start in range(0, 100, step):
         ...     partial = decoder.accept(feats[:1, start : start + step])  # tokens so far
         >>> final = decoder.finish()
