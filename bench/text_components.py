@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                             init=vocabulary, vocab_size=vocab_size, seed=args.seed
                         )
                     )
-                    transmi = "max" if vocabulary == "transmi" else "none"
+                    transmi = "max" if vocabulary == "transmi" else None
                     adapted = out / f"adapted_{name}"
                     adapt_vocabulary(model_dir, adapted, target_text, expansion, transmi)
                     model_dir = adapted

@@ -334,6 +334,13 @@ class Registry(dict[str, Callable[..., Any]]):
         super().__init__()
         self.kind = kind
 
+    # One registry is one list of names: compared and hashed by identity, so that it can sit in
+    # an ``Annotated[str, REGISTRY] | None`` (typing hashes the metadata of a union's members).
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
     def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self:

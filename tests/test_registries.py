@@ -16,6 +16,8 @@ from speechml.config import Registry, from_dict
 from speechml.errors import ConfigError
 from speechml.llm.projector import PROJECTORS, ProjectorConfig
 from speechml.llm.train import AudioLlmConfig
+from speechml.text.adapt import TextEncoderConfig
+from speechml.text.transmi import TRANSMI_MERGES
 from speechml.train.trainer import SCHEDULES, TrainConfig
 
 #: (config class, field, registry): every field whose value names a registered component
@@ -26,6 +28,7 @@ NAMED_FIELDS = [
     (PredictorConfig, "kind", PREDICTORS),
     (TransducerConfig, "loss", TRANSDUCER_LOSSES),
     (SpeechClassifierConfig, "pooling", POOLINGS),
+    (TextEncoderConfig, "transmi", TRANSMI_MERGES),
 ]
 
 
@@ -57,3 +60,8 @@ def test_cli_search_choices_are_the_registry() -> None:
     assert list(choices("asr", "decode", "--method")) == list(METHODS)
     assert list(choices("asr", "confidence-report", "--method")) == sorted(SEARCHES)
     assert list(choices("asr", "pseudo-label", "--method")) == sorted(SEARCHES)
+
+
+def test_cli_transmi_choices_are_the_registry_or_none() -> None:
+    assert list(choices("text", "expand-vocab", "--transmi")) == ["none", *sorted(TRANSMI_MERGES)]
+    assert from_dict(TextEncoderConfig, {"transmi": None}).transmi is None

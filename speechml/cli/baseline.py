@@ -29,15 +29,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
     cls.add_argument(
         "--per-language", action="store_true", help="majority label of each language (utt2lang)"
     )
-    asr.set_defaults(func=run_asr)
-    cls.set_defaults(func=run_cls)
+    asr.set_defaults(func=_asr)
+    cls.set_defaults(func=_cls)
 
 
-def run_asr(args: argparse.Namespace) -> None:
+def _asr(args: argparse.Namespace) -> None:
     """Handler of ``speechml baseline asr``."""
     write_transcript_baseline(args.train, args.data, args.out)
 
 
-def run_cls(args: argparse.Namespace) -> None:
+def _cls(args: argparse.Namespace) -> None:
     """Handler of ``speechml baseline cls``."""
     write_label_baseline(args.train, args.data, args.out, args.per_language)

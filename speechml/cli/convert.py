@@ -47,7 +47,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--lang", help="ISO 639-3 code of every utterance, e.g. swh (not with --language-column)"
     )
     _add_audio_root_and_speaker_prefix(from_hf)
-    from_hf.set_defaults(func=run_from_hf)
+    from_hf.set_defaults(func=_from_hf)
 
     to_hf = verbs.add_parser(
         "to-hf",
@@ -58,7 +58,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     to_hf.add_argument("src", metavar="SRC", help="data dir")
     to_hf.add_argument("dst", metavar="DST", help="output dataset directory")
-    to_hf.set_defaults(func=run_to_hf)
+    to_hf.set_defaults(func=_to_hf)
 
     from_cv = verbs.add_parser(
         "from-commonvoice",
@@ -75,7 +75,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     from_cv.add_argument(
         "--splits", nargs="+", default=["train", "dev", "test"], help="tsv names to convert"
     )
-    from_cv.set_defaults(func=run_from_commonvoice)
+    from_cv.set_defaults(func=_from_commonvoice)
 
     from_lhotse = verbs.add_parser(
         "from-lhotse",
@@ -99,7 +99,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="write command sources as wav.scp pipes (not run now; skipped otherwise)",
     )
     _add_audio_root_and_speaker_prefix(from_lhotse)
-    from_lhotse.set_defaults(func=run_from_lhotse)
+    from_lhotse.set_defaults(func=_from_lhotse)
 
     to_lhotse = verbs.add_parser(
         "to-lhotse",
@@ -112,7 +112,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     to_lhotse.add_argument("src", metavar="SRC", help="data dir")
     to_lhotse.add_argument("dst", metavar="DST", help="output manifest directory")
-    to_lhotse.set_defaults(func=run_to_lhotse)
+    to_lhotse.set_defaults(func=_to_lhotse)
 
 
 def _add_audio_root_and_speaker_prefix(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +134,7 @@ def _log_reports(reports: list[ConversionReport]) -> None:
         logger.info("wrote %s: %d utterances%s%s", report.path, report.utterances, skipped, renamed)
 
 
-def run_from_hf(args: argparse.Namespace) -> None:
+def _from_hf(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-hf``."""
     reports = hf_to_datadir(
         args.src,
@@ -154,18 +154,18 @@ def run_from_hf(args: argparse.Namespace) -> None:
     _log_reports(reports)
 
 
-def run_to_hf(args: argparse.Namespace) -> None:
+def _to_hf(args: argparse.Namespace) -> None:
     """Handler of ``speechml data to-hf``."""
     dataset = datadir_to_hf(DataDir.read(args.src), args.dst)
     logger.info("wrote %s: %d rows, columns %s", args.dst, len(dataset), dataset.column_names)
 
 
-def run_from_commonvoice(args: argparse.Namespace) -> None:
+def _from_commonvoice(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-commonvoice``."""
     _log_reports(commonvoice_to_datadir(args.release_dir, args.lang, args.dst, args.splits))
 
 
-def run_from_lhotse(args: argparse.Namespace) -> None:
+def _from_lhotse(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-lhotse``."""
     report = lhotse_to_datadir(
         args.recordings,
@@ -179,7 +179,7 @@ def run_from_lhotse(args: argparse.Namespace) -> None:
     _log_reports([report])
 
 
-def run_to_lhotse(args: argparse.Namespace) -> None:
+def _to_lhotse(args: argparse.Namespace) -> None:
     """Handler of ``speechml data to-lhotse``."""
     export = datadir_to_lhotse(DataDir.read(args.src), args.dst)
     skipped = f", {len(export.skipped)} left out ({SKIPPED_FILE})" if export.skipped else ""

@@ -11,7 +11,7 @@ from speechml.config import load_config
 from speechml.data.corpus import DEFAULT_CONFIG, CorpusConfig, build_corpus
 
 
-def build(args: argparse.Namespace) -> int:
+def _build(args: argparse.Namespace) -> int:
     """Handler of ``speechml corpus build``."""
     config = load_config(CorpusConfig, args.config, args.overrides)
     words = ["speechml", "corpus", "build", "--config", str(args.config), "--out", str(args.out)]
@@ -46,4 +46,4 @@ def register(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="rebuild a corpus made with another config"
     )
-    parser.set_defaults(func=build)
+    parser.set_defaults(func=_build)

@@ -45,7 +45,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--allow-pipes", action="store_true", help="accept 'cmd |' entries")
     validate.add_argument("--no-text", action="store_true", help="the data has no transcripts")
-    validate.set_defaults(func=run_validate)
+    validate.set_defaults(func=_validate)
 
     fix = verbs.add_parser(
         "fix",
@@ -65,7 +65,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     fix.add_argument(
         "--allow-pipes", action="store_true", help="with --check-audio, run 'cmd |' entries"
     )
-    fix.set_defaults(func=run_fix)
+    fix.set_defaults(func=_fix)
 
     subset = verbs.add_parser(
         "subset",
@@ -85,7 +85,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     subset.add_argument("--lang", metavar="CODE", help="keep one language (ISO 639-3)")
     subset.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    subset.set_defaults(func=run_subset)
+    subset.set_defaults(func=_subset)
 
     split = verbs.add_parser(
         "split",
@@ -99,7 +99,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         metavar="N",
         help="parts (at most the speakers)",
     )
-    split.set_defaults(func=run_split)
+    split.set_defaults(func=_split)
 
     split_speakers = verbs.add_parser(
         "split-speakers",
@@ -118,12 +118,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     split_speakers.add_argument("--out-dir", required=True, help="parent of the part data dirs")
     split_speakers.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    split_speakers.set_defaults(func=run_split_speakers)
+    split_speakers.set_defaults(func=_split_speakers)
 
     combine = verbs.add_parser("combine", help="combine data dirs (combine_data.sh)")
     combine.add_argument("dst", metavar="DST", help="output data dir")
     combine.add_argument("srcs", metavar="SRC", nargs="+", help="data dirs to combine")
-    combine.set_defaults(func=run_combine)
+    combine.set_defaults(func=_combine)
 
     durations = verbs.add_parser(
         "durations", help="write DIR/utt2dur from audio headers or segments"
@@ -131,7 +131,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     durations.add_argument("dir", metavar="DIR", help="data dir")
     durations.add_argument("--nj", type=in_range(1), default=1, help="parallel readers (default 1)")
     durations.add_argument("--allow-pipes", action="store_true", help="run 'cmd |' entries")
-    durations.set_defaults(func=run_durations)
+    durations.set_defaults(func=_durations)
 
 
 #: a part's share of the utterances
@@ -150,7 +150,7 @@ def _part(text: str) -> tuple[str, float]:
     return name, value
 
 
-def run_validate(args: argparse.Namespace) -> int:
+def _validate(args: argparse.Namespace) -> int:
     problems = validate_data_dir(
         args.dir,
         check_audio=args.check_audio,
@@ -166,7 +166,7 @@ def run_validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def run_fix(args: argparse.Namespace) -> None:
+def _fix(args: argparse.Namespace) -> None:
     report = fix_data_dir(args.dir, args.out, args.check_audio, args.allow_pipes)
     for utt, why in list(report.dropped.items())[:DROPPED_SHOWN]:
         print(f"dropped {utt}: {'; '.join(why)}")
@@ -181,7 +181,7 @@ def run_fix(args: argparse.Namespace) -> None:
     )
 
 
-def run_subset(args: argparse.Namespace) -> None:
+def _subset(args: argparse.Namespace) -> None:
     if Path(args.src).resolve() == Path(args.dst).resolve():
         raise ConfigError("SRC and DST are the same directory; subset writes a new data dir")
     choices = (args.utt_list, args.first, args.random, args.per_lang)
@@ -205,7 +205,7 @@ def run_subset(args: argparse.Namespace) -> None:
     print(f"{args.dst}: {len(data)} utterances")
 
 
-def run_split(args: argparse.Namespace) -> None:
+def _split(args: argparse.Namespace) -> None:
     parts = split_into_parts(DataDir.read(args.src), args.num_parts)
     out = Path(args.src) / f"split{args.num_parts}"
     for number, part in enumerate(parts, start=1):
@@ -213,7 +213,7 @@ def run_split(args: argparse.Namespace) -> None:
     print(f"{out}: {len(parts)} parts of {min(map(len, parts))} to {max(map(len, parts))} utts")
 
 
-def run_split_speakers(args: argparse.Namespace) -> None:
+def _split_speakers(args: argparse.Namespace) -> None:
     fractions = dict(args.part)
     if len(fractions) != len(args.part):
         raise ConfigError("each --part needs a different NAME")
@@ -225,13 +225,13 @@ def run_split_speakers(args: argparse.Namespace) -> None:
         )
 
 
-def run_combine(args: argparse.Namespace) -> None:
+def _combine(args: argparse.Namespace) -> None:
     combined = combine_data_dirs([DataDir.read(src) for src in args.srcs])
     combined.write(args.dst)
     print(f"{args.dst}: {len(combined)} utterances from {len(args.srcs)} data dirs")
 
 
-def run_durations(args: argparse.Namespace) -> None:
+def _durations(args: argparse.Namespace) -> None:
     data = DataDir.read(args.dir)
     durations = compute_durations(data, allow_pipes=args.allow_pipes, nj=args.nj)
     write_table(Path(args.dir) / "utt2dur", durations)

@@ -24,7 +24,7 @@ from speechml.data.tokenizer import KINDS, texts_from_data_dirs, train_tokenizer
 logger = logging.getLogger(__name__)
 
 
-def compute_fbank_verb(args: argparse.Namespace) -> None:
+def _compute_fbank(args: argparse.Namespace) -> None:
     """Fbank features of a data dir, stored in DIR/fbank/ for every later stage."""
     config = load_config(FbankConfig, args.config, args.overrides)
     started = time.monotonic()
@@ -45,7 +45,7 @@ def compute_fbank_verb(args: argparse.Namespace) -> None:
     )
 
 
-def compute_cmvn(args: argparse.Namespace) -> None:
+def _compute_cmvn(args: argparse.Namespace) -> None:
     """Global CMVN statistics of a data dir's fbank features."""
     config = load_config(FbankConfig, args.config, args.overrides)
     stats = compute_cmvn_stats(
@@ -55,7 +55,7 @@ def compute_cmvn(args: argparse.Namespace) -> None:
     logger.info("wrote %s: %d frames, %d dims", args.out, stats.count, config.num_mel_bins)
 
 
-def speed_perturb(args: argparse.Namespace) -> None:
+def _speed_perturb(args: argparse.Namespace) -> None:
     """Speed-perturbed copy of a data dir."""
     result = speed_perturb_data_dir(
         DataDir.read(args.src), args.dst, factors=args.factors, allow_pipes=args.allow_pipes
@@ -63,7 +63,7 @@ def speed_perturb(args: argparse.Namespace) -> None:
     logger.info("wrote %s: %d utterances", args.dst, len(result))
 
 
-def train_tokenizer_verb(args: argparse.Namespace) -> None:
+def _train_tokenizer(args: argparse.Namespace) -> None:
     """Shared tokenizer trained on the transcripts of data dirs."""
     data_dirs = [DataDir.read(path) for path in args.data_dirs]
     texts = texts_from_data_dirs(data_dirs, balance_languages=args.balance_languages)
@@ -89,7 +89,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     fbank.add_argument("--config", help="fbank config YAML (FbankConfig fields)")
     add_overrides(fbank, "num_mel_bins=80")
     fbank.add_argument("--allow-pipes", action="store_true", help="run wav.scp pipe entries")
-    fbank.set_defaults(func=compute_fbank_verb)
+    fbank.set_defaults(func=_compute_fbank)
 
     cmvn = verbs.add_parser(
         "compute-cmvn",
@@ -109,7 +109,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     cmvn.add_argument("--config", help="fbank config YAML (FbankConfig fields)")
     add_overrides(cmvn, "num_mel_bins=80")
     cmvn.add_argument("--allow-pipes", action="store_true", help="run wav.scp pipe entries")
-    cmvn.set_defaults(func=compute_cmvn)
+    cmvn.set_defaults(func=_compute_cmvn)
 
     speed = verbs.add_parser(
         "speed-perturb",
@@ -127,7 +127,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="speed factors (default: 0.9 1.0 1.1)",
     )
     speed.add_argument("--allow-pipes", action="store_true", help="run wav.scp pipe entries")
-    speed.set_defaults(func=speed_perturb)
+    speed.set_defaults(func=_speed_perturb)
 
     tok = verbs.add_parser(
         "train-tokenizer",
@@ -153,4 +153,4 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=1.0,
         help="sentencepiece character coverage (default: 1.0, every character)",
     )
-    tok.set_defaults(func=train_tokenizer_verb)
+    tok.set_defaults(func=_train_tokenizer)

@@ -7,7 +7,7 @@ import argparse
 from speechml.recipe import language_spec, render_recipe
 
 
-def run_new_lang(args: argparse.Namespace) -> int:
+def _new_lang(args: argparse.Namespace) -> int:
     """Render the recipe dir of ``args.iso`` and print its path."""
     spec = language_spec(args.iso, espeak=args.espeak, locale=args.locale, script=args.script)
     print(render_recipe(spec, egs_root=args.egs_root, force=args.force))
@@ -31,4 +31,4 @@ def register(verbs: argparse._SubParsersAction) -> None:
     new_lang.add_argument(
         "--force", action="store_true", help="write over an existing directory's template files"
     )
-    new_lang.set_defaults(func=run_new_lang)
+    new_lang.set_defaults(func=_new_lang)

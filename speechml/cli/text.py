@@ -23,10 +23,11 @@ from speechml.text.langsamp import LangSampForMaskedLM
 from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
 from speechml.text.retrieval import transliteration_retrieval
 from speechml.text.romanize import romanize_data_dir
+from speechml.text.transmi import TRANSMI_MERGES
 from speechml.text.vocab import VocabExpansionConfig
 
 
-def run_pretrain(args: argparse.Namespace) -> None:
+def _pretrain(args: argparse.Namespace) -> None:
     config = load_config(TextPretrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     texts, langs = texts_and_langs(args.train)
@@ -36,16 +37,17 @@ def run_pretrain(args: argparse.Namespace) -> None:
     print(f"{Path(args.exp) / 'model'}: {config.objective} text encoder")
 
 
-def run_expand(args: argparse.Namespace) -> None:
+def _expand_vocab(args: argparse.Namespace) -> None:
     texts, _ = texts_and_langs(args.text) if args.text else ([], [])
     expansion = None
     if args.init != "none":
         expansion = VocabExpansionConfig(init=args.init, vocab_size=args.vocab_size)
-    for report in adapt_vocabulary(args.model, args.out, texts, expansion, args.transmi):
+    transmi = None if args.transmi == "none" else args.transmi
+    for report in adapt_vocabulary(args.model, args.out, texts, expansion, transmi):
         print(f"{args.out}: {report}")
 
 
-def run_retrieval(args: argparse.Namespace) -> None:
+def _retrieval(args: argparse.Namespace) -> None:
     texts, langs = texts_and_langs([args.data])
     accuracy, pairs = transliteration_retrieval(args.model, texts, langs, args.layer)
     print(f"{args.data}: native -> romanized retrieval {100 * accuracy:.2f}% of {pairs}")
@@ -65,7 +67,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     romanize.add_argument(
         "--keep-case", action="store_true", help="keep uroman's letter case (default: lowercase)"
     )
-    romanize.set_defaults(func=run_romanize)
+    romanize.set_defaults(func=_romanize)
 
     pretrain = verbs.add_parser(
         "pretrain",
@@ -79,7 +81,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     pretrain.add_argument("--exp", required=True, help="experiment dir")
     pretrain.add_argument("--init", help="a local masked-LM dir to continue (XLM-R, Glot500...)")
     add_overrides(pretrain)
-    pretrain.set_defaults(func=run_pretrain)
+    pretrain.set_defaults(func=_pretrain)
 
     expand = verbs.add_parser(
         "expand-vocab",
@@ -102,10 +104,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     expand.add_argument(
         "--transmi",
         default="none",
-        choices=["none", "max", "min", "mean"],
+        choices=["none", *sorted(TRANSMI_MERGES)],
         help="also add the romanized forms of the vocabulary, merging scores this way",
     )
-    expand.set_defaults(func=run_expand)
+    expand.set_defaults(func=_expand_vocab)
 
     retrieval = verbs.add_parser(
         "retrieval",
@@ -116,10 +118,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     retrieval.add_argument(
         "--layer", type=int, default=0, help="hidden state pooled (default 0: the middle layer)"
     )
-    retrieval.set_defaults(func=run_retrieval)
+    retrieval.set_defaults(func=_retrieval)
 
 
-def run_romanize(args: argparse.Namespace) -> None:
+def _romanize(args: argparse.Namespace) -> None:
     data = romanize_data_dir(args.src, args.out, lowercase=not args.keep_case)
     languages = ", ".join(data.languages()) or "no utt2lang"
     print(f"{args.out}: romanized {len(data.text)} transcripts ({languages})")

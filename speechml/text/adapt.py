@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
 from speechml.data.datadir import DataDir
 from speechml.errors import DataError
@@ -32,7 +32,7 @@ from speechml.text.pretrain import (
     pretrain_text_encoder,
     save_masked_lm,
 )
-from speechml.text.transmi import expand_with_transliterations
+from speechml.text.transmi import TRANSMI_MERGES, expand_with_transliterations
 from speechml.text.vocab import ExpansionReport, VocabExpansionConfig, expand_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -44,12 +44,13 @@ class TextEncoderConfig:
 
     pretraining: TextPretrainConfig | None = None  # masked-LM pretraining on the training text
     expansion: VocabExpansionConfig | None = None  # new pieces from the unlabelled text
-    transmi: Literal["none", "max", "min", "mean"] = "none"  # add romanized pieces (TransMI)
+    # add romanized pieces, merged this way (TRANSMI_MERGES name: TransMI); None: none
+    transmi: Annotated[str, TRANSMI_MERGES] | None = None
 
     @property
     def active(self) -> bool:
         """True if any step is configured."""
-        return self.pretraining is not None or self.expansion is not None or self.transmi != "none"
+        return self.pretraining is not None or self.expansion is not None or self.transmi is not None
 
 
 def texts_and_langs(
@@ -77,7 +78,7 @@ def adapt_vocabulary(
     out_dir: str | Path,
     new_texts: Sequence[str] = (),
     expansion: VocabExpansionConfig | None = None,
-    transmi: Literal["none", "max", "min", "mean"] = "none",
+    transmi: str | None = None,
 ) -> list[ExpansionReport]:
     """Copy the masked LM of ``model_dir`` to ``out_dir`` with an expanded vocabulary.
 
@@ -86,7 +87,7 @@ def adapt_vocabulary(
         out_dir: where the expanded model and tokenizer go (written atomically).
         new_texts: unlabelled text of the new language(s), for ``expansion``.
         expansion: the sentencepiece size and initialisation; None adds no new-text pieces.
-        transmi: TransMI's merge mode; "none" adds no romanized pieces.
+        transmi: TransMI's merge (a ``TRANSMI_MERGES`` name); None adds no romanized pieces.
 
     Raises:
         DataError: if ``expansion`` is set but there is no new text.
@@ -99,7 +100,7 @@ def adapt_vocabulary(
     if expansion is not None:
         tokenizer, report = expand_vocabulary(mlm, tokenizer, new_texts, expansion)
         reports.append(report)
-    if transmi != "none":
+    if transmi is not None:
         tokenizer, report = expand_with_transliterations(mlm, tokenizer, transmi)
         reports.append(report)
     for report in reports:
@@ -134,7 +135,7 @@ def prepare_text_encoder(
     if config.pretraining is not None:
         pretrain_text_encoder(config.pretraining, texts, langs, exp_dir / "pretrain", model_dir)
         model_dir = exp_dir / "pretrain" / "model"
-    if config.expansion is not None or config.transmi != "none":
+    if config.expansion is not None or config.transmi is not None:
         if model_dir is None:
             raise DataError(
                 "vocabulary adaptation needs a pretrained encoder (pretraining or --init)"

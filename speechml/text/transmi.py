@@ -3,9 +3,10 @@
 TransMI (Liu et al. 2024) needs no training: every piece of the vocabulary is romanized with
 uroman (``▁январ`` -> ``▁ianvar``); a romanized form that the vocabulary lacks becomes a new
 piece whose embedding is its source piece's. Several pieces can romanize to the same form
-(``▁март`` and ``▁мартъ``...): their scores are merged by ``max``, ``min`` or ``mean``, and the
-embedding is the row of the source with the highest (``max``) or lowest (``min``) score, or the
-average of all the sources' rows (``mean``; the reference code sums them and forgets to divide).
+(``▁март`` and ``▁мартъ``...): a merge of :data:`TRANSMI_MERGES` gives the new piece its score and
+its embedding row: ``max`` (``min``) the highest (lowest) source score and that source's row,
+``mean`` the mean score and the average of the sources' rows (the reference code sums them and
+forgets to divide).
 
 Example:
     >>> pieces = [("<unk>", 0.0), ("▁мар", -3.0), ("▁map", -5.0), ("▁мор", -4.0)]
@@ -15,13 +16,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from speechml.config import Registry
 from speechml.text.embedding_init import WORD_START
 from speechml.text.romanize import Romanizer
 from speechml.text.vocab import (
@@ -32,7 +33,37 @@ from speechml.text.vocab import (
     with_added_pieces,
 )
 
-Merge = Literal["max", "min", "mean"]
+TRANSMI_MERGES = Registry("TransMI merge")
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How the source pieces of one romanized form give it a score and an embedding row."""
+
+    score: Callable[[list[float]], float]  # the sources' scores -> the new piece's
+    row: Callable[[torch.Tensor, list[float]], torch.Tensor]  # (sources' rows, scores) -> row
+
+
+def _row_of_the_source_scored(pick: Callable[[list[float]], float]) -> Merge:
+    return Merge(pick, lambda rows, scores: rows[scores.index(pick(scores))])
+
+
+@TRANSMI_MERGES.register("max")
+def max_merge() -> Merge:
+    """The highest source score, and that source's row."""
+    return _row_of_the_source_scored(max)
+
+
+@TRANSMI_MERGES.register("min")
+def min_merge() -> Merge:
+    """The lowest source score, and that source's row."""
+    return _row_of_the_source_scored(min)
+
+
+@TRANSMI_MERGES.register("mean")
+def mean_merge() -> Merge:
+    """The mean source score, and the mean of the sources' rows."""
+    return Merge(lambda scores: sum(scores) / len(scores), lambda rows, _: rows.mean(0))
 
 
 @dataclass(frozen=True)
@@ -44,25 +75,19 @@ class RomanizedPiece:
     sources: tuple[int, ...]  # ids of the old pieces that romanize to it, in id order
 
 
-def _merge(scores: list[float], merge: Merge) -> float:
-    if merge == "max":
-        return max(scores)
-    if merge == "min":
-        return min(scores)
-    return sum(scores) / len(scores)
-
-
 def transliterated_pieces(
     vocab: Sequence[tuple[str, float]],
-    merge: Merge = "max",
+    merge: str = "max",
     skip_ids: frozenset[int] = frozenset(),
     romanizer: Romanizer | None = None,
 ) -> list[RomanizedPiece]:
     """The romanized forms of ``vocab``'s pieces that ``vocab`` lacks, in first-source order.
 
+    Their scores are merged by ``merge`` (a :data:`TRANSMI_MERGES` name).
     Pieces in ``skip_ids``, pieces of a lone word-start marker, and pieces whose romanization
     is empty or themselves are left out. Special tokens (``<...>``) are always left out.
     """
+    merge_scores = TRANSMI_MERGES.get_component(merge)().score
     romanizer = romanizer or Romanizer()
     candidates = [
         i
@@ -81,7 +106,7 @@ def transliterated_pieces(
         if form and new not in known:
             groups.setdefault(new, []).append(i)
     return [
-        RomanizedPiece(piece, _merge([vocab[i][1] for i in ids], merge), tuple(ids))
+        RomanizedPiece(piece, merge_scores([vocab[i][1] for i in ids]), tuple(ids))
         for piece, ids in groups.items()
     ]
 
@@ -90,28 +115,26 @@ def source_rows(
     embeddings: torch.Tensor,
     vocab: Sequence[tuple[str, float]],
     new: Sequence[RomanizedPiece],
-    merge: Merge,
+    merge: str,
 ) -> torch.Tensor:
-    """The embedding row of each new piece: its chosen source's, or the sources' mean."""
+    """The embedding row of each new piece, from its sources' rows as ``merge`` says."""
+    merged_row = TRANSMI_MERGES.get_component(merge)().row
     rows = []
     for item in new:
         ids = list(item.sources)
-        if merge == "mean":
-            rows.append(embeddings[ids].mean(0))
-            continue
-        scores = [vocab[i][1] for i in ids]
-        best = max(scores) if merge == "max" else min(scores)
-        rows.append(embeddings[ids[scores.index(best)]])
+        rows.append(merged_row(embeddings[ids], [vocab[i][1] for i in ids]))
     return torch.stack(rows) if rows else embeddings.new_zeros(0, embeddings.shape[1])
 
 
 def expand_with_transliterations(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    merge: Merge = "max",
+    merge: str = "max",
     romanizer: Romanizer | None = None,
 ) -> tuple[PreTrainedTokenizerBase, ExpansionReport]:
     """Add the romanized forms of ``tokenizer``'s pieces to it and to ``model`` (in place).
+
+    ``merge`` is a :data:`TRANSMI_MERGES` name.
 
     Returns:
         (the expanded tokenizer, what was done; its ``init`` is ``transmi-<merge>``).
