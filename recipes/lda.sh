@@ -45,7 +45,7 @@
 #   --teacher-search NAME    how the teacher transcribes: beam or greedy (its transducer) or ctc
 #                            (its CTC head's best path)
 #   --teacher-lm DIR         n-gram LMs fused in the teacher's beam search (stage 21's
-#                            data/lm_char; "" for none)
+#                            data/lm_char; none: no LM)
 #   --base-config FILE       AsrTrainConfig of the base
 #   --adapter-config FILE    AdapterTrainConfig of the adapters
 #   --finetune-config FILE   FinetuneConfig of full fine-tuning
@@ -89,8 +89,11 @@ base=exp/base
 lda=exp/lda
 merged=exp/lda_merged
 student=data/tail_student
-lm_option=()
-[[ -z $teacher_lm ]] || lm_option=(--lm "$teacher_lm")
+lm_option=() lm_input=()
+if [[ $teacher_lm != none ]]; then
+  lm_option=(--lm "$teacher_lm")
+  lm_input=("$teacher_lm")
+fi
 threshold=()
 [[ -z $min_confidence ]] || threshold=(--min-confidence "$min_confidence")
 adapters=$lda/adapters  # a run of one language writes $lda/adapter
@@ -119,7 +122,7 @@ for ((i = 1; i <= iterations; i++)); do
 teacher=$teacher_search lm=$teacher_lm base=$train_opts $adapter_opts" \
     "exp/.done/22.student_$i" \
     "$teacher" data/tail_labelled data/tail_untranscribed data/dev_tail "$adapter_config" \
-    ${teacher_lm:+"$teacher_lm"}; then
+    "${lm_input[@]}"; then
     "${decoder[@]}" "$exp_i/log/confidence_report.log" \
       speechml asr confidence-report --model "$teacher" --data data/dev_tail \
       --confidence symbols length --rates-from data/tail_labelled \

@@ -22,7 +22,7 @@
 # Options:
 #   --stage N              first stage to run (default 0)
 #   --stop-stage N         last stage to run (default 100)
-#   --nj N                 parallel jobs inside a stage (default 2)
+#   --nj N                 parallel jobs inside a stage (default: data.sh's and llm.sh's)
 #   --lang ISO             the tail language of this recipe, ISO 639-3 (default kat); the
 #                          data and baseline stages use every language of conf/corpus.yaml;
 #                          classification holds it out; wav2vec2 and the audio LLM target it
@@ -30,24 +30,23 @@
 #                          in one run (default "kat ell ara"; one language is possible)
 #   --labelled "N1 .."     labelled utterances of each tail language the base trains on, in
 #                          --tail-langs' order (default "300 150 600"; one number: each)
-#   --iterations N         noisy-student iterations (default 2)
-#   --min-confidence X     keep pseudo-labels with at least this confidence (default that of
-#                          `speechml asr pseudo-label`)
-#   --confidence NAME      the pseudo-labels' confidence: length (default: the search's,
-#                          times the hypothesis's length against the expected) or symbols
-#   --teacher-search NAME  the teacher's search: beam (default), greedy or ctc
-#   --teacher-lm DIR       n-gram LMs fused in the teacher's beam search (default data/lm_char,
-#                          stage 21's; "" for none)
+#   --iterations N         noisy-student iterations
+#   --min-confidence X     keep pseudo-labels with at least this confidence
+#   --confidence NAME      the pseudo-labels' confidence: length (the search's, times the
+#                          hypothesis's length against the expected) or symbols
+#   --teacher-search NAME  the teacher's search: beam, greedy or ctc
+#   --teacher-lm DIR       n-gram LMs fused in the teacher's beam search (none: no LM)
+#                          (the five options above: default lda.sh's)
 #   --train-opts "OPTS"    more options of the recognisers trained from scratch or from an
 #                          encoder (the base, the romanized one), e.g. "--set train.max_steps=20"
 #   --adapter-opts "OPTS"  more options of the adapters' and the full fine-tunings' training
 #                          (no model section: the base's is kept), e.g. "--set train.max_steps=20"
 #   --cls-langs "L1,..."   languages the classification compares (default: every language)
 #   --e2e-opts "OPTS"      more options of the end-to-end classifiers' training (default none)
-#   --text-config FILE     config of the neural text classifiers (default conf/cls_text.yaml;
+#   --text-config FILE     config of the neural text classifiers (default cls.sh's;
 #                          conf/cls_text_xfer.yaml pretrains and adapts their encoder)
 #   --neural-trains "T1.." train dirs of data/cls that get a neural text classifier (default
-#                          train_all; e.g. "train_all train_heldout")
+#                          cls.sh's; e.g. "train_all train_heldout")
 #   --text-opts "OPTS"     more options of the neural text classifiers' training (default none)
 #   --related-lang ISO     language whose labelled data the wav2vec2 fine-tuning mixes in
 #                          (default rus)
@@ -59,32 +58,34 @@
 #   --llm-opts "OPTS"      more options of the audio-LLM training and evaluation (default none)
 #   --lm-opts "OPTS"       more options of the tiny LLM's pretraining (default none)
 #   --mix-opts "OPTS"      more options of the audio LLM's instruction mixtures (default none)
-#   --corpus-config FILE   corpus configuration (default conf/corpus.yaml)
-#   --corpus-dir DIR       where the corpus is built (default corpus/default)
+#   --corpus-config FILE   corpus configuration (default data.sh's)
+#   --corpus-dir DIR       where the corpus is built (default data.sh's)
 #   --corpus-opts "OPTS"   more options of `speechml corpus build` (default none)
 #   --train-cmd "RUNNER"   job runner of the data and training jobs (default from cmd.sh)
 #   --decode-cmd "RUNNER"  job runner of the decoding and scoring jobs (default from cmd.sh)
+
+# Options that run.sh only passes on are empty here: the recipe that uses one declares its default.
 
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 stage=0
 stop_stage=100
-nj=2
+nj=
 lang=kat
 tail_langs="kat ell ara"
 labelled="300 150 600"
-iterations=2
+iterations=
 min_confidence=
-confidence=length
-teacher_search=beam
-teacher_lm=data/lm_char
+confidence=
+teacher_search=
+teacher_lm=
 train_opts=
 adapter_opts=
 cls_langs=
 e2e_opts=
-text_config=conf/cls_text.yaml
-neural_trains=train_all
+text_config=
+neural_trains=
 text_opts=
 related_lang=rus
 init_model=
@@ -93,28 +94,33 @@ llm_model=
 llm_opts=
 lm_opts=
 mix_opts=
-corpus_config=conf/corpus.yaml
-corpus_dir=corpus/default
+corpus_config=
+corpus_dir=
 corpus_opts=
 . ./cmd.sh
 . ./path.sh
 # shellcheck source=../../recipes/utils/parse_options.sh
 . parse_options.sh
+# shellcheck source=../../recipes/utils/given_options.sh
+. given_options.sh
+data_options=() lda_options=() cls_options=() llm_options=()
+given_options data_options --nj "$nj" --corpus-config "$corpus_config" --corpus-dir "$corpus_dir"
+given_options lda_options --iterations "$iterations" --min-confidence "$min_confidence" \
+  --confidence "$confidence" --teacher-search "$teacher_search" --teacher-lm "$teacher_lm"
+given_options cls_options --text-config "$text_config" --neural-trains "$neural_trains"
+given_options llm_options --nj "$nj"
 
-data.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --cmd "$train_cmd" \
-  --corpus-config "$corpus_config" --corpus-dir "$corpus_dir" --corpus-opts "$corpus_opts" \
-  --tail-langs "$tail_langs" --labelled "$labelled"
+data.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$train_cmd" "${data_options[@]}" \
+  --corpus-opts "$corpus_opts" --tail-langs "$tail_langs" --labelled "$labelled"
 baseline.sh --stage "$stage" --stop-stage "$stop_stage" --cmd "$decode_cmd"
 lda.sh --stage "$stage" --stop-stage "$stop_stage" --tail-langs "$tail_langs" \
-  --iterations "$iterations" --min-confidence "$min_confidence" --confidence "$confidence" \
-  --teacher-search "$teacher_search" --teacher-lm "$teacher_lm" --train-opts "$train_opts" \
-  --adapter-opts "$adapter_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
-cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
-  --train-opts "$train_opts" --e2e-opts "$e2e_opts" --text-config "$text_config" \
-  --neural-trains "$neural_trains" --text-opts "$text_opts" \
+  "${lda_options[@]}" --train-opts "$train_opts" --adapter-opts "$adapter_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"
+cls.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --langs "$cls_langs" \
+  --train-opts "$train_opts" --e2e-opts "$e2e_opts" "${cls_options[@]}" \
+  --text-opts "$text_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
 cpt.sh --stage "$stage" --stop-stage "$stop_stage" --lang "$lang" --related-lang "$related_lang" \
   --init-model "$init_model" --ssl-opts "$ssl_opts" --cmd "$train_cmd" --decode-cmd "$decode_cmd"
-llm.sh --stage "$stage" --stop-stage "$stop_stage" --nj "$nj" --lang "$lang" \
+llm.sh --stage "$stage" --stop-stage "$stop_stage" "${llm_options[@]}" --lang "$lang" \
   --llm-model "$llm_model" --llm-opts "$llm_opts" --lm-opts "$lm_opts" --mix-opts "$mix_opts" \
   --cmd "$train_cmd" --decode-cmd "$decode_cmd"

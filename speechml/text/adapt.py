@@ -50,7 +50,9 @@ class TextEncoderConfig:
     @property
     def active(self) -> bool:
         """True if any step is configured."""
-        return self.pretraining is not None or self.expansion is not None or self.transmi is not None
+        return (
+            self.pretraining is not None or self.expansion is not None or self.transmi is not None
+        )
 
 
 def texts_and_langs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -775,3 +776,50 @@ def test_run_local_prints_each_job_end_on_a_terminal(tmp_path: Path, on_terminal
         f"run_local.sh: log/e.{job}.log ended (code 0)" for job in (1, 2)
     ]
     assert "part" not in shown
+
+
+def test_given_options_passes_on_only_the_options_with_a_value() -> None:
+    script = (
+        f". {UTILS}/given_options.sh; a=(); "
+        'given_options a --nj "" --corpus-dir "corpus/my dir" --iterations 3; '
+        'printf "[%s]" "${a[@]}"'
+    )
+    passed = run(["bash", "-c", script], REPO).stdout
+    assert passed == "[--corpus-dir][corpus/my dir][--iterations][3]"
+    odd = run(["bash", "-c", f". {UTILS}/given_options.sh; a=(); given_options a --nj"], REPO)
+    assert odd.returncode != 0 and "expected --name VALUE pairs" in odd.stderr
+
+
+def declared_options(script: Path) -> dict[str, str]:
+    """The ``name=value`` options a recipe declares before it sources its first file."""
+    options = {}
+    for line in script.read_text().splitlines():
+        if line.startswith(". "):
+            break
+        if match := re.match(r"^([a-z][a-z0-9_]*)=(.*)$", line):
+            options[match[1]] = match[2]
+    return options
+
+
+def test_each_default_of_a_recipe_option_is_declared_once() -> None:
+    # stage and stop_stage are each script's own range; run.sh's labelled is the language's counts
+    own = {"stage", "stop_stage", "labelled"}
+    given = {k for k, v in declared_options(REPO / "egs/kat/run.sh").items() if v and k not in own}
+    for recipe in REPO.glob("recipes/*.sh"):
+        twice = {k for k, v in declared_options(recipe).items() if v and k in given}
+        assert not twice, f"egs/kat/run.sh and {recipe.name} both declare a default of {twice}"
+
+
+def test_run_sh_passes_on_the_options_given_and_leaves_the_others(
+    egs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("run.sh", "cmd.sh", "path.sh"):
+        shutil.copy(REPO / "egs/kat" / name, egs.dir / name)
+    monkeypatch.setenv(
+        "VIRTUAL_ENV", str(tmp_path)
+    )  # path.sh puts $VIRTUAL_ENV/bin (the fake) first
+    default = egs("./run.sh", "--stop-stage", "0")
+    given = egs("./run.sh", "--stop-stage", "0", "--nj", "3", "--corpus-dir", "corpus/quick")
+    assert default.returncode == 0, default.stderr
+    assert default.calls == ["corpus build --config conf/corpus.yaml --out corpus/default --nj 2"]
+    assert given.calls == ["corpus build --config conf/corpus.yaml --out corpus/quick --nj 3"]
