@@ -320,7 +320,8 @@ class Registry(dict[str, Callable[..., Any]]):
 
     The registry is the one list of its names: a config field typed
     ``Annotated[str, REGISTRY]`` accepts exactly the registered names (checked by
-    :func:`from_dict`), and a CLI option takes ``choices=sorted(REGISTRY)``.
+    :func:`from_dict`), and a CLI option takes its names as
+    :class:`speechml.cli.LazyChoices` (read when the option is checked).
 
     Example:
         >>> encoders = Registry("encoder")

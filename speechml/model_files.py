@@ -25,15 +25,15 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import torch
 from safetensors.numpy import load_file as load_numpy_file
-from safetensors.torch import load_file as load_torch_file
-from safetensors.torch import save_file as save_torch_file
 
 from speechml.errors import ModelError, shorten
 from speechml.io import READ_ERRORS, atomic_path, one_line, reading
+
+if TYPE_CHECKING:  # torch is imported where a function needs it: numpy weights need none
+    import torch
 
 T = TypeVar("T")
 
@@ -53,8 +53,11 @@ def load_safetensors(path: str | Path, framework: Literal["pt", "numpy"] = "pt")
     if not path.is_file():
         raise ModelError("weights file not found" if not path.exists() else "not a file", path)
     with reading(path, "weights"):
-        load = load_torch_file if framework == "pt" else load_numpy_file
-        return load(str(path))
+        if framework == "numpy":
+            return load_numpy_file(str(path))
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
 
 
 def save_safetensors(state: Mapping[str, torch.Tensor] | torch.nn.Module, path: str | Path) -> Path:
@@ -67,6 +70,9 @@ def save_safetensors(state: Mapping[str, torch.Tensor] | torch.nn.Module, path: 
     Returns:
         ``path``.
     """
+    import torch
+    from safetensors.torch import save_file
+
     if isinstance(state, torch.nn.Module):
         state = state.state_dict()
     tensors = {
@@ -75,7 +81,7 @@ def save_safetensors(state: Mapping[str, torch.Tensor] | torch.nn.Module, path: 
     }
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_torch_file(tensors, str(tmp))
+        save_file(tensors, str(tmp))
     return path
 
 
@@ -86,6 +92,8 @@ def load_weights_only(path: str | Path) -> Any:
         ModelError: the file is missing, corrupt, or holds objects a weights-only load
             refuses (it would run code): it is never retried without ``weights_only``.
     """
+    import torch
+
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -27,19 +27,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from scipy import stats
 
-from speechml.asr.recognizer import DecodeResult
 from speechml.data.datadir import DataDir
 from speechml.data.durations import utterance_durations
 from speechml.errors import DataError
 from speechml.score.wer import score_wer
 
+if TYPE_CHECKING:  # light to import: the CLI reads CONFIDENCES before any model is loaded
+    from speechml.asr.recognizer import DecodeResult
+
 ConfidenceKind = Literal["symbols", "length"]
 CONFIDENCES: tuple[str, ...] = ("symbols", "length")
+#: The confidence a pseudo-label needs to be kept unless a caller says otherwise (the default of
+#: ``speechml asr pseudo-label`` and ``confidence-report``, and so of the recipes).
+DEFAULT_MIN_CONFIDENCE = 0.5
 
 
 def _chars(text: str) -> int:
@@ -121,6 +125,8 @@ def correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return math.nan, math.nan
+    from scipy import stats  # 1 s to import: only for a report
+
     return float(stats.pearsonr(a, b).statistic), float(stats.spearmanr(a, b).statistic)
 
 

@@ -38,9 +38,6 @@ from speechml.io import atomic_write_text
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "pseudo_label_report.txt"
-#: The confidence a pseudo-label needs to be kept unless a caller says otherwise (the default of
-#: ``speechml asr pseudo-label`` and ``confidence-report``, and so of the recipes).
-DEFAULT_MIN_CONFIDENCE = 0.5
 
 
 @dataclass

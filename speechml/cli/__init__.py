@@ -3,6 +3,11 @@
 Each group's verbs live in a module of this package that exposes ``register(verbs)``, adding
 its sub-parsers to the group; each verb is a thin call into the library. Errors caused by the
 user's input (:class:`~speechml.errors.SpeechmlError`) are printed in one line, exit status 1.
+
+A verb pays only for what it uses: a group module imports light modules at its top (file-name
+constants, :mod:`speechml.errors`), each handler imports the library it calls, and an option
+whose values are a registry's names takes them as :class:`LazyChoices`, so that building the
+parser loads no torch, transformers or scikit-learn (``tests/cli/test_cli_imports.py``).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import importlib
 import logging
 import math
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from speechml import __version__
+from speechml.config import Registry
 from speechml.errors import ConfigError, SpeechmlError
 
 #: group name -> (help, modules that register its verbs)
@@ -128,6 +134,37 @@ def comma_separated(item: Callable[[str], Any]) -> Callable[[str], list[Any]]:
 
     parse.__name__ = getattr(item, "__name__", "value")
     return parse
+
+
+class LazyChoices(Collection[str]):
+    """An argparse ``choices=``: the names in ``module.attribute`` (a registry's sorted, a
+    tuple's in order), after ``first``, imported when argparse first checks a value or lists
+    them (``--help``).
+
+    Give the option a ``metavar``: argparse would otherwise list the names (importing the
+    module) when the option is added. ``%(choices)s`` in its help lists them.
+
+    Example:
+        >>> searches = LazyChoices("speechml.asr.recognizer", "SEARCHES", first=("none",))
+        >>> "beam" in searches, "none" in searches, "nope" in searches
+        (True, True, False)
+    """
+
+    def __init__(self, module: str, attribute: str, first: Sequence[str] = ()) -> None:
+        self.module, self.attribute, self.first = module, attribute, tuple(first)
+
+    def _names(self) -> list[str]:
+        names = getattr(importlib.import_module(self.module), self.attribute)
+        return [*self.first, *(sorted(names) if isinstance(names, Registry) else names)]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def labelled_dirs(pairs: list[str], option: str) -> dict[str, Path]:

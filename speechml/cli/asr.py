@@ -4,44 +4,38 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from speechml.asr.adapters import ADAPTER_CONFIG, merge_adapters, read_adapter_config
-from speechml.asr.confidence import CONFIDENCES, chars_per_second, confidence_report
-from speechml.asr.decode import DecodeOptions, decode_to_dir
-from speechml.asr.export import export_onnx
-from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
-from speechml.asr.pseudo_label import (
+from speechml.asr.confidence import (
+    CONFIDENCES,
     DEFAULT_MIN_CONFIDENCE,
-    pseudo_label,
-    teacher_decode,
-    write_pseudo_labels,
+    chars_per_second,
+    confidence_report,
 )
-from speechml.asr.recognizer import METHODS, SEARCHES, TOKENIZER_DIR, Recognizer
-from speechml.asr.report import lda_summary
-from speechml.asr.tail import tail_split
-from speechml.asr.train import (
-    AdapterTrainConfig,
-    AsrTrainConfig,
-    FinetuneConfig,
-    check_starting_point,
-    finetune_asr,
-    train_adapter,
-    train_adapters,
-    train_asr,
-)
-from speechml.cli import add_overrides, comma_separated, in_range
+from speechml.cli import LazyChoices, add_overrides, comma_separated, in_range
 from speechml.config import load_config
-from speechml.data.datadir import DataDir
-from speechml.data.feature_store import derive_store
-from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
-from speechml.data.tokenizer import load_tokenizer
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.decode_dir import HYP_FILE
 
+if TYPE_CHECKING:
+    from speechml.asr.ngram_lm import LmDir
+
+#: the searches and methods of speechml.asr.recognizer, read when an option is checked
+SEARCHES = LazyChoices("speechml.asr.recognizer", "SEARCHES")
+METHODS = LazyChoices("speechml.asr.recognizer", "METHODS")
+
 
 def _train(args: argparse.Namespace) -> None:
+    from speechml.asr.train import (
+        AsrTrainConfig,
+        FinetuneConfig,
+        check_starting_point,
+        finetune_asr,
+        train_asr,
+    )
+
     check_starting_point(args.tokenizer, args.cmvn, args.init, args.init_encoder)
     if args.init is not None:
         tuning = load_config(FinetuneConfig, args.config, args.overrides)
@@ -69,6 +63,10 @@ def _tail_counts(langs: str, values: list[int]) -> dict[str, int]:
 
 
 def _tail_split(args: argparse.Namespace) -> None:
+    from speechml.asr.tail import tail_split
+    from speechml.data.datadir import DataDir
+    from speechml.data.feature_store import derive_store
+
     labelled = _tail_counts(args.lang, args.labelled)
     data = DataDir.read(args.data)
     parts = tail_split(data, labelled, args.upsample, args.seed)
@@ -81,6 +79,8 @@ def _tail_split(args: argparse.Namespace) -> None:
 def _adapter_dirs(paths: list[str]) -> dict[str, Path]:
     """Language -> adapter dir; a dir without ``adapter_config.json`` stands for the adapter
     dirs inside it (a multi-language run's ``EXP/adapters``)."""
+    from speechml.asr.adapters import ADAPTER_CONFIG, read_adapter_config
+
     found: dict[str, Path] = {}
     for path in map(Path, paths):
         inner = (
@@ -97,6 +97,8 @@ def _adapter_dirs(paths: list[str]) -> dict[str, Path]:
 
 
 def _train_adapter(args: argparse.Namespace) -> None:
+    from speechml.asr.train import AdapterTrainConfig, train_adapter, train_adapters
+
     config = load_config(AdapterTrainConfig, args.config, args.overrides)
     langs = args.lang.split(",")
     init = _adapter_dirs(args.init_adapter)
@@ -121,11 +123,15 @@ def _add_lm_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _teacher_lm(args: argparse.Namespace) -> LmDir | None:
+    from speechml.asr.ngram_lm import LmDir
+
     return LmDir.load(args.lm) if args.lm else None
 
 
 def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
     """Characters a second by language for a ``length`` confidence, from ``--rates-from``."""
+    from speechml.data.datadir import DataDir
+
     if "length" not in kinds:
         return None
     if rates_from is None:
@@ -134,6 +140,10 @@ def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
 
 
 def _pseudo_label(args: argparse.Namespace) -> None:
+    from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
+    from speechml.asr.recognizer import Recognizer
+    from speechml.data.datadir import DataDir
+
     teacher = Recognizer.load(args.model)
     labelled, report = pseudo_label(
         teacher,
@@ -152,6 +162,10 @@ def _pseudo_label(args: argparse.Namespace) -> None:
 
 
 def _confidence_report(args: argparse.Namespace) -> None:
+    from speechml.asr.pseudo_label import teacher_decode
+    from speechml.asr.recognizer import Recognizer
+    from speechml.data.datadir import DataDir
+
     rates = _rates(args.confidence, args.rates_from)
     data = DataDir.read(args.data)
     model = Recognizer.load(args.model)
@@ -169,6 +183,9 @@ def _confidence_report(args: argparse.Namespace) -> None:
 
 
 def _merge(args: argparse.Namespace) -> None:
+    from speechml.asr.adapters import merge_adapters
+    from speechml.asr.recognizer import Recognizer
+
     recognizer = Recognizer.load(args.model)
     adapters = _adapter_dirs(args.adapters)
     merge_adapters(recognizer.model, adapters)
@@ -177,6 +194,8 @@ def _merge(args: argparse.Namespace) -> None:
 
 
 def _lda_report(args: argparse.Namespace) -> None:
+    from speechml.asr.report import lda_summary
+
     text = lda_summary(
         args.lang.split(","),
         args.base,
@@ -191,6 +210,12 @@ def _lda_report(args: argparse.Namespace) -> None:
 
 
 def _train_lm(args: argparse.Namespace) -> None:
+    from speechml.asr.ngram_lm import lm_texts, train_lm_dir
+    from speechml.asr.recognizer import TOKENIZER_DIR
+    from speechml.data.datadir import DataDir
+    from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
+    from speechml.data.tokenizer import load_tokenizer
+
     tokenizer_dir = Path(args.tokenizer)
     if not (tokenizer_dir / TOKENIZER_FILE).is_file() and (tokenizer_dir / TOKENIZER_DIR).is_dir():
         tokenizer_dir = tokenizer_dir / TOKENIZER_DIR  # a model dir: its tokenizer
@@ -205,11 +230,16 @@ def _train_lm(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
+    from speechml.asr.export import export_onnx
+    from speechml.asr.recognizer import Recognizer
+
     files = export_onnx(Recognizer.load(args.model), args.out, args.lang, args.int8)
     print(f"{args.out}: {', '.join(f.name for f in files)}")
 
 
 def _decode(args: argparse.Namespace) -> None:
+    from speechml.asr.decode import DecodeOptions, decode_to_dir
+
     if (args.model is None) == (args.onnx is None):
         raise ConfigError("give --model DIR or --onnx DIR (an export dir), not both")
     if args.onnx and (
@@ -343,9 +373,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     label.add_argument(
         "--method",
-        choices=sorted(SEARCHES),
+        metavar="SEARCH",
+        choices=SEARCHES,
         default="greedy",
-        help="the teacher's search: transducer greedy or beam, or the CTC head's best path",
+        help="the teacher's search: %(choices)s (transducer greedy or beam, or the CTC head's "
+        "best path; default: greedy)",
     )
     label.add_argument(
         "--combine-with", help="a labelled data dir to add to the pseudo-labels (the student's)"
@@ -387,7 +419,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         default=DEFAULT_MIN_CONFIDENCE,
         help="threshold in [0, 1] (default %(default)s)",
     )
-    confidence.add_argument("--method", choices=sorted(SEARCHES), default="greedy")
+    confidence.add_argument(
+        "--method",
+        metavar="SEARCH",
+        choices=SEARCHES,
+        default="greedy",
+        help="the teacher's search: %(choices)s (default: greedy)",
+    )
     _add_lm_options(confidence)
     confidence.add_argument(
         "--causal-pass", action="store_true", help="use the causal pass, not the second pass"
@@ -455,9 +493,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     decode.add_argument("--out", required=True, help="decode dir (EXP/decode_<set>)")
     decode.add_argument(
         "--method",
+        metavar="METHOD",
         choices=METHODS,
         default="greedy",
-        help="ctc: best path of the CTC head (a model trained with ctc_weight 1)",
+        help="%(choices)s (default: greedy); ctc: best path of the CTC head (a model trained "
+        "with ctc_weight 1)",
     )
     decode.add_argument("--second-pass", action="store_true", help="decode the non-causal pass")
     decode.add_argument(

@@ -26,14 +26,7 @@ import logging
 from pathlib import Path
 
 from speechml.cli import add_overrides
-from speechml.cls.classify import classify_data_dirs, model_kind
-from speechml.cls.ngram import NgramConfig, train_ngram
-from speechml.cls.report import write_report
-from speechml.cls.settings import SETTINGS_FILE, write_settings
-from speechml.cls.text_model import TextClassifierConfig, train_text_classifier
-from speechml.cls.train_e2e import E2eConfig, train_e2e
 from speechml.config import load_config
-from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.score.decode_dir import HYP_FILE, LABELS_FILE, labels_path
@@ -42,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 def _train_ngram(args: argparse.Namespace) -> None:
+    from speechml.cls.ngram import NgramConfig, train_ngram
+
     config = load_config(NgramConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     classifier = train_ngram(args.train, config, args.text_source)
@@ -50,6 +45,8 @@ def _train_ngram(args: argparse.Namespace) -> None:
 
 
 def _train_text(args: argparse.Namespace) -> None:
+    from speechml.cls.text_model import TextClassifierConfig, train_text_classifier
+
     config = load_config(TextClassifierConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     classifier = train_text_classifier(
@@ -59,12 +56,17 @@ def _train_text(args: argparse.Namespace) -> None:
 
 
 def _train_e2e(args: argparse.Namespace) -> None:
+    from speechml.cls.train_e2e import E2eConfig, train_e2e
+
     config = load_config(E2eConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     print(f"{train_e2e(config, args.train, args.dev, args.exp, args.init)}: speech classifier")
 
 
 def _predict(args: argparse.Namespace) -> None:
+    from speechml.cls.classify import classify_data_dirs
+    from speechml.cls.kinds import model_kind
+
     model_dir = Path(args.model)
     kind = model_kind(model_dir)
     sources = args.text_source or [None] * len(args.data)
@@ -81,6 +83,9 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace) -> None:
+    from speechml.cls.settings import SETTINGS_FILE, write_settings
+    from speechml.data.datadir import DataDir
+
     settings = write_settings(
         DataDir.read(args.train),
         DataDir.read(args.dev),
@@ -98,6 +103,8 @@ def _settings(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    from speechml.cls.report import write_report
+
     written = write_report(args.exp, args.out)
     heat_maps = ", ".join(path.name for path in written[2:])
     print(f"{written[0]}: {len(written) - 2} method(s); numbers in {written[1]}; {heat_maps}")

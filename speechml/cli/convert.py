@@ -7,7 +7,6 @@ import argparse
 import logging
 
 from speechml.data.conversion import RENAMED_FILE, SKIPPED_FILE, ConversionReport
-from speechml.data.convert import commonvoice_to_datadir, datadir_to_hf, hf_to_datadir
 from speechml.data.datadir import DataDir
 from speechml.data.from_lhotse import lhotse_to_datadir
 from speechml.data.to_lhotse import RECORDINGS_FILE, SUPERVISIONS_FILE, datadir_to_lhotse
@@ -136,6 +135,8 @@ def _log_reports(reports: list[ConversionReport]) -> None:
 
 def _from_hf(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-hf``."""
+    from speechml.data.convert import hf_to_datadir  # Hugging Face datasets: slow to import
+
     reports = hf_to_datadir(
         args.src,
         args.dst,
@@ -156,12 +157,16 @@ def _from_hf(args: argparse.Namespace) -> None:
 
 def _to_hf(args: argparse.Namespace) -> None:
     """Handler of ``speechml data to-hf``."""
+    from speechml.data.convert import datadir_to_hf  # Hugging Face datasets: slow to import
+
     dataset = datadir_to_hf(DataDir.read(args.src), args.dst)
     logger.info("wrote %s: %d rows, columns %s", args.dst, len(dataset), dataset.column_names)
 
 
 def _from_commonvoice(args: argparse.Namespace) -> None:
     """Handler of ``speechml data from-commonvoice``."""
+    from speechml.data.convert import commonvoice_to_datadir  # Hugging Face datasets: slow
+
     _log_reports(commonvoice_to_datadir(args.release_dir, args.lang, args.dst, args.splits))
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from speechml.cli import in_range
 from speechml.data.datadir import FIX_REPORT, DataDir
 from speechml.data.durations import compute_durations
-from speechml.data.feature_store import derive_store
 from speechml.data.ops import (
     combine_data_dirs,
     first_utts,
@@ -182,6 +181,8 @@ def _fix(args: argparse.Namespace) -> None:
 
 
 def _subset(args: argparse.Namespace) -> None:
+    from speechml.data.feature_store import derive_store  # torch: only for a subset
+
     if Path(args.src).resolve() == Path(args.dst).resolve():
         raise ConfigError("SRC and DST are the same directory; subset writes a new data dir")
     choices = (args.utt_list, args.first, args.random, args.per_lang)

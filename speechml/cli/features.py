@@ -15,10 +15,7 @@ import time
 
 from speechml.cli import add_overrides, in_range
 from speechml.config import load_config
-from speechml.data.augment import speed_perturb_data_dir
 from speechml.data.datadir import DataDir
-from speechml.data.feature_store import STORE_DIR, compute_cmvn_stats, write_store
-from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import KINDS, texts_from_data_dirs, train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -26,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 def _compute_fbank(args: argparse.Namespace) -> None:
     """Fbank features of a data dir, stored in DIR/fbank/ for every later stage."""
+    from speechml.data.feature_store import STORE_DIR, write_store
+    from speechml.data.features import FbankConfig
+
     config = load_config(FbankConfig, args.config, args.overrides)
     started = time.monotonic()
     summary = write_store(DataDir.read(args.data_dir), config, args.nj, args.allow_pipes)
@@ -47,6 +47,9 @@ def _compute_fbank(args: argparse.Namespace) -> None:
 
 def _compute_cmvn(args: argparse.Namespace) -> None:
     """Global CMVN statistics of a data dir's fbank features."""
+    from speechml.data.feature_store import compute_cmvn_stats
+    from speechml.data.features import FbankConfig
+
     config = load_config(FbankConfig, args.config, args.overrides)
     stats = compute_cmvn_stats(
         DataDir.read(args.data_dir), config, max_utts=args.max_utts, allow_pipe=args.allow_pipes
@@ -57,6 +60,8 @@ def _compute_cmvn(args: argparse.Namespace) -> None:
 
 def _speed_perturb(args: argparse.Namespace) -> None:
     """Speed-perturbed copy of a data dir."""
+    from speechml.data.augment import speed_perturb_data_dir
+
     result = speed_perturb_data_dir(
         DataDir.read(args.src), args.dst, factors=args.factors, allow_pipes=args.allow_pipes
     )

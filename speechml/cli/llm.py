@@ -24,19 +24,11 @@ from speechml.data.datadir import DataDir
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.lang.normalize import TextNormalizer
-from speechml.llm.evaluate import answer_examples, compare_systems, score_answers, write_report
-from speechml.llm.mixture import MixtureConfig, build_mixture, read_examples, write_examples
-from speechml.llm.spoken import SPOKEN_DIR, render_spoken
-from speechml.llm.train import (
-    AudioLlmConfig,
-    LmPretrainConfig,
-    build_audio_llm,
-    pretrain_lm,
-    train_audio_llm,
-)
 
 
 def _pretrain_lm(args: argparse.Namespace) -> None:
+    from speechml.llm.train import LmPretrainConfig, pretrain_lm
+
     config = load_config(LmPretrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     normalize = TextNormalizer()
@@ -45,6 +37,9 @@ def _pretrain_lm(args: argparse.Namespace) -> None:
 
 
 def _mixture(args: argparse.Namespace) -> None:
+    from speechml.llm.mixture import MixtureConfig, build_mixture, write_examples
+    from speechml.llm.spoken import SPOKEN_DIR, render_spoken
+
     config = load_config(MixtureConfig, args.config, args.overrides)
     examples = build_mixture(config, [DataDir.read(path) for path in args.data])
     examples = render_spoken(
@@ -54,6 +49,8 @@ def _mixture(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from speechml.llm.train import AudioLlmConfig, train_audio_llm
+
     config = load_config(AudioLlmConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     train_audio_llm(
@@ -64,6 +61,10 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from speechml.llm.evaluate import answer_examples, score_answers, write_report
+    from speechml.llm.mixture import read_examples
+    from speechml.llm.train import AudioLlmConfig, build_audio_llm
+
     config = load_config(AudioLlmConfig, args.config, args.overrides)
     examples = read_examples(args.data)
     model = build_audio_llm(config, args.llm, args.encoder_from, DataDir.read(examples[0].data_dir))
@@ -74,6 +75,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    from speechml.llm.evaluate import compare_systems
+
     text = compare_systems(args.title, labelled_dirs(args.systems, "--systems"))
     atomic_write_text(args.out, text)
     print(text)

@@ -14,7 +14,6 @@ import argparse
 
 from speechml.errors import ConfigError
 from speechml.lang.normalize import TextNormalizer
-from speechml.score.cls import score_cls_dir
 from speechml.score.decode_dir import HYP_FILE
 from speechml.score.results import write_results
 from speechml.score.wer import score_decode_dir, score_text_files
@@ -42,6 +41,8 @@ def _wer(args: argparse.Namespace) -> None:
 
 
 def _cls(args: argparse.Namespace) -> None:
+    from speechml.score.cls import score_cls_dir  # matplotlib, for its confusion matrix
+
     for decode_dir in args.decode_dir:
         report = score_cls_dir(args.data, decode_dir)
         print(

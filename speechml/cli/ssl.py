@@ -9,18 +9,19 @@ from speechml.config import load_config
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.decode_dir import HYP_FILE, transcripts_path
-from speechml.ssl.finetune import CtcConfig, decode_to_dir, train_ctc
-from speechml.ssl.pretrain import PretrainConfig, pretrain
-from speechml.ssl.report import cpt_summary
 
 
 def _pretrain(args: argparse.Namespace) -> None:
+    from speechml.ssl.pretrain import PretrainConfig, pretrain
+
     config = load_config(PretrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     print(f"{pretrain(config, args.train, args.dev, args.exp, args.init)}: wav2vec2 model")
 
 
 def _finetune(args: argparse.Namespace) -> None:
+    from speechml.ssl.finetune import CtcConfig, train_ctc
+
     config = load_config(CtcConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     model_dir = train_ctc(config, args.train, args.dev, args.exp, args.init, args.related)
@@ -28,11 +29,15 @@ def _finetune(args: argparse.Namespace) -> None:
 
 
 def _decode(args: argparse.Namespace) -> None:
+    from speechml.ssl.finetune import decode_to_dir
+
     texts = decode_to_dir(args.model, args.data, args.out, args.batch_size)
     print(f"{len(texts)} utterances -> {transcripts_path(args.out)}")
 
 
 def _report(args: argparse.Namespace) -> None:
+    from speechml.ssl.report import cpt_summary
+
     text = cpt_summary(
         args.lang,
         labelled_dirs(args.systems, "--systems"),

@@ -14,20 +14,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechml.cli import add_overrides
+from speechml.cli import LazyChoices, add_overrides
 from speechml.config import load_config
 from speechml.experiment import record_experiment
-from speechml.text.adapt import adapt_vocabulary, texts_and_langs
-from speechml.text.embedding_init import EMBEDDING_INITS
-from speechml.text.langsamp import LangSampForMaskedLM
-from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
-from speechml.text.retrieval import transliteration_retrieval
-from speechml.text.romanize import romanize_data_dir
-from speechml.text.transmi import TRANSMI_MERGES
-from speechml.text.vocab import VocabExpansionConfig
 
 
 def _pretrain(args: argparse.Namespace) -> None:
+    from speechml.text.adapt import texts_and_langs
+    from speechml.text.langsamp import LangSampForMaskedLM
+    from speechml.text.pretrain import TextPretrainConfig, pretrain_text_encoder
+
     config = load_config(TextPretrainConfig, args.config, args.overrides)
     record_experiment(args.exp, config, args.argv)
     texts, langs = texts_and_langs(args.train)
@@ -38,6 +34,9 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 
 def _expand_vocab(args: argparse.Namespace) -> None:
+    from speechml.text.adapt import adapt_vocabulary, texts_and_langs
+    from speechml.text.vocab import VocabExpansionConfig
+
     texts, _ = texts_and_langs(args.text) if args.text else ([], [])
     expansion = None
     if args.init != "none":
@@ -48,6 +47,9 @@ def _expand_vocab(args: argparse.Namespace) -> None:
 
 
 def _retrieval(args: argparse.Namespace) -> None:
+    from speechml.text.adapt import texts_and_langs
+    from speechml.text.retrieval import transliteration_retrieval
+
     texts, langs = texts_and_langs([args.data])
     accuracy, pairs = transliteration_retrieval(args.model, texts, langs, args.layer)
     print(f"{args.data}: native -> romanized retrieval {100 * accuracy:.2f}% of {pairs}")
@@ -95,8 +97,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     expand.add_argument(
         "--init",
         default="ofa",
-        choices=["none", *sorted(EMBEDDING_INITS)],
-        help="initialisation of the new pieces' rows (default: ofa; none: no new-text pieces)",
+        metavar="INIT",
+        choices=LazyChoices("speechml.text.embedding_init", "EMBEDDING_INITS", first=["none"]),
+        help="initialisation of the new pieces' rows: %(choices)s (default: ofa; none: no "
+        "new-text pieces)",
     )
     expand.add_argument(
         "--vocab-size", type=int, default=1000, help="pieces of the new text's sentencepiece model"
@@ -104,8 +108,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     expand.add_argument(
         "--transmi",
         default="none",
-        choices=["none", *sorted(TRANSMI_MERGES)],
-        help="also add the romanized forms of the vocabulary, merging scores this way",
+        metavar="MERGE",
+        choices=LazyChoices("speechml.text.transmi", "TRANSMI_MERGES", first=["none"]),
+        help="also add the romanized forms of the vocabulary, merging scores this way: "
+        "%(choices)s (default: none)",
     )
     expand.set_defaults(func=_expand_vocab)
 
@@ -122,6 +128,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 
 def _romanize(args: argparse.Namespace) -> None:
+    from speechml.text.romanize import romanize_data_dir
+
     data = romanize_data_dir(args.src, args.out, lowercase=not args.keep_case)
     languages = ", ".join(data.languages()) or "no utt2lang"
     print(f"{args.out}: romanized {len(data.text)} transcripts ({languages})")

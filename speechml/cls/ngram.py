@@ -36,6 +36,7 @@ from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from speechml.cls.kinds import MODEL_MARKERS
 from speechml.cls.predict import read_labelled_texts
 from speechml.config import from_dict, read_json, to_dict
 from speechml.errors import DataError, SpeechmlError
@@ -45,7 +46,7 @@ from speechml.model_files import load_safetensors
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "ngram_config.json"
+CONFIG_FILE = MODEL_MARKERS["n-gram"]
 VOCABULARY_FILE = "vocabulary.json"
 WEIGHTS_FILE = "weights.safetensors"
 

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from speechml.asr.speech_encoders import ENCODERS, ConformerOptions, HfOptions
+from speechml.cls.kinds import MODEL_MARKERS
 from speechml.cls.labels import write_predictions
 from speechml.cls.pooling import POOLINGS, make_pooling
 from speechml.config import from_dict, read_json, read_yaml, save_config
@@ -47,7 +48,7 @@ from speechml.train.checkpoint import MODEL_FILE
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
-LABELS_FILE = "labels.json"
+LABELS_FILE = MODEL_MARKERS["speech"]
 
 
 @dataclass

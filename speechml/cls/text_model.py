@@ -47,6 +47,7 @@ from transformers import (
     XLMRobertaForSequenceClassification,
 )
 
+from speechml.cls.kinds import MODEL_MARKERS
 from speechml.cls.predict import read_labelled_texts
 from speechml.config import from_dict, read_json, to_dict
 from speechml.data.datadir import DataDir
@@ -66,7 +67,7 @@ from speechml.train.trainer import TrainConfig, Trainer, ValidFn
 
 logger = logging.getLogger(__name__)
 
-CLASSIFIER_FILE = "text_classifier.json"
+CLASSIFIER_FILE = MODEL_MARKERS["text"]
 TOKENIZER_DIR = "tokenizer"  # in the experiment dir: the tokenizer trained from scratch
 
 

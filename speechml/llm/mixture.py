@@ -47,8 +47,9 @@ from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError, DataError
 from speechml.io import atomic_write_text
 from speechml.lang.languages import check_language_code, language_name
-from speechml.llm.prompt import SPEECH_TOKEN
 
+#: Where an instruction holds the utterance's audio (the model puts its speech embeddings there).
+SPEECH_TOKEN = "<speech>"
 #: The tasks an instruction can ask; ``spoken`` asks one of them in speech.
 TEXT_TASKS = ("asr", "lid", "cls", "qa")
 TASKS = (*TEXT_TASKS, "spoken")

@@ -26,8 +26,8 @@ from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
 from speechml.errors import DataError
+from speechml.llm.mixture import SPEECH_TOKEN
 
-SPEECH_TOKEN = "<speech>"
 IGNORE = -100
 #: ChatML as Qwen2 writes it, for tokenizers that come without a chat template.
 CHATML_TEMPLATE = (

@@ -32,7 +32,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from speechml.llm.prompt import CHATML_TEMPLATE, SPEECH_TOKEN
+from speechml.llm.mixture import SPEECH_TOKEN
+from speechml.llm.prompt import CHATML_TEMPLATE
 
 END_OF_TEXT = "<|endoftext|>"
 CHAT_TOKENS = (END_OF_TEXT, "<|im_start|>", "<|im_end|>", SPEECH_TOKEN)
