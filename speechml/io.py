@@ -42,8 +42,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     exception it is removed and ``path`` is left as it was.
 
     Example:
-        >>> with atomic_path(tmp / "model.safetensors") as tmp_file:  # doctest: +SKIP
-        ...     save_file(tensors, str(tmp_file))
+        >>> with atomic_path("exp/notes.txt") as tmp_file:
+        ...     _ = tmp_file.write_text("written whole or not at all")
+        >>> Path("exp/notes.txt").read_text()
+        'written whole or not at all'
+        >>> with atomic_path("exp/notes.txt") as tmp_file:
+        ...     raise KeyboardInterrupt  # killed half way
+        Traceback (most recent call last):
+        KeyboardInterrupt
+        >>> Path("exp/notes.txt").read_text()  # left as it was
+        'written whole or not at all'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +76,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     replaced at all is the caller's job.
 
     Example:
-        >>> with atomic_dir("data/train_hf") as tmp:  # doctest: +SKIP
-        ...     dataset.save_to_disk(str(tmp))
+        >>> with atomic_dir("exp/export") as tmp:
+        ...     _ = (tmp / "tokens.txt").write_text("a 0")
+        >>> sorted(path.name for path in Path("exp/export").iterdir())
+        ['tokens.txt']
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,8 +158,12 @@ def reading(path: str | Path, what: str = "model file") -> Iterator[None]:
     """Turn any error of reading ``path`` (:data:`READ_ERRORS`) into a ModelError naming it.
 
     Example:
-        >>> with reading("exp/llm/adapter", "LoRA adapter"):  # doctest: +SKIP
-        ...     weights = load_peft_weights("exp/llm/adapter")
+        >>> from safetensors.numpy import load_file
+        >>> _ = Path("exp/broken.safetensors").write_bytes(b"not safetensors")
+        >>> with reading("exp/broken.safetensors", "weights"):
+        ...     load_file("exp/broken.safetensors")
+        Traceback (most recent call last):
+        speechml.errors.ModelError: exp/broken.safetensors: cannot read the weights: ...
     """
     try:
         yield

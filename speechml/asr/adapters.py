@@ -32,11 +32,15 @@ A multilingual model directory (:func:`save_multilingual`)::
     adapters/<lang>/           one adapter a language (adapter_config.json + safetensors)
 
 Example:
-    >>> add_adapters(model, ["kat", "eng"], AdapterConfig())  # doctest: +SKIP
-    >>> freeze_base(model, ["kat"])  # train the Georgian adapter only  # doctest: +SKIP
-    >>> with languages(model, ["kat", "eng", None]):  # doctest: +SKIP
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> model = Recognizer.load("exp/base/model").model
+    >>> add_adapters(model, ["kat", "eng"], AdapterConfig())
+    >>> freeze_base(model, ["kat"])  # train the Georgian adapter only
+    >>> feats, lengths = torch.randn(3, 100, 80), torch.tensor([100, 100, 100])
+    >>> with languages(model, ["kat", "eng", None]):
     ...     out = model.encoder(feats, lengths)  # row 2 runs the base model
-    >>> save_adapter(model, "kat", "exp/lda_kat/adapter")  # doctest: +SKIP
+    >>> save_adapter(model, "kat", "exp/lda_kat/adapter")
+    PosixPath('exp/lda_kat/adapter')
 """
 
 from __future__ import annotations
@@ -313,7 +317,10 @@ def set_languages(model: nn.Module, languages: Sequence[str | None] | None) -> N
             None clears the routing (a forward pass then raises).
 
     Example:
-        >>> set_languages(model, ["kat", "eng", None])  # doctest: +SKIP
+        >>> from speechml.asr.recognizer import Recognizer
+        >>> model = Recognizer.load("exp/base/model").model
+        >>> add_adapters(model, ["kat", "eng"])
+        >>> set_languages(model, ["kat", "eng", None])  # utterance 3 runs the base model
     """
     routing = None if languages is None else list(languages)
     for _, block in _adapted_blocks(model):
@@ -463,8 +470,12 @@ def base_state_dict(model: nn.Module) -> dict[str, Tensor]:
     """The base model's state (no adapter), named as in the same model without adapters.
 
     Example:
-        >>> plain = Transducer(model.config)  # doctest: +SKIP
-        >>> plain.load_state_dict(base_state_dict(model))  # doctest: +SKIP
+        >>> from speechml.asr.recognizer import Recognizer
+        >>> model = Recognizer.load("exp/base/model").model
+        >>> add_adapters(model, ["kat"])
+        >>> plain = Transducer(model.config)
+        >>> plain.load_state_dict(base_state_dict(model))
+        <All keys matched successfully>
     """
     wrappers = [name + "." for name, _ in _adapted_blocks(model)]
     state = {}

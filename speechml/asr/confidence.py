@@ -16,10 +16,16 @@ Pearson and Spearman correlation (a useful confidence correlates negatively) and
 kept/dropped counts, with the CER of each side, at a threshold.
 
 Example:
-    >>> rates = chars_per_second(DataDir.read("data/kat_labelled"))  # doctest: +SKIP
-    >>> report = confidence_report(teacher, DataDir.read("data/dev"), 0.5, "length", rates)
-    ...  # doctest: +SKIP
-    >>> print(report.to_text())  # doctest: +SKIP
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> rates = chars_per_second(DataDir.read("data/train"))
+    >>> sorted(rates)
+    ['eng', 'kat']
+    >>> dev = DataDir.read("data/dev")
+    >>> result = Recognizer.load("exp/base/model").decode_data_dir(dev)
+    >>> report = confidence_report(result, dev, 0.5, "length", rates)
+    >>> print(report.to_text(), end="")  # an untrained teacher: all is dropped
+    confidence length: Pearson ..., Spearman ... with per-utterance CER (4 utterances)
+    threshold 0.5: 0 kept (CER -), 4 dropped (CER ...)
 """
 
 from __future__ import annotations

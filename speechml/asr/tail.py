@@ -9,10 +9,9 @@ up-sampling factor repeats the labelled tail utterances in the base's training d
 the base sees them more often than their share.
 
 Example:
-    >>> parts = tail_split(DataDir.read("data/train"), {"kat": 300, "ell": 150}, upsample=2)
-    ... # doctest: +SKIP
-    >>> sorted(parts)  # doctest: +SKIP
-    ['ell_labelled', 'ell_untranscribed', 'kat_labelled', 'kat_untranscribed', 'train_base']
+    >>> parts = tail_split(DataDir.read("data/train"), {"kat": 2}, upsample=2)
+    >>> sorted(parts)
+    ['kat_labelled', 'kat_untranscribed', 'train_base']
 """
 
 from __future__ import annotations

@@ -14,12 +14,15 @@ Nothing is pickled: loading a pickle runs code. A model directory holds
 and :meth:`NgramClassifier.load` rebuilds an equivalent vectorizer and regression from them.
 
 Example:
-    >>> classifier = train_ngram("data/train", NgramConfig(ngram_range=(2, 5)))  # doctest: +SKIP
-    >>> classifier.predict(["januar märz und mai"])  # doctest: +SKIP
-    ['month']
-    >>> classifier.save("exp/cls_ngram/model")  # doctest: +SKIP
-    >>> NgramClassifier.load("exp/cls_ngram/model").classes  # doctest: +SKIP
-    ['country', 'month']
+    >>> classifier = train_ngram("data/train", NgramConfig(ngram_range=(2, 5)))
+    >>> classifier.classes  # data/train's utt2label
+    ['even', 'odd']
+    >>> len(classifier.predict(["hello number 3", "hello number 4"]))
+    2
+    >>> classifier.save("exp/cls_ngram/model")
+    PosixPath('exp/cls_ngram/model')
+    >>> NgramClassifier.load("exp/cls_ngram/model").classes
+    ['even', 'odd']
 """
 
 from __future__ import annotations

@@ -8,8 +8,13 @@ cascade, the ASR hypotheses of a decode dir (``hyp.trn``, as ``speechml asr deco
 or any Kaldi ``text`` table (:func:`read_texts`).
 
 Example:
-    >>> predict_data_dir(classifier.predict, "data/test", "exp/cls/decode_test",
-    ...                  text_source="exp/asr/decode_test")  # doctest: +SKIP
+    >>> def by_parity(texts):  # a classifier: texts in, labels out
+    ...     return ["odd" if int(text.split()[-1]) % 2 else "even" for text in texts]
+    >>> predicted = predict_data_dir(by_parity, "data/test", "exp/cls/decode_test")
+    >>> sorted(set(predicted.values()))
+    ['even', 'odd']
+    >>> Path("exp/cls/decode_test/utt2label").is_file()
+    True
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ def read_labelled_texts(
             (see :func:`read_texts` and :func:`speechml.cls.labels.utt_labels`).
 
     Example:
-        >>> texts, labels = read_labelled_texts("data/train")  # doctest: +SKIP
+        >>> texts, labels = read_labelled_texts("data/train")
+        >>> texts[0], labels[0]
+        ('hello number 0', 'even')
     """
     data = DataDir.read(data_dir)
     labels = utt_labels(data, min_classes)
@@ -136,8 +143,10 @@ def predict_data_dir(
         utt -> predicted label, for every utterance of ``data_dir``.
 
     Example:
-        >>> predict_data_dir(lambda texts: ["month"] * len(texts), "data/test",
-        ...                  "exp/cls/decode_test")  # doctest: +SKIP
+        >>> predicted = predict_data_dir(lambda texts: ["even"] * len(texts), "data/test",
+        ...                              "exp/cls/decode_test")
+        >>> len(predicted), set(predicted.values())
+        (4, {'even'})
     """
     data = DataDir.read(data_dir)
     texts = read_texts(data, text_source)

@@ -212,7 +212,9 @@ def romanize_data_dir(
         RomanizationError: if uroman failed on some transcripts (listing their utterances).
 
     Example:
-        >>> romanize_data_dir("data/train_uk", "data/train_uk_rom")  # doctest: +SKIP
+        >>> romanized = romanize_data_dir("data/train", "data/train_rom")
+        >>> sorted(romanized.languages())
+        ['eng', 'kat']
     """
     data = src if isinstance(src, DataDir) else DataDir.read(src)
     utts = sorted(data.text, key=sort_key)
