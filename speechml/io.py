@@ -47,9 +47,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         >>> Path("exp/notes.txt").read_text()
         'written whole or not at all'
         >>> with atomic_path("exp/notes.txt") as tmp_file:
-        ...     raise KeyboardInterrupt  # killed half way
+        ...     _ = tmp_file.write_text("half")
+        ...     raise OSError("No space left on device")  # fails half way
         Traceback (most recent call last):
-        KeyboardInterrupt
+        OSError: No space left on device
         >>> Path("exp/notes.txt").read_text()  # left as it was
         'written whole or not at all'
     """

@@ -10,8 +10,10 @@ ids are listed in ``renamed.txt``, rows that cannot be used in ``skipped.txt``, 
 read and checked before any data dir is written, and each data dir is written whole.
 
 Example:
-    >>> datadir_to_hf(DataDir.read("data/train"), "data/train_hf")  # doctest: +SKIP
-    >>> hf_to_datadir("data/train_hf", "data/train_back")  # doctest: +SKIP
+    >>> len(datadir_to_hf(DataDir.read("data/train"), "data/train_hf"))
+    8
+    >>> [report.utterances for report in hf_to_datadir("data/train_hf", "data/train_back")]
+    [8]
     >>> commonvoice_to_datadir("cv-corpus-17.0/sw", "swh", "data/cv_sw")  # doctest: +SKIP
 """
 
@@ -453,9 +455,10 @@ def check_locale(locale: str, lang: str, where: str = "") -> None:
 
     Example:
         >>> check_locale("sw", "swh")  # Swahili both: no error
-        >>> check_locale("ka", "eng", "cv/train.tsv:2")  # doctest: +SKIP
-        ConfigError: cv/train.tsv:2: --lang eng (English) contradicts the Common Voice locale
-        'ka' (Georgian); its code is 'kat' (or one of its varieties)
+        >>> check_locale("ka", "eng", "cv/train.tsv:2")
+        Traceback (most recent call last):
+        speechml.errors.ConfigError: cv/train.tsv:2: --lang eng (English) contradicts the Common
+        Voice locale 'ka' (Georgian); its code is 'kat' (or one of its varieties)
     """
     base = _base_language(locale)
     if base == _base_language(lang):

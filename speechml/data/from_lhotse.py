@@ -20,8 +20,11 @@ skipped, or with ``allow_pipes`` written as a ``wav.scp`` pipe, which runs only 
 allowed again.
 
 Example:
-    >>> lhotse_to_datadir("recordings.jsonl.gz", "supervisions.jsonl.gz", "data/train")
-    ... # doctest: +SKIP
+    >>> from speechml.data.to_lhotse import datadir_to_lhotse
+    >>> _ = datadir_to_lhotse(DataDir.read("data/train"), "manifests")
+    >>> lhotse_to_datadir("manifests/recordings.jsonl.gz", "manifests/supervisions.jsonl.gz",
+    ...                   "data/train_back").utterances
+    8
 """
 
 from __future__ import annotations
@@ -114,8 +117,10 @@ def read_manifest(path: str | Path) -> Iterator[ManifestLine]:
             object, or a corrupt gzip stream, naming the manifest (and line).
 
     Example:
-        >>> next(read_manifest("supervisions.jsonl.gz")).fields["id"]  # doctest: +SKIP
-        'utt1'
+        >>> from speechml.data.to_lhotse import datadir_to_lhotse
+        >>> _ = datadir_to_lhotse(DataDir.read("data/train"), "manifests")
+        >>> next(read_manifest("manifests/supervisions.jsonl.gz")).fields["id"]
+        'spk1-utt000'
     """
     path = Path(path)
     if not path.name.endswith((".jsonl", ".jsonl.gz")):
@@ -312,10 +317,12 @@ def lhotse_to_datadir(
             genders, or no usable supervision; nothing is written then.
 
     Example:
-        >>> report = lhotse_to_datadir("recs.jsonl.gz", "sups.jsonl.gz", "data/all", lang="kat")
-        ... # doctest: +SKIP
-        >>> report.utterances, len(report.skipped)  # doctest: +SKIP
-        (1200, 3)
+        >>> from speechml.data.to_lhotse import datadir_to_lhotse
+        >>> _ = datadir_to_lhotse(DataDir.read("data/test"), "manifests")
+        >>> report = lhotse_to_datadir("manifests/recordings.jsonl.gz",
+        ...                            "manifests/supervisions.jsonl.gz", "data/test_back")
+        >>> report.utterances, len(report.skipped)
+        (4, 0)
     """
     if lang is not None:
         check_language_code(lang)
