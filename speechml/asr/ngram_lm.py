@@ -353,8 +353,13 @@ class LmDir:
     """The LMs of an LM dir: one shared (key ``None``) or one a language.
 
     Example:
-        >>> lms = LmDir.load("data/lm_char")  # doctest: +SKIP
-        >>> lms.for_language("kat")  # doctest: +SKIP
+        >>> from speechml.data.tokenizer import load_tokenizer
+        >>> texts = lm_texts([DataDir.read("data/train")], per_language=True)
+        >>> _ = train_lm_dir(load_tokenizer("data/lang_char"), texts, 3, "data/lm_char")
+        >>> lms = LmDir.load("data/lm_char")
+        >>> lms.languages
+        ['eng', 'kat']
+        >>> lms.for_language("kat")
         <speechml.asr.ngram_lm.NgramLm object at ...>
     """
 

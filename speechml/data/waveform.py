@@ -2,10 +2,10 @@
 collator that normalises and pads the audio as the model's feature extractor says.
 
 Example:
-    >>> dataset = WaveformDataset(DataDir.read("data/train"), 16000)  # doctest: +SKIP
-    >>> batch = WaveformCollator(feature_extractor)([dataset[0], dataset[1]])  # doctest: +SKIP
-    >>> batch["inputs"].shape, batch["input_lengths"]  # doctest: +SKIP
-    (torch.Size([2, 24000]), tensor([24000, 17600]))
+    >>> dataset = WaveformDataset(DataDir.read("data/train"), 16000)  # 0.5 s utterances
+    >>> batch = WaveformCollator(None)([dataset[0], dataset[1]])  # zero-padded as they are
+    >>> batch["inputs"].shape, batch["input_lengths"]
+    (torch.Size([2, 8000]), tensor([8000, 8000]))
 """
 
 from __future__ import annotations

@@ -36,10 +36,10 @@ def test_building_every_groups_parser_imports_no_heavy_library() -> None:
 def test_a_registry_choice_is_checked_when_the_option_is_given() -> None:
     code = (
         "from speechml.cli import build_parser\n"
-        "build_parser({'text'}).parse_args(['text', 'expand-vocab', '--model', 'm', '--out', 'o',"
-        " '--transmi', 'max'])"
+        "build_parser({'asr'}).parse_args(['asr', 'pseudo-label', '--model', 'm', '--data', 'd',"
+        " '--out', 'o', '--method', 'beam'])"
     )
-    assert "torch" in heavy_imports(code)  # TRANSMI_MERGES lives beside the merge code
+    assert "torch" in heavy_imports(code)  # SEARCHES lives beside the searches
     bad = subprocess.run(
         [sys.executable, "-c", "import sys; from speechml.cli import main; main(sys.argv[1:])",
          "asr", "decode", "--data", "d", "--out", "o", "--model", "m", "--method", "nope"],
