@@ -8,6 +8,8 @@ example reads like a user's session in a recipe directory:
   (see ``write_data_dir`` in ``tests/conftest.py``);
 - ``data/lang_char``: a character tokenizer of ``data/train``'s text;
 - ``exp/base/model``: a recogniser dir of the tiny transducer of the ASR tests (untrained);
+- ``conf/asr.yaml``, ``conf/finetune.yaml``, ``conf/adapter.yaml``, ``conf/e2e.yaml``: that
+  model's training config and runs of two steps (so that training examples take seconds);
 - ``clip.wav``: one second of a 440 Hz sine at 16 kHz.
 
 The world is built once a session and copied for each module, so an example may write files.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import speechml
 from speechml.asr.recognizer import Recognizer
@@ -51,6 +54,22 @@ def _modules_with_examples() -> list[str]:
     return sorted(names)
 
 
+def _write_configs(conf: Path, asr: dict) -> None:
+    """The world's ``conf/``: the tiny recogniser's config, and two-step fine-tuning, adapter
+    and end-to-end classifier runs."""
+    conf.mkdir()
+    two_steps = {"train": asr["train"], "valid_utts": 4}
+    e2e_train = {**asr["train"], "best_metric": "dev_accuracy", "best_mode": "max"}
+    configs = {
+        "asr": asr,
+        "finetune": two_steps,
+        "adapter": two_steps,
+        "e2e": {"train": e2e_train, "valid_utts": 4},
+    }
+    for name, config in configs.items():
+        (conf / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def doctest_world(tmp_path_factory, data_dir_writer, tiny_asr_config) -> Path:
     """The tiny world of the module docstring, built once."""
@@ -69,6 +88,7 @@ def doctest_world(tmp_path_factory, data_dir_writer, tiny_asr_config) -> Path:
     model = tiny_asr_config()["model"] | {"vocab_size": tokenizer.vocab_size}
     transducer = Transducer(from_dict(TransducerConfig, model))
     Recognizer(transducer, tokenizer, FbankConfig(), None).save(root / "exp" / "base" / "model")
+    _write_configs(root / "conf", tiny_asr_config(max_steps=2))
     seconds = np.arange(16000) / 16000
     write_audio(root / "clip.wav", np.sin(2 * np.pi * 440 * seconds).astype(np.float32) / 2, 16000)
     return root

@@ -19,11 +19,15 @@ Every batch carries the language of each utterance; a model with language adapte
 utterance to its language's adapter (others run the base).
 
 Example:
-    >>> config = load_config(AsrTrainConfig, "conf/asr.yaml")  # doctest: +SKIP
-    >>> train_asr(config, "data/train", "data/dev", "exp/base", "data/lang_char",
-    ...           "data/train/cmvn.json")  # doctest: +SKIP
-    >>> train_asr(config, "data/train_rom", "data/dev_rom", "exp/rom", "data/lang_rom",
-    ...           init_encoder_from="exp/base/model")  # doctest: +SKIP
+    >>> from speechml.config import load_config
+    >>> config = load_config(AsrTrainConfig, "conf/asr.yaml")
+    >>> recognizer = train_asr(config, "data/train", "data/dev", "exp/asr", "data/lang_char")
+    >>> recognizer.model.config.vocab_size == recognizer.tokenizer.vocab_size
+    True
+    >>> sorted(path.name for path in Path("exp/asr/model").iterdir())
+    ['adapters', 'fbank.json', 'model.safetensors', 'model_config.json', 'tokenizer']
+    >>> rom = train_asr(config, "data/train", "data/dev", "exp/rom", "data/lang_char",
+    ...                 init_encoder_from="exp/asr/model")  # new heads on its encoder
 """
 
 from __future__ import annotations
@@ -328,10 +332,12 @@ def encoder_initialised_recognizer(
         source_dir: a model directory (:meth:`Recognizer.save`).
 
     Example:
-        >>> tokenizer = load_tokenizer("data/lang_rom")  # doctest: +SKIP
+        >>> from speechml.config import load_config
+        >>> config = load_config(AsrTrainConfig, "conf/asr.yaml")
+        >>> tokenizer = load_tokenizer("data/lang_char")
         >>> rom = encoder_initialised_recognizer(config.model, config.fbank, tokenizer,
-        ...                                      "exp/base/model")  # doctest: +SKIP
-        >>> rom.model.config.vocab_size == tokenizer.vocab_size  # doctest: +SKIP
+        ...                                      "exp/base/model")
+        >>> rom.model.config.vocab_size == tokenizer.vocab_size
         True
     """
     source = Recognizer.load(source_dir)
@@ -458,9 +464,12 @@ def finetune_asr(
     are kept and trained); its architecture, tokenizer and front end are kept.
 
     Example:
-        >>> config = load_config(FinetuneConfig, "conf/finetune.yaml")  # doctest: +SKIP
-        >>> finetune_asr(config, "exp/base/model", "data/kat_student", "data/dev_kat",
-        ...              "exp/finetune_kat")  # doctest: +SKIP
+        >>> from speechml.config import load_config
+        >>> config = load_config(FinetuneConfig, "conf/finetune.yaml")
+        >>> tuned = finetune_asr(config, "exp/base/model", "data/train", "data/dev",
+        ...                      "exp/finetune")
+        >>> Path("exp/finetune/model/model.safetensors").is_file()
+        True
     """
     torch.manual_seed(config.train.seed)
     recognizer = Recognizer.load(init_from)
@@ -601,8 +610,12 @@ def train_adapters(
         init_adapters: language -> adapter directory to start from (e.g. the teacher's).
 
     Example:
-        >>> train_adapters(config, "exp/base/model", ["kat", "ell", "amh"], "data/lda_train",
-        ...                "data/lda_dev", "exp/lda")  # doctest: +SKIP
+        >>> from speechml.config import load_config
+        >>> config = load_config(AdapterTrainConfig, "conf/adapter.yaml")
+        >>> merged = train_adapters(config, "exp/base/model", ["eng", "kat"], "data/train",
+        ...                         "data/dev", "exp/lda")
+        >>> sorted(path.name for path in Path("exp/lda/adapters").iterdir())
+        ['eng', 'kat']
     """
     langs = list(langs)
     if not langs or len(set(langs)) != len(langs):

@@ -13,10 +13,19 @@ Layout of a classifier directory (:meth:`SpeechClassifier.save`, written whole, 
     encoder/             the transformers config and feature extractor (hf)
 
 Example:
-    >>> classifier = SpeechClassifier.load("exp/e2e/model")  # doctest: +SKIP
-    >>> classifier.classify(DataDir.read("data/test"))  # doctest: +SKIP
-    {'utt1': 'weather', ...}
-    >>> classify_data_dir("exp/e2e/model", "data/test", "exp/e2e/decode_test")  # doctest: +SKIP
+    >>> from speechml.cls.train_e2e import E2eConfig, train_e2e
+    >>> from speechml.config import load_config
+    >>> train_e2e(load_config(E2eConfig, "conf/e2e.yaml"), "data/train", "data/dev", "exp/e2e",
+    ...           init_from="exp/base/model")  # two steps on the tiny recogniser's encoder
+    PosixPath('exp/e2e/model')
+    >>> classifier = SpeechClassifier.load("exp/e2e/model")
+    >>> predicted = classifier.classify(DataDir.read("data/test"))
+    >>> len(predicted), set(predicted.values()) <= {"even", "odd"}
+    (4, True)
+    >>> len(classify_data_dir("exp/e2e/model", "data/test", "exp/e2e/decode_test"))
+    4
+    >>> Path("exp/e2e/decode_test/utt2label").is_file()
+    True
 """
 
 from __future__ import annotations

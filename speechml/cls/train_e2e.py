@@ -8,9 +8,10 @@ classifier directory (:class:`~speechml.cls.speech_model.SpeechClassifier`) to
 ``exp_dir/model``.
 
 Example:
-    >>> config = load_config(E2eConfig, "conf/e2e.yaml")  # doctest: +SKIP
+    >>> from speechml.config import load_config
+    >>> config = load_config(E2eConfig, "conf/e2e.yaml")
     >>> train_e2e(config, "data/train", "data/dev", "exp/e2e",
-    ...           init_from="exp/asr/model")  # doctest: +SKIP
+    ...           init_from="exp/base/model")
     PosixPath('exp/e2e/model')
 """
 
