@@ -8,8 +8,9 @@ example reads like a user's session in a recipe directory:
   (see ``write_data_dir`` in ``tests/conftest.py``);
 - ``data/lang_char``: a character tokenizer of ``data/train``'s text;
 - ``exp/base/model``: a recogniser dir of the tiny transducer of the ASR tests (untrained);
-- ``conf/asr.yaml``, ``conf/finetune.yaml``, ``conf/adapter.yaml``, ``conf/e2e.yaml``: that
-  model's training config and runs of two steps (so that training examples take seconds);
+- ``conf/``: ``asr.yaml``, that model's training config, and two-step runs of every other
+  training (``finetune``, ``adapter``, ``e2e``, ``cls_text``, ``w2v_pretrain`` of a tiny
+  wav2vec2, ``w2v_ctc``), so that an example that trains takes seconds;
 - ``clip.wav``: one second of a 440 Hz sine at 16 kHz.
 
 The world is built once a session and copied for each module, so an example may write files.
@@ -55,16 +56,34 @@ def _modules_with_examples() -> list[str]:
 
 
 def _write_configs(conf: Path, asr: dict) -> None:
-    """The world's ``conf/``: the tiny recogniser's config, and two-step fine-tuning, adapter
-    and end-to-end classifier runs."""
+    """The world's ``conf/`` (see the module docstring)."""
     conf.mkdir()
     two_steps = {"train": asr["train"], "valid_utts": 4}
-    e2e_train = {**asr["train"], "best_metric": "dev_accuracy", "best_mode": "max"}
+    steps = {key: asr["train"][key] for key in ("max_steps", "valid_every", "warmup_steps")}
+    by_accuracy = {**steps, "best_metric": "dev_accuracy", "best_mode": "max"}
+    tiny_wav2vec2 = {
+        "hidden_size": 32,
+        "num_layers": 2,
+        "num_heads": 2,
+        "intermediate_size": 64,
+        "conv_channels": 16,
+        "num_codevectors_per_group": 32,
+        "codevector_dim": 32,
+    }
     configs = {
         "asr": asr,
         "finetune": two_steps,
         "adapter": two_steps,
-        "e2e": {"train": e2e_train, "valid_utts": 4},
+        "e2e": {"train": {**asr["train"], **by_accuracy}, "valid_utts": 4},
+        "cls_text": {"train": by_accuracy, "model": {"hidden_size": 32, "vocab_size": 64}},
+        "w2v_pretrain": {
+            "model": tiny_wav2vec2,
+            "mask_time_length": 3,
+            "num_negatives": 10,
+            "train": steps,
+            "valid_utts": 4,
+        },
+        "w2v_ctc": {"train": steps, "valid_utts": 4},
     }
     for name, config in configs.items():
         (conf / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -19,10 +19,13 @@ model (``config.json`` with the labels as ``id2label``, ``model.safetensors``) a
 normaliser and the longest input in tokens).
 
 Example:
-    >>> config = load_config(TextClassifierConfig, "conf/cls_text.yaml")  # doctest: +SKIP
-    >>> train_text_classifier(config, "data/train", "data/dev", "exp/cls_text")  # doctest: +SKIP
-    >>> TextClassifier.load("exp/cls_text/model").predict(["januar märz"])  # doctest: +SKIP
-    ['month']
+    >>> from speechml.config import load_config
+    >>> config = load_config(TextClassifierConfig, "conf/cls_text.yaml")  # two steps
+    >>> classifier = train_text_classifier(config, "data/train", "data/dev", "exp/cls_text")
+    >>> TextClassifier.load("exp/cls_text/model").labels
+    ['even', 'odd']
+    >>> len(TextClassifier.load("exp/cls_text/model").predict(["hello number 5"]))
+    1
 """
 
 from __future__ import annotations

@@ -12,12 +12,16 @@ The result is written with ``save_pretrained`` (model, tokenizer, feature extrac
 stock ``transformers.pipeline("automatic-speech-recognition", model=<dir>)`` runs it.
 
 Example:
-    >>> config = load_config(CtcConfig, "conf/w2v_ctc.yaml")  # doctest: +SKIP
-    >>> train_ctc(config, "data/kat_labelled", "data/dev_kat", "exp/w2v_ctc_cpt",
-    ...           init="exp/w2v_cpt/model", related="data/rus_labelled")  # doctest: +SKIP
-    >>> test = DataDir.read("data/test_kat")  # doctest: +SKIP
-    >>> transcribe_data_dir("exp/w2v_ctc_cpt/model", test)  # doctest: +SKIP
-    {'kat-0001': 'ორშაბათი', ...}
+    >>> from speechml.config import load_config
+    >>> from speechml.ssl.pretrain import PretrainConfig, pretrain
+    >>> w2v = pretrain(load_config(PretrainConfig, "conf/w2v_pretrain.yaml"), "data/train",
+    ...                "data/dev", "exp/w2v_cpt")  # a tiny stand-in for XLS-R
+    >>> config = load_config(CtcConfig, "conf/w2v_ctc.yaml")
+    >>> train_ctc(config, "data/train", "data/dev", "exp/w2v_ctc_cpt", init=w2v)
+    PosixPath('exp/w2v_ctc_cpt/model')
+    >>> texts = transcribe_data_dir("exp/w2v_ctc_cpt/model", DataDir.read("data/test"))
+    >>> len(texts)  # two steps: not yet words
+    4
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ advice): a falling contrastive loss with a collapsed codebook proves nothing. No
 are skipped and counted by the trainer.
 
 Example:
-    >>> config = load_config(PretrainConfig, "conf/w2v_pretrain.yaml")  # doctest: +SKIP
-    >>> pretrain(config, "data/kat_untranscribed", "data/dev_kat", "exp/w2v_cpt",
-    ...          init="exp/w2v_multi/model")  # doctest: +SKIP
+    >>> from speechml.config import load_config
+    >>> config = load_config(PretrainConfig, "conf/w2v_pretrain.yaml")  # a tiny wav2vec2
+    >>> pretrain(config, "data/train", "data/dev", "exp/w2v_multi")  # from scratch
+    PosixPath('exp/w2v_multi/model')
+    >>> pretrain(config, "data/test", "data/dev", "exp/w2v_cpt", init="exp/w2v_multi/model")
     PosixPath('exp/w2v_cpt/model')
 """
 
