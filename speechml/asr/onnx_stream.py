@@ -8,8 +8,13 @@ comes from the export directory: fbank options and sizes from the ONNX metadata,
 ``tokens.txt``.
 
 Example:
-    >>> model = OnnxTransducer("exp/base/onnx")  # doctest: +SKIP
-    >>> result = decode_data_dir_onnx(model, DataDir.read("data/test"))  # doctest: +SKIP
+    >>> from speechml.asr.export import export_onnx
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> _ = export_onnx(Recognizer.load("exp/base/model"), "exp/base/onnx")
+    >>> model = OnnxTransducer("exp/base/onnx")
+    >>> result = decode_data_dir_onnx(model, DataDir.read("data/test"))
+    >>> len(result.texts)
+    4
 """
 
 from __future__ import annotations

@@ -8,9 +8,14 @@ recorded in the export (``FBANK_KEY``), so that sherpa-onnx sees the features th
 trained on.
 
 Example:
-    >>> recognizer = offline_recognizer("exp/base/onnx")  # doctest: +SKIP
-    >>> transcribe(recognizer, samples, 16000)  # doctest: +SKIP
-    'hello world'
+    >>> from speechml.asr.export import export_onnx
+    >>> from speechml.asr.recognizer import Recognizer
+    >>> from speechml.data.audio import load_audio
+    >>> _ = export_onnx(Recognizer.load("exp/base/model"), "exp/base/onnx")
+    >>> recognizer = offline_recognizer("exp/base/onnx")
+    >>> samples = load_audio("clip.wav", 16000)
+    >>> isinstance(transcribe(recognizer, samples, 16000), str)  # untrained: any text
+    True
 """
 
 from __future__ import annotations

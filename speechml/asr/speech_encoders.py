@@ -12,9 +12,12 @@
   features (padded to its 30 s window).
 
 Example:
-    >>> train, model = DataDir.read("data/train"), Path("exp/base/model")  # doctest: +SKIP
-    >>> enc = ConformerSpeechEncoder.create(ConformerOptions(), model, train)  # doctest: +SKIP
-    >>> frames, lengths = enc(feats, feat_lengths)  # doctest: +SKIP
+    >>> train, model = DataDir.read("data/train"), Path("exp/base/model")
+    >>> enc = ConformerSpeechEncoder.create(ConformerOptions(), model, train)
+    >>> feats, feat_lengths = torch.randn(2, 100, 80), torch.tensor([100, 60])
+    >>> frames, lengths = enc(feats, feat_lengths)  # 40 ms frames of the recogniser's encoder
+    >>> frames.shape[-1] == enc.output_dim, lengths.tolist()
+    (True, [...])
 """
 
 from __future__ import annotations

@@ -6,8 +6,12 @@ data dirs, and each decode dir gets ``utt2label`` and ``system.txt``
 (:func:`speechml.score.decode_dir.write_labels`).
 
 Example:
-    >>> classify_data_dirs("exp/cls_text/model", ["data/test"], ["exp/cls_text/decode_test"],
-    ...                    ["exp/asr/decode_test"])  # doctest: +SKIP
+    >>> from speechml.cls.ngram import NgramConfig, train_ngram
+    >>> _ = train_ngram("data/train", NgramConfig()).save("exp/cls_ngram/model")
+    >>> written = classify_data_dirs("exp/cls_ngram/model", ["data/dev", "data/test"],
+    ...                              ["exp/cls_ngram/decode_dev", "exp/cls_ngram/decode_test"])
+    >>> [len(predicted) for predicted in written]  # one model load, two data dirs
+    [4, 4]
 """
 
 from __future__ import annotations
