@@ -10,7 +10,9 @@ example reads like a user's session in a recipe directory:
 - ``exp/base/model``: a recogniser dir of the tiny transducer of the ASR tests (untrained);
 - ``conf/``: ``asr.yaml``, that model's training config, and two-step runs of every other
   training (``finetune``, ``adapter``, ``e2e``, ``cls_text``, ``w2v_pretrain`` of a tiny
-  wav2vec2, ``w2v_ctc``), so that an example that trains takes seconds;
+  wav2vec2, ``w2v_ctc``, ``llm_lm`` of a tiny LLM, ``llm`` of the audio LLM) and ``llm_mix``,
+  a 20-example instruction mixture of text tasks, so that an example that trains takes seconds;
+- ``exp/llm_lm/model``: a tiny LLM and its chat tokenizer (two steps of ``pretrain_lm``);
 - ``clip.wav``: one second of a 440 Hz sine at 16 kHz.
 
 The world is built once a session and copied for each module, so an example may write files.
@@ -33,11 +35,12 @@ import yaml
 import speechml
 from speechml.asr.recognizer import Recognizer
 from speechml.asr.transducer import Transducer, TransducerConfig
-from speechml.config import from_dict
+from speechml.config import from_dict, load_config
 from speechml.data.audio import write_audio
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import train_tokenizer
+from speechml.llm.train import LmPretrainConfig, pretrain_lm
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -84,6 +87,14 @@ def _write_configs(conf: Path, asr: dict) -> None:
             "valid_utts": 4,
         },
         "w2v_ctc": {"train": steps, "valid_utts": 4},
+        "llm_lm": {"train": steps, "valid_texts": 4, "model": {"hidden_size": 32}},
+        "llm": {
+            "align": steps,
+            "instruct": steps,
+            "valid_examples": 4,
+            "projector": {"hidden_size": 16, "num_heads": 2},
+        },
+        "llm_mix": {"examples": 20, "task_weights": {"asr": 1.0, "lid": 0.3, "qa": 0.3}},
     }
     for name, config in configs.items():
         (conf / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -108,6 +119,8 @@ def doctest_world(tmp_path_factory, data_dir_writer, tiny_asr_config) -> Path:
     transducer = Transducer(from_dict(TransducerConfig, model))
     Recognizer(transducer, tokenizer, FbankConfig(), None).save(root / "exp" / "base" / "model")
     _write_configs(root / "conf", tiny_asr_config(max_steps=2))
+    lm_config = load_config(LmPretrainConfig, root / "conf" / "llm_lm.yaml")
+    pretrain_lm(lm_config, list(texts), root / "exp" / "llm_lm")
     seconds = np.arange(16000) / 16000
     write_audio(root / "clip.wav", np.sin(2 * np.pi * 440 * seconds).astype(np.float32) / 2, 16000)
     return root

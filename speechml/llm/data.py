@@ -7,11 +7,20 @@ example, and encodes the chat turn (:func:`speechml.llm.prompt.encode_turn`); it
 pads both.
 
 Example:
-    >>> examples = read_examples("data/llm_train")  # doctest: +SKIP
-    >>> dataset = InstructionDataset(examples, encoder, tokenizer)  # doctest: +SKIP
-    >>> collate = InstructionCollator(encoder.collate, tokenizer.pad_token_id)  # doctest: +SKIP
-    >>> batch = collate([dataset[0]])  # doctest: +SKIP
-    >>> sorted(batch)  # doctest: +SKIP
+    >>> from speechml.config import load_config
+    >>> from speechml.llm.mixture import (
+    ...     MixtureConfig, build_mixture, read_examples, write_examples)
+    >>> from speechml.llm.train import AudioLlmConfig, build_audio_llm
+    >>> mix = load_config(MixtureConfig, "conf/llm_mix.yaml")
+    >>> _ = write_examples(build_mixture(mix, [DataDir.read("data/train")]), "data/llm_train")
+    >>> model = build_audio_llm(load_config(AudioLlmConfig, "conf/llm.yaml"), "exp/llm_lm/model",
+    ...                         "exp/base/model", DataDir.read("data/train"))
+    >>> encoder, tokenizer = model.encoder, model.tokenizer
+    >>> examples = read_examples("data/llm_train")
+    >>> dataset = InstructionDataset(examples, encoder, tokenizer)
+    >>> collate = InstructionCollator(encoder.collate, tokenizer.pad_token_id)
+    >>> batch = collate([dataset[0]])
+    >>> sorted(batch)
     ['attention_mask', 'input_ids', 'input_lengths', 'inputs', 'labels']
 """
 

@@ -21,10 +21,20 @@ evaluated set, in the prompt's language), and for ``asr`` any other non-empty te
 systems' reports side by side (the recipe's summary).
 
 Example:
-    >>> examples = read_examples("data/llm_test")  # doctest: +SKIP
-    >>> answers = answer_examples(model, examples)  # doctest: +SKIP
-    >>> rows = score_answers(examples, answers)  # doctest: +SKIP
-    >>> write_report(examples, answers, rows, "exp/x/eval")  # doctest: +SKIP
+    >>> from speechml.config import load_config
+    >>> from speechml.data.datadir import DataDir
+    >>> from speechml.llm.mixture import (
+    ...     MixtureConfig, build_mixture, read_examples, write_examples)
+    >>> from speechml.llm.train import AudioLlmConfig, build_audio_llm
+    >>> mix = load_config(MixtureConfig, "conf/llm_mix.yaml")
+    >>> _ = write_examples(build_mixture(mix, [DataDir.read("data/test")]), "data/llm_test")
+    >>> model = build_audio_llm(load_config(AudioLlmConfig, "conf/llm.yaml"), "exp/llm_lm/model",
+    ...                         "exp/base/model", DataDir.read("data/train"))  # untrained
+    >>> examples = read_examples("data/llm_test")
+    >>> answers = answer_examples(model, examples, max_new_tokens=4)
+    >>> rows = score_answers(examples, answers)
+    >>> write_report(examples, answers, rows, "exp/x/eval")
+    PosixPath('exp/x/eval/task_report.md')
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ scripts that train on the instruction too).
 embeddings (a variable number), with labels -100 there, and pads the batch on the right.
 
 Example:
-    >>> example = encode_turn(tokenizer, f"{SPEECH_TOKEN}\\nTranscribe.", "hello")  # doctest: +SKIP
-    >>> tokenizer.decode([t for t in example.labels if t != -100])  # doctest: +SKIP
+    >>> from transformers import AutoTokenizer
+    >>> tokenizer = AutoTokenizer.from_pretrained("exp/llm_lm/model")  # the tiny LLM's
+    >>> example = encode_turn(tokenizer, f"{SPEECH_TOKEN}\\nTranscribe.", "hello")
+    >>> tokenizer.decode([t for t in example.labels if t != -100])
     'hello<|im_end|>\\n'
 """
 

@@ -16,9 +16,21 @@ projector and the LoRA adapter, small) from the best dev checkpoint, besides the
 checkpoints and logs; the base LLM and the encoder are read from where they are.
 
 Example:
-    >>> pretrain_lm(LmPretrainConfig(), texts, "exp/llm_lm")  # doctest: +SKIP
-    >>> train_audio_llm(config, "data/llm_train", "data/llm_dev", "exp/llm_align",  # doctest: +SKIP
-    ...                 llm_dir="exp/llm_lm/model", encoder_from="exp/base/model", stage="align")
+    >>> from speechml.config import load_config
+    >>> from speechml.llm.mixture import MixtureConfig, build_mixture, write_examples
+    >>> texts = list(DataDir.read("data/train").text.values())
+    >>> pretrain_lm(load_config(LmPretrainConfig, "conf/llm_lm.yaml"), texts, "exp/llm_lm")
+    PosixPath('exp/llm_lm/model')
+    >>> mix = load_config(MixtureConfig, "conf/llm_mix.yaml")
+    >>> for split in ("train", "dev"):
+    ...     _ = write_examples(build_mixture(mix, [DataDir.read(f"data/{split}")]),
+    ...                        f"data/llm_{split}")
+    >>> config = load_config(AudioLlmConfig, "conf/llm.yaml")
+    >>> model = train_audio_llm(config, "data/llm_train", "data/llm_dev", "exp/llm_align",
+    ...                         llm_dir="exp/llm_lm/model", encoder_from="exp/base/model",
+    ...                         stage="align")
+    >>> sorted(path.name for path in Path("exp/llm_align/adapter").iterdir())
+    [...'projector.safetensors'...]
 """
 
 from __future__ import annotations
