@@ -15,7 +15,11 @@ Example:
     >>> model = Recognizer.load("exp/base/model").model
     >>> state = load_safetensors("exp/base/model/model.safetensors")
     >>> load_state_into(model, state, "exp/base/model/model.safetensors")
-    >>> lm = from_pretrained(AutoModelForCausalLM.from_pretrained, "exp/lm")  # doctest: +SKIP
+    >>> from transformers import AutoModelForCausalLM
+    >>> lm = from_pretrained(AutoModelForCausalLM.from_pretrained, "exp/llm_lm/model")
+    >>> from_pretrained(AutoModelForCausalLM.from_pretrained, "exp/nowhere")
+    Traceback (most recent call last):
+    speechml.errors.ModelError: exp/nowhere: model directory not found
     >>> save_safetensors(model, "exp/base/model/model.safetensors")
     PosixPath('exp/base/model/model.safetensors')
 """

@@ -621,8 +621,16 @@ def merge_adapters(model: Transducer, adapter_dirs: Mapping[str, str | Path]) ->
         adapter_dirs: language code -> adapter directory (e.g. its best dev checkpoint's).
 
     Example:
+        >>> from speechml.asr.recognizer import Recognizer
+        >>> for lang in ("kat", "ell"):  # each language's adapter, trained on the same base
+        ...     tuned = Recognizer.load("exp/base/model").model
+        ...     add_adapters(tuned, [lang])
+        ...     _ = save_adapter(tuned, lang, f"exp/lda_{lang}/adapter")
+        >>> base = Recognizer.load("exp/base/model").model
         >>> merged = merge_adapters(base, {"kat": "exp/lda_kat/adapter",
-        ...                                "yor": "exp/lda_yor/adapter"})  # doctest: +SKIP
+        ...                                "ell": "exp/lda_ell/adapter"})
+        >>> adapter_languages(merged)
+        ['ell', 'kat']
     """
     for lang, directory in sorted(adapter_dirs.items()):
         found = read_adapter_config(directory)["language"]

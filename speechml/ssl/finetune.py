@@ -277,7 +277,14 @@ def decode_to_dir(
     transcripts of ``data_dir`` by ``model_dir`` (:func:`transcribe_data_dir`); return them.
 
     Example:
-        >>> decode_to_dir("exp/ctc/model", "data/test", "exp/ctc/decode_test")  # doctest: +SKIP
+        >>> from speechml.config import load_config
+        >>> from speechml.ssl.pretrain import PretrainConfig, pretrain
+        >>> w2v = pretrain(load_config(PretrainConfig, "conf/w2v_pretrain.yaml"), "data/train",
+        ...                "data/dev", "exp/w2v")
+        >>> ctc = train_ctc(load_config(CtcConfig, "conf/w2v_ctc.yaml"), "data/train",
+        ...                 "data/dev", "exp/ctc", init=w2v)
+        >>> len(decode_to_dir("exp/ctc/model", "data/test", "exp/ctc/decode_test"))
+        4
     """
     texts = transcribe_data_dir(model_dir, DataDir.read(data_dir), batch_size)
     write_transcripts(out_dir, texts, f"wav2vec2 CTC {Path(model_dir).parent.name}: greedy")

@@ -17,8 +17,14 @@ to ``exp_dir/model`` with ``save_pretrained`` and its tokenizer, so that
 load it; a LangSAMP model adds its tables and id map.
 
 Example:
-    >>> config = TextPretrainConfig(objective="translico")  # doctest: +SKIP
-    >>> pretrain_text_encoder(config, texts, langs, "exp/text_lm")  # doctest: +SKIP
+    >>> from speechml.text.adapt import texts_and_langs
+    >>> texts, langs = texts_and_langs(["data/train"])
+    >>> config = TextPretrainConfig(
+    ...     objective="translico", model=TextModelConfig(hidden_size=32, vocab_size=64),
+    ...     valid_texts=2, train=text_training(max_steps=2, valid_every=2, warmup_steps=1))
+    >>> tokenizer, model = pretrain_text_encoder(config, texts, langs, "exp/text_lm")
+    >>> Path("exp/text_lm/model/config.json").is_file()
+    True
 """
 
 from __future__ import annotations
