@@ -278,8 +278,13 @@ def warn_left_behind(files: Collection[Path], target: str | Path) -> None:
     that ``target``, the dir or dataset written from it, will not hold.
 
     Example:
-        >>> warn_left_behind(DataDir.read("data/all").left_behind, "data/sub")  # doctest: +SKIP
-        WARNING data/all: not carried into data/sub (not a data-dir table): README, prompts.lst
+        >>> import sys
+        >>> shown = logging.StreamHandler(sys.stdout)  # the warning, where doctest sees it
+        >>> logger.addHandler(shown)
+        >>> _ = Path("data/train/README").write_text("how the audio was recorded")
+        >>> warn_left_behind(DataDir.read("data/train").left_behind, "data/sub")
+        data/train: not carried into data/sub (not a data-dir table): README
+        >>> logger.removeHandler(shown)
     """
     by_dir: dict[Path, list[str]] = {}
     for file in files:

@@ -10,9 +10,22 @@ the training curves. :meth:`Trainer.fit_best` also gives back the final model: t
 weights, or the average of the last checkpoints.
 
 Example:
-    >>> trainer = Trainer(model, loss_fn, dataset, durations, collate, TrainConfig(max_steps=100),
-    ...                   "exp/tiny", valid_fn=lambda m: {"valid_loss": 1.0})  # doctest: +SKIP
-    >>> model, result = trainer.fit_best()  # doctest: +SKIP
+    >>> xs = torch.linspace(-1, 1, 32)
+    >>> dataset = [(x, 2 * x) for x in xs]  # learn y = 2x
+    >>> def collate(items):  # -> (B, 1) inputs and targets
+    ...     return tuple(torch.stack(column)[:, None] for column in zip(*items))
+    >>> def loss_fn(model, batch):  # -> (loss, figures to log)
+    ...     x, y = batch
+    ...     return torch.nn.functional.mse_loss(model(x), y), {}
+    >>> def valid_fn(model):
+    ...     with torch.no_grad():
+    ...         return {"valid_loss": float(loss_fn(model, collate(dataset))[0])}
+    >>> config = TrainConfig(max_steps=60, lr=0.1, warmup_steps=1, valid_every=20, max_batch_size=8)
+    >>> trainer = Trainer(torch.nn.Linear(1, 1), loss_fn, dataset, [1.0] * len(dataset), collate,
+    ...                   config, "exp/line", valid_fn=valid_fn)
+    >>> model, result = trainer.fit_best()  # the best checkpoint's weights
+    >>> result.step, result.best.path
+    (60, PosixPath('exp/line/checkpoints/step-000060'))
 """
 
 from __future__ import annotations
