@@ -45,7 +45,7 @@ from speechml.llm.train import LmPretrainConfig, pretrain_lm
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 #: Modules whose examples need a program that may be missing: module -> program.
-NEEDS_PROGRAM = {"speechml.data.corpus.synth": "espeak-ng"}
+NEEDS_PROGRAM = {"speechml.data.corpus.synth": "espeak-ng", "speechml.llm.spoken": "espeak-ng"}
 
 
 def _modules_with_examples() -> list[str]:

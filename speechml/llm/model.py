@@ -14,10 +14,25 @@ What is trained, and saved alone (:meth:`AudioLlm.save_trainable`): the projecto
 (``encoder.safetensors``). :meth:`AudioLlm.load_trainable` puts them back onto the same base.
 
 Example:
-    >>> projector = make_projector(ProjectorConfig(), encoder.output_dim, 128)  # doctest: +SKIP
-    >>> model = AudioLlm(encoder, projector, add_lora(llm, LoraSettings()), tok)  # doctest: +SKIP
-    >>> out = model(inputs, input_lengths, input_ids, attention_mask, labels)  # doctest: +SKIP
-    >>> out.loss.backward()  # doctest: +SKIP
+    >>> from transformers import AutoModelForCausalLM, AutoTokenizer
+    >>> from speechml.asr.speech_encoders import ConformerOptions, ConformerSpeechEncoder
+    >>> from speechml.config import load_config
+    >>> from speechml.data.datadir import DataDir
+    >>> from speechml.llm.data import InstructionCollator, InstructionDataset
+    >>> from speechml.llm.mixture import MixtureConfig, build_mixture
+    >>> from speechml.llm.projector import ProjectorConfig, make_projector
+    >>> train = DataDir.read("data/train")
+    >>> encoder = ConformerSpeechEncoder.create(ConformerOptions(), Path("exp/base/model"), train)
+    >>> llm = AutoModelForCausalLM.from_pretrained("exp/llm_lm/model")  # the tiny LLM
+    >>> tok = AutoTokenizer.from_pretrained("exp/llm_lm/model")
+    >>> projector = make_projector(ProjectorConfig(hidden_size=16, num_heads=2),
+    ...                            encoder.output_dim, llm.config.hidden_size)
+    >>> model = AudioLlm(encoder, projector, add_lora(llm, LoraSettings()), tok)
+    >>> examples = build_mixture(load_config(MixtureConfig, "conf/llm_mix.yaml"), [train])
+    >>> dataset = InstructionDataset(examples, encoder, tok)
+    >>> batch = InstructionCollator(encoder.collate, tok.pad_token_id)([dataset[0], dataset[1]])
+    >>> out = model(**batch)
+    >>> out.loss.backward()  # into the projector and the LoRA weights
 """
 
 from __future__ import annotations

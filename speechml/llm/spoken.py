@@ -8,9 +8,11 @@ examples come back pointing at that dir. Each instruction is synthesised once pe
 (``clips/``); files already there are kept, so an interrupted run resumes.
 
 Example:
-    >>> mixture = build_mixture(config, dirs)  # doctest: +SKIP
-    >>> examples = render_spoken(mixture, "data/llm/train/spoken")  # doctest: +SKIP
-    >>> examples[0].data_dir  # doctest: +SKIP
+    >>> from speechml.llm.mixture import MixtureConfig, build_mixture
+    >>> config = MixtureConfig(examples=6, task_weights={"asr": 1.0, "spoken": 1.0})
+    >>> mixture = build_mixture(config, [DataDir.read("data/train")])
+    >>> examples = render_spoken(mixture, "data/llm/train/spoken")
+    >>> next(example.data_dir for example in examples if example.task == "spoken")
     'data/llm/train/spoken'
 """
 

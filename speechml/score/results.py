@@ -11,8 +11,17 @@ names the set's worst voice (or, without voices, its worst speaker) with its WER
 date: the same scores give the same file, so it changes only when a score does.
 
 Example:
-    >>> write_results("egs/multi")  # doctest: +SKIP
-    PosixPath('egs/multi/RESULTS.md')
+    >>> from speechml.asr.decode import decode_to_dir
+    >>> from speechml.score.wer import score_decode_dir
+    >>> _ = decode_to_dir("data/test", "exp/base/decode_test", model_dir="exp/base/model")
+    >>> _ = score_decode_dir("data/test", "exp/base/decode_test")  # writes its score.json
+    >>> write_results(".")  # every scored decode dir under exp/
+    PosixPath('RESULTS.md')
+    >>> print(Path("RESULTS.md").read_text())  # an untrained recogniser's row
+    # Results
+    ...
+    | base | transducer base: greedy, causal pass | test | all | 100.00 | ... | spk1 100.00 |
+    ...
 """
 
 from __future__ import annotations

@@ -13,10 +13,18 @@ Glot500 layouts). Its directory (:meth:`LangSampForMaskedLM.save`) is the masked
 tables) and ``lang_script_ids.json`` (:class:`~speechml.text.ids.LanguageScriptIds`).
 
 Example:
-    >>> model = LangSampForMaskedLM(mlm, ids)  # doctest: +SKIP
-    >>> out = model(input_ids, attention_mask, labels=labels,  # doctest: +SKIP
+    >>> from transformers import AutoModelForMaskedLM
+    >>> from speechml.text.encoder import TextModelConfig, train_text_tokenizer, xlmr_config
+    >>> texts, langs = ["january march", "январь март"], ["eng", "rus"]
+    >>> tokenizer = train_text_tokenizer(texts, vocab_size=60)
+    >>> config = xlmr_config(TextModelConfig(hidden_size=32), len(tokenizer), max_length=16)
+    >>> mlm = AutoModelForMaskedLM.from_config(config)
+    >>> model = LangSampForMaskedLM(mlm, LanguageScriptIds.from_data(langs, texts))
+    >>> batch = tokenizer(texts, padding=True, return_tensors="pt")
+    >>> lang_ids, script_ids = map(torch.tensor, model.ids.encode(langs, texts))
+    >>> out = model(batch["input_ids"], batch["attention_mask"], labels=batch["input_ids"],
     ...             lang_ids=lang_ids, script_ids=script_ids)
-    >>> out.loss.backward()  # doctest: +SKIP
+    >>> out.loss.backward()  # the tables learn with the masked LM
 """
 
 from __future__ import annotations

@@ -10,10 +10,16 @@ Only Unigram tokenizers are expanded (ours, XLM-R's, sentencepiece unigram model
 vocabulary would need new merges, which no initialisation paper defines.
 
 Example:
-    >>> tokenizer, report = expand_vocabulary(model, tokenizer, kat_texts,  # doctest: +SKIP
-    ...                                       VocabExpansionConfig(init="ofa"))
-    >>> report.added  # doctest: +SKIP
-    412
+    >>> from speechml.text.encoder import TextModelConfig, train_text_tokenizer, xlmr_config
+    >>> from transformers import AutoModelForMaskedLM
+    >>> tokenizer = train_text_tokenizer(["january march may", "june july"], vocab_size=40)
+    >>> config = xlmr_config(TextModelConfig(hidden_size=32), len(tokenizer), max_length=16)
+    >>> model = AutoModelForMaskedLM.from_config(config)
+    >>> kat_texts = ["იანვარი მარტი", "მაისი ივნისი"]  # a script the tokenizer never saw
+    >>> tokenizer, report = expand_vocabulary(model, tokenizer, kat_texts,
+    ...                                       VocabExpansionConfig(init="ofa", vocab_size=30))
+    >>> report.added > 0, model.get_input_embeddings().num_embeddings == len(tokenizer)
+    (True, True)
 """
 
 from __future__ import annotations
