@@ -13,6 +13,8 @@ example reads like a user's session in a recipe directory:
   wav2vec2, ``w2v_ctc``, ``llm_lm`` of a tiny LLM, ``llm`` of the audio LLM) and ``llm_mix``,
   a 20-example instruction mixture of text tasks, so that an example that trains takes seconds;
 - ``exp/llm_lm/model``: a tiny LLM and its chat tokenizer (two steps of ``pretrain_lm``);
+- ``data/llm_train``, ``data/llm_test``: instruction mixtures (``conf/llm_mix.yaml``) of
+  ``data/train`` and ``data/test``;
 - ``clip.wav``: one second of a 440 Hz sine at 16 kHz.
 
 The world is built once a session and copied for each module, so an example may write files.
@@ -40,6 +42,7 @@ from speechml.data.audio import write_audio
 from speechml.data.datadir import DataDir
 from speechml.data.features import FbankConfig
 from speechml.data.tokenizer import train_tokenizer
+from speechml.llm.mixture import MixtureConfig, build_mixture, write_examples
 from speechml.llm.train import LmPretrainConfig, pretrain_lm
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -121,6 +124,10 @@ def doctest_world(tmp_path_factory, data_dir_writer, tiny_asr_config) -> Path:
     _write_configs(root / "conf", tiny_asr_config(max_steps=2))
     lm_config = load_config(LmPretrainConfig, root / "conf" / "llm_lm.yaml")
     pretrain_lm(lm_config, list(texts), root / "exp" / "llm_lm")
+    mix = load_config(MixtureConfig, root / "conf" / "llm_mix.yaml")
+    for split in ("train", "test"):
+        data = DataDir.read(root / "data" / split)
+        write_examples(build_mixture(mix, [data]), root / "data" / f"llm_{split}")
     seconds = np.arange(16000) / 16000
     write_audio(root / "clip.wav", np.sin(2 * np.pi * 440 * seconds).astype(np.float32) / 2, 16000)
     return root

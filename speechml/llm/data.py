@@ -8,11 +8,8 @@ pads both.
 
 Example:
     >>> from speechml.config import load_config
-    >>> from speechml.llm.mixture import (
-    ...     MixtureConfig, build_mixture, read_examples, write_examples)
+    >>> from speechml.llm.mixture import read_examples
     >>> from speechml.llm.train import AudioLlmConfig, build_audio_llm
-    >>> mix = load_config(MixtureConfig, "conf/llm_mix.yaml")
-    >>> _ = write_examples(build_mixture(mix, [DataDir.read("data/train")]), "data/llm_train")
     >>> model = build_audio_llm(load_config(AudioLlmConfig, "conf/llm.yaml"), "exp/llm_lm/model",
     ...                         "exp/base/model", DataDir.read("data/train"))
     >>> encoder, tokenizer = model.encoder, model.tokenizer

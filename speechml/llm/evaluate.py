@@ -23,11 +23,8 @@ systems' reports side by side (the recipe's summary).
 Example:
     >>> from speechml.config import load_config
     >>> from speechml.data.datadir import DataDir
-    >>> from speechml.llm.mixture import (
-    ...     MixtureConfig, build_mixture, read_examples, write_examples)
+    >>> from speechml.llm.mixture import read_examples
     >>> from speechml.llm.train import AudioLlmConfig, build_audio_llm
-    >>> mix = load_config(MixtureConfig, "conf/llm_mix.yaml")
-    >>> _ = write_examples(build_mixture(mix, [DataDir.read("data/test")]), "data/llm_test")
     >>> model = build_audio_llm(load_config(AudioLlmConfig, "conf/llm.yaml"), "exp/llm_lm/model",
     ...                         "exp/base/model", DataDir.read("data/train"))  # untrained
     >>> examples = read_examples("data/llm_test")
