@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from speechml.asr.confidence import (
     CONFIDENCES,
@@ -12,15 +11,14 @@ from speechml.asr.confidence import (
     chars_per_second,
     confidence_report,
 )
+from speechml.asr.ngram_lm import LmDir, lm_texts, train_lm_dir
 from speechml.cli import LazyChoices, add_overrides, comma_separated, in_range
 from speechml.config import load_config
+from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.io import atomic_write_text
 from speechml.score.decode_dir import HYP_FILE
-
-if TYPE_CHECKING:
-    from speechml.asr.ngram_lm import LmDir
 
 #: the searches and methods of speechml.asr.recognizer, read when an option is checked
 SEARCHES = LazyChoices("speechml.asr.recognizer", "SEARCHES")
@@ -64,7 +62,6 @@ def _tail_counts(langs: str, values: list[int]) -> dict[str, int]:
 
 def _tail_split(args: argparse.Namespace) -> None:
     from speechml.asr.tail import tail_split
-    from speechml.data.datadir import DataDir
     from speechml.data.feature_store import derive_store
 
     labelled = _tail_counts(args.lang, args.labelled)
@@ -123,15 +120,11 @@ def _add_lm_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _teacher_lm(args: argparse.Namespace) -> LmDir | None:
-    from speechml.asr.ngram_lm import LmDir
-
     return LmDir.load(args.lm) if args.lm else None
 
 
 def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
     """Characters a second by language for a ``length`` confidence, from ``--rates-from``."""
-    from speechml.data.datadir import DataDir
-
     if "length" not in kinds:
         return None
     if rates_from is None:
@@ -142,7 +135,6 @@ def _rates(kinds: list[str], rates_from: str | None) -> dict[str, float] | None:
 def _pseudo_label(args: argparse.Namespace) -> None:
     from speechml.asr.pseudo_label import pseudo_label, write_pseudo_labels
     from speechml.asr.recognizer import Recognizer
-    from speechml.data.datadir import DataDir
 
     teacher = Recognizer.load(args.model)
     labelled, report = pseudo_label(
@@ -164,7 +156,6 @@ def _pseudo_label(args: argparse.Namespace) -> None:
 def _confidence_report(args: argparse.Namespace) -> None:
     from speechml.asr.pseudo_label import teacher_decode
     from speechml.asr.recognizer import Recognizer
-    from speechml.data.datadir import DataDir
 
     rates = _rates(args.confidence, args.rates_from)
     data = DataDir.read(args.data)
@@ -210,9 +201,7 @@ def _lda_report(args: argparse.Namespace) -> None:
 
 
 def _train_lm(args: argparse.Namespace) -> None:
-    from speechml.asr.ngram_lm import lm_texts, train_lm_dir
     from speechml.asr.recognizer import TOKENIZER_DIR
-    from speechml.data.datadir import DataDir
     from speechml.data.tokenizer import CONFIG_FILE as TOKENIZER_FILE
     from speechml.data.tokenizer import load_tokenizer
 

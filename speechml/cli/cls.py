@@ -27,6 +27,7 @@ from pathlib import Path
 
 from speechml.cli import add_overrides
 from speechml.config import load_config
+from speechml.data.datadir import DataDir
 from speechml.errors import ConfigError
 from speechml.experiment import record_experiment
 from speechml.score.decode_dir import HYP_FILE, LABELS_FILE, labels_path
@@ -84,7 +85,6 @@ def _predict(args: argparse.Namespace) -> None:
 
 def _settings(args: argparse.Namespace) -> None:
     from speechml.cls.settings import SETTINGS_FILE, write_settings
-    from speechml.data.datadir import DataDir
 
     settings = write_settings(
         DataDir.read(args.train),
